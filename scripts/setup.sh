@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs what sockcat needs to build and test (Debian 12, as root), then builds it into build/.
+# Safe to run again: it installs only what is missing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build pkg-config          # toolchain
+  libasio-dev libcxxopts-dev catch2         # libraries (headers only)
+  netbase                                   # /etc/services, for ports given as service names
+  python3 python3-pytest                    # end-to-end tests
+  netcat-openbsd socat procps iproute2      # real peers and process tools the tests use
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build

@@ -1,0 +1,264 @@
+// The datagram (UDP) backend: one datagram per stdin read on the way out, one stdout write per
+// datagram on the way in, and a replying server that answers every sender.
+#include <array>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <memory>
+#include <unistd.h>
+
+#include "backend.hpp"
+#include "diag.hpp"
+#include "endpoint.hpp"
+#include "exit_status.hpp"
+#include "stdio.hpp"
+#include "transform.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::udp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Receive buffer: larger than any UDP payload, so no datagram is ever truncated.
+constexpr std::size_t receive_size = 64 * 1024;
+// Largest payload we send: the IPv4 UDP maximum, so one stdin read is always one datagram.
+constexpr std::size_t send_size = 65507;
+
+using Buffer = std::array<char, receive_size>;
+
+// Binds a UDP socket on the first of the listen addresses that works. Throws on failure.
+udp::socket open_bound_socket(const asio::any_io_executor& executor, const Options& options) {
+  std::uint16_t port = port_number(options.port, true);
+  std::error_code last;
+  std::string last_name;
+  for (const asio::ip::address& address : listen_addresses(options)) {
+    udp::endpoint endpoint(address, port);
+    udp::socket socket(executor);
+    std::error_code ec;
+    socket.open(endpoint.protocol(), ec);
+    if (!ec) socket.set_option(udp::socket::reuse_address(true), ec);
+    if (!ec && address.is_v6()) socket.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
+    if (!ec) socket.bind(endpoint, ec);
+    if (!ec) {
+      diag::info(1, "listening on " + format_endpoint(socket.local_endpoint()) + " (udp)");
+      return socket;
+    }
+    last = ec;
+    last_name = format_endpoint(endpoint);
+  }
+  throw std::system_error(last, "cannot listen on " + last_name);
+}
+
+// Answers every datagram to its own sender through `reply`, until the socket is closed.
+// A failed reply is reported under -v and costs only that datagram.
+asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
+  auto buffer = std::make_unique<Buffer>();
+  socket.non_blocking(true);
+  udp::endpoint sender;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(*buffer), sender, with_error);
+    if (ec == asio::error::operation_aborted) co_return exit_ok;
+    if (ec) {
+      diag::info(1, "receive: " + ec.message());
+      continue;
+    }
+    reply(std::span<char>(buffer->data(), n));
+    socket.send_to(asio::buffer(buffer->data(), n), sender, 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(buffer->data(), n), sender, with_error);
+      ec = send_error;
+    }
+    if (ec) diag::info(1, "reply to " + format_endpoint(sender) + ": " + ec.message());
+  }
+}
+
+// Writes one received datagram to stdout. Returns false (after reporting, unless the reader
+// merely left) when stdout failed; `status` then holds the exit status.
+asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const char* data, std::size_t n,
+                                     int& status) {
+  auto [ec, written] = co_await asio::async_write(out, asio::buffer(data, n), with_error);
+  if (!ec) co_return true;
+  if (ec == asio::error::broken_pipe) {
+    status = exit_ok;
+  } else {
+    diag::error("stdout", ec);
+    status = exit_failure;
+  }
+  co_return false;
+}
+
+// listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
+// datagram per read, to whoever sent the latest datagram. Runs until a signal or stdout fails.
+asio::awaitable<int> relay_datagrams(udp::socket& socket) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  auto in_buffer = std::make_unique<Buffer>();
+  auto out_buffer = std::make_unique<Buffer>();
+  udp::endpoint latest_peer;
+  bool have_peer = false;
+  asio::steady_timer peer_known(executor, asio::steady_timer::time_point::max());
+  int status = exit_ok;
+
+  auto receive = [&]() -> asio::awaitable<void> {
+    udp::endpoint sender;
+    for (;;) {
+      auto [ec, n] = co_await socket.async_receive_from(asio::buffer(*out_buffer), sender, with_error);
+      if (ec == asio::error::operation_aborted) break;
+      if (ec) {
+        diag::info(1, "receive: " + ec.message());
+        continue;
+      }
+      if (!have_peer || sender != latest_peer) diag::info(1, "datagrams from " + format_endpoint(sender));
+      latest_peer = sender;
+      if (!have_peer) peer_known.cancel();
+      have_peer = true;
+      if (!co_await write_datagram(out, out_buffer->data(), n, status)) break;
+    }
+    std::error_code ignored;
+    in.cancel(ignored);
+    peer_known.cancel();
+    socket.cancel(ignored);
+  };
+  auto send = [&]() -> asio::awaitable<void> {
+    co_await peer_known.async_wait(with_error);  // nobody to send to until someone writes
+    while (have_peer && in.is_open()) {
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), send_size), with_error);
+      if (ec) break;
+      auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
+      if (send_error == asio::error::operation_aborted) break;
+      if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
+    }
+  };
+  co_await (receive() && send());
+  co_return status;
+}
+
+}  // namespace
+
+asio::awaitable<int> datagram_listen(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  udp::socket socket = open_bound_socket(executor, options);
+  const Transform& transform = *find_transform(options.transform);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
+  co_return co_await relay_datagrams(socket);
+}
+
+asio::awaitable<int> datagram_connect(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
+  std::vector<asio::ip::address> sources;
+  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::uint16_t port = port_number(options.port, true);
+  std::uint16_t source_port = options.source_port.empty() ? 0 : port_number(options.source_port, true);
+
+  // A connected UDP socket: the kernel drops datagrams from anyone else and reports ICMP
+  // "port unreachable" as a refused connection.
+  udp::socket socket(executor);
+  std::error_code failure = asio::error::host_not_found;
+  for (const asio::ip::address& address : targets) {
+    udp::endpoint target(address, port);
+    std::error_code ec;
+    socket.open(target.protocol(), ec);
+    if (!ec && (!sources.empty() || source_port != 0)) {
+      asio::ip::address local = target.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                                          : asio::ip::address(asio::ip::address_v6::any());
+      for (const asio::ip::address& source : sources)
+        if (source.is_v4() == address.is_v4()) local = source;
+      socket.bind(udp::endpoint(local, source_port), ec);
+    }
+    if (!ec) socket.connect(target, ec);
+    failure = ec;
+    if (!ec) break;
+    std::error_code ignored;
+    socket.close(ignored);
+  }
+  if (failure) {
+    diag::error("connect to " + options.host + " port " + options.port, failure);
+    co_return exit_failure;
+  }
+  const std::string peer = format_endpoint(socket.remote_endpoint());
+  diag::info(1, "sending datagrams to " + peer + " from " + format_endpoint(socket.local_endpoint()));
+
+  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  auto in_buffer = std::make_unique<Buffer>();
+  auto out_buffer = std::make_unique<Buffer>();
+  asio::steady_timer linger(executor);
+  auto last_activity = std::chrono::steady_clock::now();
+  bool finished = false;  // set by whichever side ends the session
+  int status = exit_ok;
+  std::uint64_t sent_count = 0;
+  std::uint64_t received_count = 0;
+
+  // Both sides call this to end the session: stop reading stdin and the socket.
+  auto finish = [&] {
+    finished = true;
+    std::error_code ignored;
+    in.cancel(ignored);
+    socket.cancel(ignored);
+    linger.cancel();
+  };
+  auto report_refused = [&](const std::error_code& ec) {
+    diag::error(peer, ec);
+    status = exit_failure;
+    finish();
+  };
+
+  auto send = [&]() -> asio::awaitable<void> {
+    while (!finished && in.is_open()) {
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), send_size), with_error);
+      if (ec) {
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          diag::error("stdin", ec);
+          status = exit_failure;
+          finish();
+        }
+        break;
+      }
+      auto [send_error, sent] = co_await socket.async_send(asio::buffer(in_buffer->data(), n), with_error);
+      if (send_error == asio::error::operation_aborted) break;
+      if (send_error) {
+        report_refused(send_error);
+        break;
+      }
+      ++sent_count;
+    }
+    // Input is over: wait for replies until the line has been quiet for the linger time.
+    last_activity = std::chrono::steady_clock::now();
+    while (!finished) {
+      linger.expires_at(last_activity + options.udp_linger);
+      co_await linger.async_wait(with_error);
+      if (!finished && std::chrono::steady_clock::now() >= last_activity + options.udp_linger) finish();
+    }
+  };
+  auto receive = [&]() -> asio::awaitable<void> {
+    while (!finished) {
+      auto [ec, n] = co_await socket.async_receive(asio::buffer(*out_buffer), with_error);
+      if (ec == asio::error::operation_aborted) break;
+      if (ec) {
+        report_refused(ec);
+        break;
+      }
+      ++received_count;
+      last_activity = std::chrono::steady_clock::now();
+      if (!co_await write_datagram(out, out_buffer->data(), n, status)) {
+        finish();
+        break;
+      }
+    }
+  };
+  co_await (send() && receive());
+  diag::info(1, "sent " + std::to_string(sent_count) + " datagrams to " + peer + ", received " +
+                    std::to_string(received_count));
+  co_return status;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,58 @@
+#include "diag.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <string>
+#include <unistd.h>
+
+namespace sockcat::diag {
+namespace {
+
+int current_verbosity = 0;
+
+// Writes all of `line` to fd 2. stderr may share a terminal's file description with
+// stdin/stdout that Asio made non-blocking, so EAGAIN waits for room instead of losing text.
+void write_line(const std::string& line) {
+  const char* data = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, data, left);
+    if (n > 0) {
+      data += n;
+      left -= static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd pfd{STDERR_FILENO, POLLOUT, 0};
+      ::poll(&pfd, 1, 1000);
+    } else {
+      return;  // stderr is gone: nothing sensible left to do
+    }
+  }
+}
+
+}  // namespace
+
+void set_verbosity(int level) { current_verbosity = level; }
+
+int verbosity() { return current_verbosity; }
+
+void error(std::string_view message) {
+  std::string line = "sockcat: ";
+  line.append(message);
+  line += '\n';
+  write_line(line);
+}
+
+void error(std::string_view what, const std::error_code& ec) {
+  std::string message(what);
+  message += ": ";
+  message += ec.message();
+  error(message);
+}
+
+void info(int level, std::string_view message) {
+  if (current_verbosity >= level) error(message);
+}
+
+}  // namespace sockcat::diag

@@ -1,0 +1,24 @@
+// The only code that writes to stderr. Every line starts with "sockcat: ".
+#pragma once
+
+#include <string_view>
+#include <system_error>
+
+namespace sockcat::diag {
+
+// Sets how chatty info() is; 0 prints errors only.
+void set_verbosity(int level);
+
+// Returns the level set by set_verbosity().
+int verbosity();
+
+// Prints "sockcat: <message>" on stderr, whatever the verbosity. Never fails loudly.
+void error(std::string_view message);
+
+// Prints "sockcat: <what>: <error text>" on stderr.
+void error(std::string_view what, const std::error_code& ec);
+
+// Prints "sockcat: <message>" when the verbosity is at least `level`.
+void info(int level, std::string_view message);
+
+}  // namespace sockcat::diag

@@ -1,0 +1,58 @@
+#include "endpoint.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <system_error>
+#include <variant>
+
+#include "parse.hpp"
+
+namespace sockcat {
+
+std::vector<asio::ip::address> resolve_host(const std::string& host, Family family, bool passive) {
+  asio::io_context context;
+  asio::ip::tcp::resolver resolver(context);
+  asio::ip::resolver_base::flags flags = asio::ip::resolver_base::numeric_service;
+  if (passive) flags |= asio::ip::resolver_base::passive;
+  std::error_code ec;
+  asio::ip::tcp::resolver::results_type results;
+  if (family == Family::v4) results = resolver.resolve(asio::ip::tcp::v4(), host, "0", flags, ec);
+  else if (family == Family::v6) results = resolver.resolve(asio::ip::tcp::v6(), host, "0", flags, ec);
+  else results = resolver.resolve(host, "0", flags, ec);
+  if (ec) throw std::system_error(ec, "cannot resolve '" + host + "'");
+  std::vector<asio::ip::address> addresses;
+  for (const auto& entry : results) {
+    asio::ip::address address = entry.endpoint().address();
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+  }
+  if (addresses.empty())
+    throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
+                            "no address of the requested family for '" + host + "'");
+  return addresses;
+}
+
+std::vector<asio::ip::address> listen_addresses(const Options& options) {
+  if (!options.bind_address.empty()) return resolve_host(options.bind_address, options.family, true);
+  switch (options.family) {
+    case Family::v4: return {asio::ip::address_v4::any()};
+    case Family::v6: return {asio::ip::address_v6::any()};
+    case Family::any: break;
+  }
+  return {asio::ip::address_v6::any(), asio::ip::address_v4::any()};
+}
+
+std::uint16_t port_number(const std::string& port, bool udp) {
+  Parsed<std::uint16_t> parsed = parse_port(port, udp);
+  if (auto* problem = std::get_if<std::string>(&parsed))
+    throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
+  return std::get<std::uint16_t>(parsed);
+}
+
+std::string format_endpoint(const asio::ip::address& address, std::uint16_t port) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return format_endpoint(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()), port);
+  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
+  return address.to_string() + ":" + std::to_string(port);
+}
+
+}  // namespace sockcat

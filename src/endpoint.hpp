@@ -1,0 +1,34 @@
+// Names to addresses and addresses to text. Resolution happens once, at set-up, so these
+// report failure by throwing std::system_error with the name in the message.
+#pragma once
+
+#include <asio/ip/address.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+
+namespace sockcat {
+
+// Resolves `host` to its addresses in resolver order, keeping only `family`.
+// `passive` asks for addresses fit to bind. Throws std::system_error naming the host.
+std::vector<asio::ip::address> resolve_host(const std::string& host, Family family, bool passive);
+
+// The addresses a listener tries to bind, in order: the -b address(es), or the wildcard
+// (dual-stack "::" first, "0.0.0.0" as fallback when IPv6 is off; one family under -4/-6).
+std::vector<asio::ip::address> listen_addresses(const Options& options);
+
+// The local port named by an already-validated PORT argument (number or service).
+std::uint16_t port_number(const std::string& port, bool udp);
+
+// "127.0.0.1:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as plain IPv4.
+std::string format_endpoint(const asio::ip::address& address, std::uint16_t port);
+
+// format_endpoint() for any Asio endpoint type.
+template <typename Endpoint>
+std::string format_endpoint(const Endpoint& endpoint) {
+  return format_endpoint(endpoint.address(), endpoint.port());
+}
+
+}  // namespace sockcat

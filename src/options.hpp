@@ -1,0 +1,33 @@
+// Everything the command line can say, as one plain struct with its defaults inline.
+// cli.cpp fills it; nothing else parses argv. No logic lives here.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace sockcat {
+
+// Which side of a connection the program plays.
+enum class Role { listen, connect };
+
+// Which address family names may resolve to: any (dual-stack), IPv4 only or IPv6 only.
+enum class Family { any, v4, v6 };
+
+// The complete, validated configuration of one run.
+struct Options {
+  Role role = Role::connect;
+  bool udp = false;                      // -u: datagram backend instead of stream
+  Family family = Family::any;           // -4 / -6
+  std::string host;                      // connect: the peer's host name or address
+  std::string port;                      // listen: local port; connect: peer port (number or service)
+  std::string bind_address;              // listen -b: local address ("" = wildcard)
+  std::string source_address;            // connect -s: local address to send from ("" = any)
+  std::string source_port;               // connect --source-port ("" = ephemeral)
+  std::string transform = "none";        // listen --transform: registry name
+  bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
+  std::chrono::milliseconds connect_timeout{0};  // connect -w: 0 = the system's own timeout
+  std::chrono::milliseconds udp_linger{1000};    // connect -u: quiet time awaited after stdin EOF
+  int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
+};
+
+}  // namespace sockcat

@@ -1,0 +1,92 @@
+#include "parse.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <netdb.h>
+#include <vector>
+
+namespace sockcat {
+namespace {
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Levenshtein distance between two short names.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
+  std::string quoted = "'" + std::string(text) + "'";
+  if (text.empty()) return std::string("empty port");
+  if (all_digits(text)) {
+    unsigned long value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value > 65535)
+      return "port " + quoted + " is out of range 0-65535";
+    return static_cast<std::uint16_t>(value);
+  }
+  if (text[0] == '-' || text[0] == '+') return "port " + quoted + " is out of range 0-65535";
+  std::string name(text);
+  const servent* entry = ::getservbyname(name.c_str(), udp ? "udp" : "tcp");
+  if (entry == nullptr) return "port " + quoted + " is neither a number nor a known service name";
+  return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(entry->s_port)));
+}
+
+Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::string quoted = "'" + std::string(text) + "'";
+  size_t number_end = 0;
+  while (number_end < text.size() && ((text[number_end] >= '0' && text[number_end] <= '9') || text[number_end] == '.'))
+    ++number_end;
+  std::string_view number = text.substr(0, number_end);
+  std::string_view unit = text.substr(number_end);
+  if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1)
+    return "duration " + quoted + " is not a number followed by ms, s, m or h";
+  double milliseconds_per_unit = 0;
+  if (unit.empty() || unit == "s") milliseconds_per_unit = 1000;
+  else if (unit == "ms") milliseconds_per_unit = 1;
+  else if (unit == "m") milliseconds_per_unit = 60'000;
+  else if (unit == "h") milliseconds_per_unit = 3'600'000;
+  else return "duration " + quoted + " has an unknown unit (use ms, s, m or h)";
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || end != number.data() + number.size())
+    return "duration " + quoted + " is not a number followed by ms, s, m or h";
+  double total = std::round(value * milliseconds_per_unit);
+  if (!(total <= 1e12)) return "duration " + quoted + " is too long";  // ~31 years
+  return std::chrono::milliseconds(static_cast<long long>(total));
+}
+
+std::optional<std::string_view> closest_name(std::string_view typo,
+                                             std::span<const std::string_view> names) {
+  std::optional<std::string_view> best;
+  size_t best_distance = 0;
+  for (std::string_view name : names) {
+    size_t distance = edit_distance(typo, name);
+    if (!best || distance < best_distance) {
+      best = name;
+      best_distance = distance;
+    }
+  }
+  if (!best) return std::nullopt;
+  size_t allowed = std::max<size_t>(1, best->size() / 3);
+  if (best_distance > allowed) return std::nullopt;
+  return best;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,31 @@
+// Parsers for the small values on the command line: ports, durations, names from a table.
+// Each returns the value or an error text fit to follow "sockcat: "; none throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace sockcat {
+
+// A parsed value, or the one-line reason it could not be parsed.
+template <typename T>
+using Parsed = std::variant<T, std::string>;
+
+// Parses a port: decimal 0-65535, or a service name looked up for "tcp" or "udp".
+Parsed<std::uint16_t> parse_port(std::string_view text, bool udp);
+
+// Parses a duration: a decimal number with an optional fraction and a unit of ms, s, m or h
+// (no unit means seconds). Negative, empty, unknown units and overflow are errors.
+Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// Returns the entry of `names` closest to `typo` by edit distance, if it is close enough
+// to be a plausible misspelling (distance at most a third of the name, and at least 1).
+std::optional<std::string_view> closest_name(std::string_view typo,
+                                             std::span<const std::string_view> names);
+
+}  // namespace sockcat

@@ -1,0 +1,96 @@
+// The relay: bytes both ways at once between a connection and a local source/sink (stdin and
+// stdout), generic over the stream types so tests drive it with socket pairs. One fixed buffer
+// per direction and one operation in flight per direction: a full sink stops its source.
+#pragma once
+
+#include <array>
+#include <asio/awaitable.hpp>
+#include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <system_error>
+
+namespace sockcat {
+
+// Bytes per direction moved in one read: large enough for loopback throughput, one per direction.
+inline constexpr std::size_t relay_buffer_size = 64 * 1024;
+
+// How one direction ended.
+struct PumpResult {
+  std::uint64_t bytes = 0;        // bytes written to the sink
+  std::error_code read_error;     // asio::error::eof for a normal end of the source
+  std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
+};
+
+// Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true.
+// Everything read is written before the next read; a stop between the two drops nothing
+// already read unless the sink itself was cancelled.
+template <typename Source, typename Sink>
+asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop) {
+  constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+  PumpResult result;
+  while (!*stop) {
+    auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
+    if (n > 0) {
+      auto [write_error, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), with_error);
+      result.bytes += written;
+      if (write_error) {
+        result.write_error = write_error;
+        co_return result;
+      }
+    }
+    if (read_error) {
+      result.read_error = read_error;
+      co_return result;
+    }
+  }
+  result.read_error = asio::error::operation_aborted;
+  co_return result;
+}
+
+// How a relay ended, one result per direction.
+struct RelayResult {
+  PumpResult sent;      // local source -> connection
+  PumpResult received;  // connection -> local sink
+};
+
+// Runs both directions until the connection's incoming side is done (EOF, error, or the sink
+// failing), and the outgoing side has ended or been stopped because the peer is gone.
+// At the local source's EOF the connection's sending side is shut down when `half_close`.
+template <typename Connection, typename Source, typename Sink>
+asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, bool half_close) {
+  using namespace asio::experimental::awaitable_operators;
+  RelayResult result;
+  bool stop_sending = false;
+  bool never_stop = false;
+  auto up_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
+  auto down_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
+
+  auto send = [&]() -> asio::awaitable<void> {
+    if (source.is_open()) result.sent = co_await pump(source, connection, *up_buffer, &stop_sending);
+    else result.sent.read_error = asio::error::eof;  // a closed stdin is an empty one
+    if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
+      std::error_code ignored;
+      connection.shutdown(asio::socket_base::shutdown_send, ignored);
+    }
+  };
+  auto receive = [&]() -> asio::awaitable<void> {
+    result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
+    // The peer is done (or gone): nothing more we send can matter, so stop the other way.
+    stop_sending = true;
+    std::error_code ignored;
+    source.cancel(ignored);
+    connection.cancel(ignored);
+  };
+  co_await (send() && receive());
+  co_return result;
+}
+
+}  // namespace sockcat

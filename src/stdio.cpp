@@ -1,0 +1,23 @@
+#include "stdio.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace sockcat {
+
+StdioFlagsGuard::StdioFlagsGuard()
+    : stdin_flags_(::fcntl(STDIN_FILENO, F_GETFL)), stdout_flags_(::fcntl(STDOUT_FILENO, F_GETFL)) {}
+
+StdioFlagsGuard::~StdioFlagsGuard() {
+  if (stdin_flags_ != -1) ::fcntl(STDIN_FILENO, F_SETFL, stdin_flags_);
+  if (stdout_flags_ != -1) ::fcntl(STDOUT_FILENO, F_SETFL, stdout_flags_);
+}
+
+asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor, int fd) {
+  asio::posix::stream_descriptor descriptor(executor);
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy >= 0) descriptor.assign(copy);
+  return descriptor;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,30 @@
+// stdin and stdout as Asio descriptors, and the promise to leave them as they were found.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+namespace sockcat {
+
+// Records the file status flags (O_NONBLOCK above all) of fds 0 and 1 on construction and puts
+// them back on destruction. Asio makes the descriptors it drives non-blocking, and fds 0 and 1
+// often share their file description with a terminal or with the shell's other processes.
+class StdioFlagsGuard {
+ public:
+  StdioFlagsGuard();
+  ~StdioFlagsGuard();
+  StdioFlagsGuard(const StdioFlagsGuard&) = delete;
+  StdioFlagsGuard& operator=(const StdioFlagsGuard&) = delete;
+
+ private:
+  int stdin_flags_;   // -1 when fd 0 was closed
+  int stdout_flags_;  // -1 when fd 1 was closed
+};
+
+// A descriptor over a dup() of `fd` (0 or 1), so closing it never closes the process's fd.
+// Pipes, terminals and sockets are driven by epoll; regular files and /dev/null, which epoll
+// refuses, are read and written directly (they never block). Returns a closed descriptor when
+// `fd` itself is closed: reading it then reports bad_descriptor.
+asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor, int fd);
+
+}  // namespace sockcat

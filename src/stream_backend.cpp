@@ -1,0 +1,168 @@
+// The stream (TCP) backend: listen or connect, then either serve clients through a transform
+// or relay one connection with stdin/stdout.
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <unistd.h>
+
+#include "backend.hpp"
+#include "diag.hpp"
+#include "endpoint.hpp"
+#include "exit_status.hpp"
+#include "relay.hpp"
+#include "stdio.hpp"
+#include "stream_server.hpp"
+#include "transform.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Opens a listening socket on the first of `addresses` that binds. Throws on failure,
+// naming the last address tried.
+tcp::acceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
+  std::uint16_t port = port_number(options.port, false);
+  std::error_code last;
+  std::string last_name;
+  for (const asio::ip::address& address : listen_addresses(options)) {
+    tcp::endpoint endpoint(address, port);
+    tcp::acceptor acceptor(executor);
+    std::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    // Wildcard "::" without -6 serves IPv4 too; an explicit -6 keeps it IPv6-only.
+    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) {
+      diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
+      return acceptor;
+    }
+    last = ec;
+    last_name = format_endpoint(endpoint);
+  }
+  throw std::system_error(last, "cannot listen on " + last_name);
+}
+
+// Maps how a relay ended to an exit status, printing one line for a failure.
+int relay_status(const RelayResult& result, const std::string& peer) {
+  const PumpResult& down = result.received;
+  const PumpResult& up = result.sent;
+  diag::info(1, "connection with " + peer + " closed (received " + std::to_string(down.bytes) + " bytes, sent " +
+                    std::to_string(up.bytes) + ")");
+  if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
+  if (down.write_error) {
+    diag::error("stdout", down.write_error);
+    return exit_failure;
+  }
+  if (down.read_error != asio::error::eof) {
+    diag::error(peer, down.read_error);
+    return exit_failure;
+  }
+  if (up.read_error && up.read_error != asio::error::eof && up.read_error != asio::error::operation_aborted) {
+    diag::error("stdin", up.read_error);
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
+// Relays `socket` with stdin/stdout until both directions are done.
+asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& options, const std::string& peer) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  RelayResult result = co_await relay(socket, in, out, options.half_close);
+  co_return relay_status(result, peer);
+}
+
+// The local endpoint to connect from for a peer at `target`, if -s or --source-port asks.
+std::optional<tcp::endpoint> source_endpoint(const Options& options, const asio::ip::address& target,
+                                             const std::vector<asio::ip::address>& sources) {
+  std::uint16_t port = options.source_port.empty() ? 0 : port_number(options.source_port, false);
+  if (sources.empty()) {
+    if (port == 0) return std::nullopt;
+    if (target.is_v4()) return tcp::endpoint(asio::ip::address_v4::any(), port);
+    return tcp::endpoint(asio::ip::address_v6::any(), port);
+  }
+  for (const asio::ip::address& source : sources)
+    if (source.is_v4() == target.is_v4()) return tcp::endpoint(source, port);
+  throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
+                          "source address '" + options.source_address + "' has no address of the family of " +
+                              target.to_string());
+}
+
+// Connects `socket` to one endpoint, bounded by -w. Returns the failure, if any.
+asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::endpoint& target,
+                                              const std::optional<tcp::endpoint>& source, const Options& options) {
+  std::error_code ec;
+  socket.open(target.protocol(), ec);
+  if (ec) co_return ec;
+  if (source) {
+    socket.set_option(tcp::socket::reuse_address(true), ec);
+    socket.bind(*source, ec);
+    if (ec) co_return ec;
+  }
+  asio::steady_timer deadline(socket.get_executor());
+  bool timed_out = false;
+  if (options.connect_timeout.count() > 0) {
+    deadline.expires_after(options.connect_timeout);
+    deadline.async_wait([&](const std::error_code& timer_error) {
+      if (timer_error) return;
+      timed_out = true;
+      std::error_code ignored;
+      socket.cancel(ignored);
+    });
+  }
+  auto [connect_error] = co_await socket.async_connect(target, with_error);
+  deadline.cancel();
+  if (timed_out && connect_error) co_return std::make_error_code(std::errc::timed_out);
+  co_return connect_error;
+}
+
+}  // namespace
+
+asio::awaitable<int> stream_listen(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor = open_acceptor(executor, options);
+  const Transform& transform = *find_transform(options.transform);
+  if (transform.reply) {
+    co_await serve_clients(acceptor, transform.reply);
+    co_return exit_ok;
+  }
+  tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
+  acceptor.close();
+  std::string peer = format_endpoint(socket.remote_endpoint());
+  diag::info(1, "connection from " + peer);
+  co_return co_await relay_with_stdio(socket, options, peer);
+}
+
+asio::awaitable<int> stream_connect(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
+  std::vector<asio::ip::address> sources;
+  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::uint16_t port = port_number(options.port, false);
+
+  tcp::socket socket(executor);
+  std::error_code failure;
+  for (const asio::ip::address& address : targets) {
+    tcp::endpoint target(address, port);
+    failure = co_await connect_one(socket, target, source_endpoint(options, address, sources), options);
+    if (!failure) break;
+    diag::info(1, "connect to " + format_endpoint(target) + " failed: " + failure.message());
+    std::error_code ignored;
+    socket.close(ignored);
+  }
+  if (failure) {
+    diag::error("connect to " + options.host + " port " + options.port, failure);
+    co_return exit_failure;
+  }
+  std::string peer = format_endpoint(socket.remote_endpoint());
+  diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
+  co_return co_await relay_with_stdio(socket, options, peer);
+}
+
+}  // namespace sockcat

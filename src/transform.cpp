@@ -1,0 +1,52 @@
+#include "transform.hpp"
+
+#include <algorithm>
+
+namespace sockcat {
+namespace {
+
+// echo: the reply is the chunk itself.
+void echo_chunk(std::span<char>) {}
+
+// upper: ASCII a-z become A-Z; every other byte passes unchanged (like Python's bytes.upper()).
+void upper_chunk(std::span<char> chunk) {
+  for (char& c : chunk) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - ('a' - 'A'));
+  }
+}
+
+constexpr Transform table[] = {
+    {"none", "plain netcat: client data to stdout, stdin to the client; one client", nullptr},
+    {"echo", "send every byte back unchanged, to any number of clients", echo_chunk},
+    {"upper", "send every byte back with ASCII a-z made A-Z, to any number of clients", upper_chunk},
+};
+
+}  // namespace
+
+std::span<const Transform> transforms() { return table; }
+
+const Transform* find_transform(std::string_view name) {
+  auto found = std::find_if(std::begin(table), std::end(table), [&](const Transform& t) { return t.name == name; });
+  return found == std::end(table) ? nullptr : found;
+}
+
+std::vector<std::string_view> transform_names() {
+  std::vector<std::string_view> names;
+  for (const Transform& t : table) names.push_back(t.name);
+  return names;
+}
+
+std::string describe_transforms() {
+  size_t width = 0;
+  for (const Transform& t : table) width = std::max(width, t.name.size());
+  std::string text;
+  for (const Transform& t : table) {
+    text.append(t.name);
+    text.append(width + 2 - t.name.size(), ' ');
+    text.append(t.help);
+    text += '\n';
+  }
+  return text;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,36 @@
+// The registry of transforms: how a listening server answers what each client sends.
+// Adding a transform is one function in transform.cpp and one row in its table.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockcat {
+
+// Rewrites one received chunk in place into the reply. It must give the same result however
+// the stream is cut into chunks, and accept any bytes (NUL, UTF-8, binary).
+using ChunkFunction = void (*)(std::span<char> chunk);
+
+// One row of the registry.
+struct Transform {
+  std::string_view name;  // what --transform takes
+  std::string_view help;  // one line for --list-transforms
+  ChunkFunction reply;    // nullptr: no reply; the server relays with stdin/stdout (netcat)
+};
+
+// All transforms, in the order --list-transforms prints them; the first is the default.
+std::span<const Transform> transforms();
+
+// Returns the transform called `name`, or nullptr.
+const Transform* find_transform(std::string_view name);
+
+// The registry's names, for "did you mean" and the completions.
+std::vector<std::string_view> transform_names();
+
+// One line per transform, "name  help", as --list-transforms prints it.
+std::string describe_transforms();
+
+}  // namespace sockcat
