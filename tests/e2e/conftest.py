@@ -1,0 +1,102 @@
+"""Shared helpers for the end-to-end tests: start the real sockcat binary, learn the port it
+bound from its -v output, and end every process we started, by PID, when the test is over."""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+SOCKCAT = os.environ.get("SOCKCAT") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sockcat")
+
+LISTENING = re.compile(rb"listening on (\S+):(\d+) \((tcp|udp)\)")
+
+
+class Server:
+    """A sockcat process started with -v; `port` is the port it reported as bound."""
+
+    def __init__(self, args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=10):
+        self.args = [SOCKCAT] + list(args)
+        self.proc = subprocess.Popen(self.args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        self.stderr_lines = []
+        self._bound = threading.Event()
+        self.port = None
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if not self._bound.wait(timeout):
+            self.stop()
+            raise AssertionError(f"{self.args} never reported its port; stderr: {self.stderr()!r}")
+
+    def _read_stderr(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            self.stderr_lines.append(line)
+            match = LISTENING.search(line)
+            if match and self.port is None:
+                self.port = int(match.group(2))
+                self._bound.set()
+        self._bound.set()  # the process ended: wake the waiter either way
+
+    def stderr(self):
+        """All stderr text so far (complete once the process has exited)."""
+        return b"".join(self.stderr_lines).decode(errors="replace")
+
+    def wait(self, timeout=30):
+        """Waits for exit; returns the exit status."""
+        status = self.proc.wait(timeout)
+        self._reader.join(5)
+        return status
+
+    def signal(self, signum):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self):
+        """Ends the process (SIGTERM, then SIGKILL) if it is still running."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(5)
+        for stream in (self.proc.stdout, self.proc.stdin):
+            if stream:
+                stream.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def start_server():
+    """start_server(*args, **kw) starts `sockcat <args>` (add -v and -p 0 yourself) and
+    returns a Server; every server is stopped when the test ends."""
+    started = []
+
+    def start(*args, **kwargs):
+        server = Server(args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def run_sockcat(*args, input=None, timeout=30, **kwargs):
+    """Runs sockcat to completion; returns the CompletedProcess (stdout/stderr as bytes)."""
+    return subprocess.run([SOCKCAT] + list(args), input=input, capture_output=True,
+                          timeout=timeout, **kwargs)
+
+
+def wait_until(predicate, timeout=10, interval=0.01):
+    """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value.
+    Use only where no event can be waited on (e.g. a counter in /proc)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
