@@ -61,11 +61,19 @@ struct RelayResult {
   PumpResult received;  // connection -> local sink
 };
 
-// Runs both directions until the connection's incoming side is done (EOF, error, or the sink
-// failing), and the outgoing side has ended or been stopped because the peer is gone.
-// At the local source's EOF the connection's sending side is shut down when `half_close`.
+// When the relay stops sending because the peer has stopped.
+enum class PeerEofPolicy {
+  keep_sending,  // the peer may only have half-closed: send the rest of the source
+  stop_sending,  // the peer's EOF ends the session (an interactive source has nothing queued)
+};
+
+// Runs both directions until each is done. Connection -> sink ends at the peer's EOF or an
+// error on either side. Source -> connection ends at the source's EOF (then, if `half_close`,
+// the connection's sending side is shut down), on a failed send (the peer is gone), when the
+// other direction failed, or at the peer's EOF under PeerEofPolicy::stop_sending.
 template <typename Connection, typename Source, typename Sink>
-asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, bool half_close) {
+asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, bool half_close,
+                                   PeerEofPolicy on_peer_eof) {
   using namespace asio::experimental::awaitable_operators;
   RelayResult result;
   bool stop_sending = false;
@@ -83,7 +91,9 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
-    // The peer is done (or gone): nothing more we send can matter, so stop the other way.
+    bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
+    if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) co_return;
+    // The session is over (failure, or the peer's EOF ends it): stop the other direction.
     stop_sending = true;
     std::error_code ignored;
     source.cancel(ignored);

@@ -62,6 +62,8 @@ int relay_status(const RelayResult& result, const std::string& peer) {
     diag::error(peer, down.read_error);
     return exit_failure;
   }
+  // The peer closed normally; a send it refused after that was its choice, not a failure.
+  if (up.write_error) diag::info(1, "the peer stopped reading: " + up.write_error.message());
   if (up.read_error && up.read_error != asio::error::eof && up.read_error != asio::error::operation_aborted) {
     diag::error("stdin", up.read_error);
     return exit_failure;
@@ -74,7 +76,10 @@ asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& option
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
-  RelayResult result = co_await relay(socket, in, out, options.half_close);
+  // With a person at the keyboard nothing queued can be lost, so the peer's EOF ends the
+  // session; from a pipe or file, the rest of stdin still goes to a peer that only half-closed.
+  PeerEofPolicy on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
+  RelayResult result = co_await relay(socket, in, out, options.half_close, on_peer_eof);
   co_return relay_status(result, peer);
 }
 
