@@ -72,7 +72,7 @@ std::optional<Family> literal_family(const std::string& address) {
 Problem check_family(const std::string& address, Family family, std::string_view option) {
   std::optional<Family> literal = literal_family(address);
   if (!literal || family == Family::any || *literal == family) return std::nullopt;
-  return std::string(option) + " address '" + address + "' is not " +
+  return std::string(option) + " address " + quote(address) + " is not " +
          (family == Family::v4 ? "IPv4 but -4" : "IPv6 but -6") + " was given";
 }
 
@@ -86,9 +86,9 @@ Problem check_port(const std::string& port, bool udp, bool allow_zero) {
 
 Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
                      Options& options) {
-  if (positional.size() > 1) return "unexpected argument '" + positional[1] + "'";
+  if (positional.size() > 1) return "unexpected argument " + quote(positional[1]);
   if (parsed.count("port") && !positional.empty())
-    return "port given twice ('-p " + parsed["port"].as<std::string>() + "' and '" + positional[0] + "')";
+    return "port given twice (" + quote("-p " + parsed["port"].as<std::string>()) + " and " + quote(positional[0]) + ")";
   if (parsed.count("port")) options.port = parsed["port"].as<std::string>();
   else if (!positional.empty()) options.port = positional[0];
   else return std::string("missing PORT");
@@ -103,7 +103,7 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
     options.transform = parsed["transform"].as<std::string>();
     if (!find_transform(options.transform)) {
       std::vector<std::string_view> names = transform_names();
-      std::string message = "unknown transform '" + options.transform + "'";
+      std::string message = "unknown transform " + quote(options.transform);
       if (auto suggestion = closest_name(options.transform, names))
         message += "; did you mean '" + std::string(*suggestion) + "'?";
       return message;
@@ -117,7 +117,7 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
 Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
                       Options& options) {
   if (positional.size() < 2) return std::string(positional.empty() ? "missing HOST and PORT" : "missing PORT");
-  if (positional.size() > 2) return "unexpected argument '" + positional[2] + "'";
+  if (positional.size() > 2) return "unexpected argument " + quote(positional[2]);
   options.host = positional[0];
   options.port = positional[1];
   if (options.host.empty()) return std::string("empty HOST");
@@ -182,7 +182,7 @@ std::string top_level_help() {
 CliOutcome usage_error(std::string message, std::string_view subcommand) {
   CliOutcome outcome;
   outcome.status = exit_usage;
-  outcome.error = std::move(message) + " (see 'sockcat " +
+  outcome.error = printable(message) + " (see 'sockcat " +
                   (subcommand.empty() ? std::string("--help") : std::string(subcommand) + " --help") + "')";
   return outcome;
 }
@@ -198,7 +198,7 @@ std::string unknown_option_message(const std::string& option, const Subcommand& 
   std::string name = option.substr(0, option.find('='));
   std::string bare = name.substr(name.find_first_not_of('-'));
   if (name.size() >= 2 && name[1] >= '0' && name[1] <= '9' && name != "-4" && name != "-6")
-    return "unexpected argument '" + option + "' (ports and counts cannot be negative)";
+    return "unexpected argument " + quote(option) + " (ports and counts cannot be negative)";
   for (const Subcommand& other : subcommands) {
     if (&other == &here) continue;
     cxxopts::Options spec = make_spec(other);
@@ -206,12 +206,12 @@ std::string unknown_option_message(const std::string& option, const Subcommand& 
       for (const auto& detail : spec.group_help(group).options) {
         if ((name.rfind("--", 0) == 0 && detail.l.size() == 1 && detail.l[0] == bare) ||
             (name.rfind("--", 0) != 0 && bare.size() == 1 && detail.s == bare))
-          return "option '" + name + "' does not apply to '" + std::string(here.name) + "' (it belongs to '" +
+          return "option " + quote(name) + " does not apply to '" + std::string(here.name) + "' (it belongs to '" +
                  std::string(other.name) + "')";
       }
     }
   }
-  return "unknown option '" + name + "'";
+  return "unknown option " + quote(name);
 }
 
 CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string>& args) {
@@ -271,7 +271,7 @@ CliOutcome parse_command_line(const std::vector<std::string>& argv) {
     rest[0] = "sockcat " + first;
     return parse_subcommand(*sub, rest);
   }
-  std::string message = "unknown subcommand '" + first + "'";
+  std::string message = "unknown subcommand " + quote(first);
   std::vector<std::string_view> names = subcommand_names();
   if (auto suggestion = closest_name(first, names)) message += "; did you mean '" + std::string(*suggestion) + "'?";
   return usage_error(message, "");

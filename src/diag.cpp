@@ -1,5 +1,7 @@
 #include "diag.hpp"
 
+#include "parse.hpp"
+
 #include <cerrno>
 #include <poll.h>
 #include <string>
@@ -39,7 +41,7 @@ int verbosity() { return current_verbosity; }
 
 void error(std::string_view message) {
   std::string line = "sockcat: ";
-  line.append(message);
+  line += printable(message);  // whatever it quotes, a diagnostic stays one line
   line += '\n';
   write_line(line);
 }

@@ -19,7 +19,7 @@ std::vector<asio::ip::address> resolve_host(const std::string& host, Family fami
   if (family == Family::v4) results = resolver.resolve(asio::ip::tcp::v4(), host, "0", flags, ec);
   else if (family == Family::v6) results = resolver.resolve(asio::ip::tcp::v6(), host, "0", flags, ec);
   else results = resolver.resolve(host, "0", flags, ec);
-  if (ec) throw std::system_error(ec, "cannot resolve '" + host + "'");
+  if (ec) throw std::system_error(ec, "cannot resolve " + quote(host));
   std::vector<asio::ip::address> addresses;
   for (const auto& entry : results) {
     asio::ip::address address = entry.endpoint().address();
@@ -27,7 +27,7 @@ std::vector<asio::ip::address> resolve_host(const std::string& host, Family fami
   }
   if (addresses.empty())
     throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
-                            "no address of the requested family for '" + host + "'");
+                            "no address of the requested family for " + quote(host));
   return addresses;
 }
 

@@ -31,8 +31,32 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string result;
+  result.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      result += "\\x";
+      result += hex[byte >> 4];
+      result += hex[byte & 0xf];
+    } else {
+      result += c;
+    }
+  }
+  return result;
+}
+
+std::string quote(std::string_view text) {
+  std::string result(1, '\'');
+  result += printable(text);
+  result += '\'';
+  return result;
+}
+
 Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
-  std::string quoted = "'" + std::string(text) + "'";
+  std::string quoted = quote(text);
   if (text.empty()) return std::string("empty port");
   if (all_digits(text)) {
     unsigned long value = 0;
@@ -49,7 +73,7 @@ Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
 }
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  std::string quoted = "'" + std::string(text) + "'";
+  std::string quoted = quote(text);
   size_t number_end = 0;
   while (number_end < text.size() && ((text[number_end] >= '0' && text[number_end] <= '9') || text[number_end] == '.'))
     ++number_end;

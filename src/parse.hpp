@@ -16,6 +16,13 @@ namespace sockcat {
 template <typename T>
 using Parsed = std::variant<T, std::string>;
 
+// Returns `text` with control bytes (newline, escape, DEL...) written as \xNN, so that text
+// from the command line or the network can never break a diagnostic into several lines.
+std::string printable(std::string_view text);
+
+// Returns printable(text) between single quotes, for naming user input in a message.
+std::string quote(std::string_view text);
+
 // Parses a port: decimal 0-65535, or a service name looked up for "tcp" or "udp".
 Parsed<std::uint16_t> parse_port(std::string_view text, bool udp);
 

@@ -9,6 +9,7 @@
 #include "backend.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "parse.hpp"
 #include "exit_status.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
@@ -95,7 +96,7 @@ std::optional<tcp::endpoint> source_endpoint(const Options& options, const asio:
   for (const asio::ip::address& source : sources)
     if (source.is_v4() == target.is_v4()) return tcp::endpoint(source, port);
   throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
-                          "source address '" + options.source_address + "' has no address of the family of " +
+                          "source address " + quote(options.source_address) + " has no address of the family of " +
                               target.to_string());
 }
 

@@ -1,0 +1,51 @@
+// libFuzzer target: ports, durations and "did you mean". The first byte picks the parser.
+// Invariants: no crash; a parsed duration is never negative; an accepted all-digit port equals
+// its decimal value; a suggestion is always one of the candidate names.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "cli.hpp"
+#include "parse.hpp"
+#include "transform.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 4) {
+    case 0:
+    case 1: {
+      auto port = sockcat::parse_port(text, data[0] % 4 == 1);
+      if (auto* value = std::get_if<std::uint16_t>(&port)) {
+        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && std::stoull(text.substr(0, 20)) != *value && text.size() < 20) __builtin_trap();
+      } else if (std::get<std::string>(port).empty()) {
+        __builtin_trap();
+      }
+      break;
+    }
+    case 2: {
+      auto duration = sockcat::parse_duration(text);
+      if (auto* value = std::get_if<std::chrono::milliseconds>(&duration)) {
+        if (value->count() < 0) __builtin_trap();
+      } else if (std::get<std::string>(duration).empty()) {
+        __builtin_trap();
+      }
+      break;
+    }
+    case 3: {
+      auto names = sockcat::transform_names();
+      auto commands = sockcat::subcommand_names();
+      names.insert(names.end(), commands.begin(), commands.end());
+      if (auto suggestion = sockcat::closest_name(text, names)) {
+        bool known = false;
+        for (std::string_view name : names) known = known || name == *suggestion;
+        if (!known) __builtin_trap();
+      }
+      break;
+    }
+  }
+  return 0;
+}

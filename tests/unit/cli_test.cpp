@@ -1,0 +1,304 @@
+// cli.hpp: argv in, Options or (output | error, status) out.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "exit_status.hpp"
+#include "transform.hpp"
+
+using namespace sockcat;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+// parse_command_line with "sockcat" as argv[0].
+CliOutcome parse_args(std::initializer_list<std::string> args) {
+  std::vector<std::string> argv{"sockcat"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parse_command_line(argv);
+}
+
+std::string joined(std::initializer_list<std::string> args) {
+  std::string text;
+  for (const std::string& a : args) text += (text.empty() ? "" : " ") + a;
+  return text;
+}
+
+// The options of a command line that must parse; fails the test with the error otherwise.
+Options accepted(std::initializer_list<std::string> args) {
+  INFO("argv: sockcat " << joined(args));
+  CliOutcome outcome;
+  REQUIRE_NOTHROW(outcome = parse_args(args));
+  INFO("error: " << outcome.error);
+  REQUIRE(outcome.options.has_value());
+  CHECK(outcome.error.empty());
+  CHECK(outcome.output.empty());
+  return *outcome.options;
+}
+
+// The error line of a command line that must be a usage error (status 2, nothing to run).
+std::string rejected(std::initializer_list<std::string> args) {
+  INFO("argv: sockcat " << joined(args));
+  CliOutcome outcome;
+  REQUIRE_NOTHROW(outcome = parse_args(args));
+  CHECK_FALSE(outcome.options.has_value());
+  CHECK(outcome.status == exit_usage);
+  CHECK(outcome.status == 2);
+  CHECK(outcome.output.empty());
+  INFO("error: " << outcome.error);
+  CHECK_FALSE(outcome.error.empty());
+  CHECK_THAT(outcome.error, Contains("--help"));
+  CHECK(outcome.error.find('\n') == std::string::npos);
+  CHECK(outcome.error.rfind("sockcat: ", 0) != 0);  // main() adds the prefix
+  return outcome.error;
+}
+
+// The text of a command line that prints something and exits 0.
+std::string printed(std::initializer_list<std::string> args) {
+  INFO("argv: sockcat " << joined(args));
+  CliOutcome outcome;
+  REQUIRE_NOTHROW(outcome = parse_args(args));
+  CHECK_FALSE(outcome.options.has_value());
+  CHECK(outcome.status == 0);
+  CHECK(outcome.error.empty());
+  CHECK_FALSE(outcome.output.empty());
+  CHECK(outcome.output.back() == '\n');
+  return outcome.output;
+}
+
+}  // namespace
+
+TEST_CASE("cli: listen with -p PORT and with a bare PORT") {
+  for (const Options& o : {accepted({"listen", "-p", "80"}), accepted({"listen", "80"}),
+                           accepted({"listen", "--port", "80"}), accepted({"listen", "--port=80"})}) {
+    CHECK(o.role == Role::listen);
+    CHECK(o.port == "80");
+    CHECK(o.bind_address.empty());
+    CHECK(o.family == Family::any);
+    CHECK_FALSE(o.udp);
+    CHECK(o.transform == "none");
+    CHECK(o.half_close);
+    CHECK(o.verbosity == 0);
+    CHECK(o.host.empty());
+  }
+  CHECK(accepted({"listen", "0"}).port == "0");
+  CHECK(accepted({"listen", "-p", "0"}).port == "0");
+  CHECK(accepted({"listen", "65535"}).port == "65535");
+  CHECK(accepted({"listen", "http"}).port == "http");
+  CHECK(accepted({"listen", "-u", "domain"}).port == "domain");
+  CHECK(accepted({"listen", "--", "80"}).port == "80");
+}
+
+TEST_CASE("cli: listen options") {
+  Options bound = accepted({"listen", "-b", "127.0.0.1", "80"});
+  CHECK(bound.bind_address == "127.0.0.1");
+  CHECK(accepted({"listen", "--bind", "::1", "-p", "80"}).bind_address == "::1");
+  CHECK(accepted({"listen", "-b", "localhost", "80"}).bind_address == "localhost");
+  CHECK(accepted({"listen", "-4", "80"}).family == Family::v4);
+  CHECK(accepted({"listen", "-6", "80"}).family == Family::v6);
+  CHECK(accepted({"listen", "-4", "-b", "127.0.0.1", "80"}).family == Family::v4);
+  CHECK(accepted({"listen", "-6", "-b", "::1", "80"}).bind_address == "::1");
+  CHECK(accepted({"listen", "-u", "80"}).udp);
+  CHECK(accepted({"listen", "--udp", "80"}).udp);
+  CHECK(accepted({"listen", "-v", "80"}).verbosity == 1);
+  CHECK(accepted({"listen", "-v", "-v", "80"}).verbosity == 2);
+  CHECK(accepted({"listen", "-vv", "80"}).verbosity == 2);
+  CHECK(accepted({"listen", "--verbose", "-v", "--verbose", "80"}).verbosity == 3);
+  CHECK(accepted({"listen", "--transform", "echo", "80"}).transform == "echo");
+  CHECK(accepted({"listen", "--transform=upper", "80"}).transform == "upper");
+  CHECK(accepted({"listen", "--transform", "none", "80"}).transform == "none");
+  Options kept = accepted({"listen", "--no-shutdown", "80"});
+  CHECK_FALSE(kept.half_close);
+  CHECK(kept.transform == "none");
+  CHECK_FALSE(accepted({"listen", "--no-shutdown", "--transform", "none", "80"}).half_close);
+
+  Options all = accepted({"listen", "-u", "-4", "-v", "--transform", "upper", "-b", "0.0.0.0", "-p", "9000"});
+  CHECK(all.role == Role::listen);
+  CHECK(all.udp);
+  CHECK(all.family == Family::v4);
+  CHECK(all.verbosity == 1);
+  CHECK(all.transform == "upper");
+  CHECK(all.bind_address == "0.0.0.0");
+  CHECK(all.port == "9000");
+  CHECK(all.half_close);
+}
+
+TEST_CASE("cli: connect HOST PORT and its options") {
+  Options plain = accepted({"connect", "example.com", "80"});
+  CHECK(plain.role == Role::connect);
+  CHECK(plain.host == "example.com");
+  CHECK(plain.port == "80");
+  CHECK(plain.family == Family::any);
+  CHECK_FALSE(plain.udp);
+  CHECK(plain.half_close);
+  CHECK(plain.connect_timeout == 0ms);
+  CHECK(plain.source_address.empty());
+  CHECK(plain.source_port.empty());
+  CHECK(plain.bind_address.empty());
+
+  Options full = accepted({"connect", "-s", "127.0.0.1", "--source-port", "5000", "-w", "500ms", "127.0.0.1", "http"});
+  CHECK(full.source_address == "127.0.0.1");
+  CHECK(full.source_port == "5000");
+  CHECK(full.connect_timeout == 500ms);
+  CHECK(full.host == "127.0.0.1");
+  CHECK(full.port == "http");
+
+  CHECK(accepted({"connect", "--wait", "2", "h", "1"}).connect_timeout == 2s);
+  CHECK(accepted({"connect", "-w", "1.5s", "h", "1"}).connect_timeout == 1500ms);
+  CHECK(accepted({"connect", "--source", "::1", "::1", "1"}).source_address == "::1");
+  CHECK(accepted({"connect", "--source-port", "0", "h", "1"}).source_port == "0");
+  CHECK(accepted({"connect", "-6", "::1", "65535"}).family == Family::v6);
+  CHECK(accepted({"connect", "-4", "127.0.0.1", "1"}).family == Family::v4);
+  CHECK(accepted({"connect", "-4", "localhost", "1"}).host == "localhost");
+  CHECK(accepted({"connect", "-6", "fe80::1%lo", "1"}).host == "fe80::1%lo");
+  CHECK(accepted({"connect", "-u", "127.0.0.1", "domain"}).udp);
+  CHECK_FALSE(accepted({"connect", "--no-shutdown", "h", "1"}).half_close);
+  CHECK(accepted({"connect", "-v", "-v", "h", "1"}).verbosity == 2);
+}
+
+TEST_CASE("cli: help, version and the transform list print and exit 0") {
+  std::string top = printed({"--help"});
+  CHECK_THAT(top, Contains("listen") && Contains("connect"));
+  CHECK(printed({"-h"}) == top);
+  CHECK(printed({"help"}) == top);
+
+  std::string version = printed({"--version"});
+  CHECK_THAT(version, StartsWith("sockcat ") && Contains(SOCKCAT_VERSION));
+  CHECK(printed({"-V"}) == version);
+
+  std::string listen_help = printed({"help", "listen"});
+  CHECK_THAT(listen_help, Contains("--transform") && Contains("--bind") && Contains("--port"));
+  CHECK(listen_help.find("--source-port") == std::string::npos);
+  CHECK(printed({"listen", "--help"}) == listen_help);
+  CHECK(printed({"listen", "-h"}) == listen_help);
+  CHECK(printed({"listen", "80", "--help"}) == listen_help);
+
+  std::string connect_help = printed({"help", "connect"});
+  CHECK_THAT(connect_help, Contains("--source-port") && Contains("--wait"));
+  CHECK(connect_help.find("--transform") == std::string::npos);
+  CHECK(printed({"connect", "--help"}) == connect_help);
+  CHECK(connect_help != listen_help);
+
+  std::string list = printed({"listen", "--list-transforms"});
+  CHECK(list == describe_transforms());
+  CHECK(printed({"listen", "--list-transforms", "80"}) == list);
+}
+
+TEST_CASE("cli: missing or unknown subcommand") {
+  CHECK_THAT(rejected({}), Contains("missing subcommand"));
+  CHECK_THAT(rejected({"lsiten", "80"}), Contains("'lsiten'") && Contains("did you mean 'listen'"));
+  CHECK_THAT(rejected({"conect", "h", "80"}), Contains("did you mean 'connect'"));
+  std::string unknown = rejected({"frobnicate"});
+  CHECK_THAT(unknown, Contains("unknown subcommand 'frobnicate'"));
+  CHECK(unknown.find("did you mean") == std::string::npos);
+  CHECK_THAT(rejected({"-p", "80"}), Contains("'-p'"));
+  CHECK_THAT(rejected({"help", "frobnicate"}), Contains("listen"));
+  CHECK_THAT(rejected({"help", "listen", "connect"}), Contains("help"));
+}
+
+TEST_CASE("cli: the listen PORT") {
+  CHECK_THAT(rejected({"listen"}), Contains("missing PORT"));
+  CHECK_THAT(rejected({"listen", "-v"}), Contains("missing PORT"));
+  CHECK_THAT(rejected({"listen", "-p", "80", "81"}), Contains("port given twice"));
+  CHECK_THAT(rejected({"listen", "81", "-p", "80"}), Contains("port given twice"));
+  CHECK_THAT(rejected({"listen", "65536"}), Contains("'65536'") && Contains("out of range"));
+  CHECK_THAT(rejected({"listen", "-p", "99999999999999999999"}), Contains("out of range"));
+  CHECK_THAT(rejected({"listen", "-p", "-1"}), Contains("'-1'"));
+  CHECK_THAT(rejected({"listen", "-1"}), Contains("'-1'"));
+  CHECK_THAT(rejected({"listen", "no-such-service-xyz"}), Contains("'no-such-service-xyz'"));
+  CHECK_THAT(rejected({"listen", "-u", "http"}), Contains("'http'"));  // http is TCP-only
+  CHECK_THAT(rejected({"listen", "80x"}), Contains("'80x'"));
+  CHECK_THAT(rejected({"listen", "-p"}), Contains("p"));
+  CHECK_THAT(rejected({"listen", "80", "--bind"}), Contains("bind"));
+  CHECK_THAT(rejected({"listen", "80", "81"}), Contains("unexpected argument '81'"));
+}
+
+TEST_CASE("cli: unknown transform suggests the closest name") {
+  CHECK_THAT(rejected({"listen", "--transform", "uper", "80"}),
+             Contains("unknown transform 'uper'") && Contains("did you mean 'upper'"));
+  CHECK_THAT(rejected({"listen", "--transform", "ecko", "80"}), Contains("did you mean 'echo'"));
+  std::string far = rejected({"listen", "--transform", "rot13", "80"});
+  CHECK_THAT(far, Contains("unknown transform 'rot13'"));
+  CHECK(far.find("did you mean") == std::string::npos);
+  CHECK_THAT(rejected({"listen", "--transform", "", "80"}), Contains("unknown transform"));
+  CHECK_THAT(rejected({"listen", "80", "--transform"}), Contains("transform"));
+}
+
+TEST_CASE("cli: unknown options and options of the other subcommand") {
+  CHECK_THAT(rejected({"listen", "--frobnicate", "80"}), Contains("unknown option '--frobnicate'"));
+  CHECK_THAT(rejected({"listen", "-x", "80"}), Contains("unknown option '-x'"));
+  CHECK_THAT(rejected({"connect", "-z", "h", "1"}), Contains("unknown option '-z'"));
+  CHECK_THAT(rejected({"connect", "--transform", "x", "h", "1"}),
+             Contains("'--transform'") && Contains("belongs to 'listen'"));
+  CHECK_THAT(rejected({"connect", "-p", "1", "h", "1"}), Contains("'-p'") && Contains("belongs to 'listen'"));
+  CHECK_THAT(rejected({"connect", "-b", "::1", "h", "1"}), Contains("belongs to 'listen'"));
+  CHECK_THAT(rejected({"connect", "--list-transforms"}), Contains("belongs to 'listen'"));
+  CHECK_THAT(rejected({"listen", "-w", "5s", "80"}), Contains("'-w'") && Contains("belongs to 'connect'"));
+  CHECK_THAT(rejected({"listen", "-s", "::1", "80"}), Contains("belongs to 'connect'"));
+  CHECK_THAT(rejected({"listen", "--source-port", "5", "80"}),
+             Contains("'--source-port'") && Contains("belongs to 'connect'"));
+  CHECK_THAT(rejected({"listen", "--wait=5s", "80"}), Contains("'--wait'") && Contains("belongs to 'connect'"));
+  CHECK_THAT(rejected({"connect", "h", "-5"}), Contains("'-5'"));
+}
+
+TEST_CASE("cli: malformed short-option clusters are usage errors, not exceptions") {
+  // cxxopts reports the '=' of "-v=2" as an unrecognised option "-=".
+  CHECK_THAT(rejected({"listen", "-v=2", "80"}), Contains("="));
+  CHECK_THAT(rejected({"listen", "-4=", "80"}), Contains("="));
+  CHECK_THAT(rejected({"connect", "-u=1", "h", "1"}), Contains("="));
+}
+
+TEST_CASE("cli: conflicting address family") {
+  CHECK_THAT(rejected({"listen", "-4", "-6", "80"}), Contains("-4") && Contains("-6"));
+  CHECK_THAT(rejected({"connect", "-6", "-4", "h", "1"}), Contains("-4") && Contains("-6"));
+  CHECK_THAT(rejected({"listen", "-4", "-b", "::1", "80"}), Contains("'::1'") && Contains("-4"));
+  CHECK_THAT(rejected({"listen", "-6", "-b", "127.0.0.1", "80"}), Contains("'127.0.0.1'") && Contains("-6"));
+  CHECK_THAT(rejected({"connect", "-4", "::1", "80"}), Contains("'::1'") && Contains("-4"));
+  CHECK_THAT(rejected({"connect", "-4", "fe80::1%lo", "80"}), Contains("-4"));
+  CHECK_THAT(rejected({"connect", "-6", "127.0.0.1", "80"}), Contains("'127.0.0.1'") && Contains("-6"));
+  CHECK_THAT(rejected({"connect", "-4", "-s", "::1", "127.0.0.1", "80"}), Contains("'::1'"));
+}
+
+TEST_CASE("cli: --no-shutdown and -w conflicts") {
+  CHECK_THAT(rejected({"listen", "--no-shutdown", "--transform", "echo", "80"}), Contains("--no-shutdown"));
+  CHECK_THAT(rejected({"listen", "--transform", "upper", "--no-shutdown", "80"}), Contains("--no-shutdown"));
+  CHECK_THAT(rejected({"listen", "--no-shutdown", "-u", "80"}), Contains("--no-shutdown") && Contains("udp"));
+  CHECK_THAT(rejected({"connect", "--no-shutdown", "-u", "h", "1"}), Contains("--no-shutdown"));
+  CHECK_THAT(rejected({"connect", "-u", "-w", "5s", "h", "80"}), Contains("-w"));
+}
+
+TEST_CASE("cli: bad -w durations") {
+  CHECK_THAT(rejected({"connect", "-w", "5x", "h", "80"}), Contains("'5x'"));
+  CHECK_THAT(rejected({"connect", "-w", "-1s", "h", "80"}), Contains("-1s"));
+  CHECK_THAT(rejected({"connect", "-w", "", "h", "80"}), Contains("duration"));
+  CHECK_THAT(rejected({"connect", "-w", "99999999h", "h", "80"}), Contains("too long"));
+  CHECK_THAT(rejected({"connect", "-w", "0", "h", "80"}), Contains("-w"));
+  CHECK_THAT(rejected({"connect", "-w", "0ms", "h", "80"}), Contains("-w"));
+  CHECK_THAT(rejected({"connect", "-w", "0.0001s", "h", "80"}), Contains("-w"));  // rounds to 0 ms
+  CHECK_THAT(rejected({"connect", "h", "80", "-w"}), Contains("w"));
+}
+
+TEST_CASE("cli: connect HOST and PORT") {
+  CHECK_THAT(rejected({"connect"}), Contains("missing HOST and PORT"));
+  CHECK_THAT(rejected({"connect", "-v"}), Contains("missing HOST and PORT"));
+  CHECK_THAT(rejected({"connect", "h"}), Contains("missing PORT"));
+  CHECK_THAT(rejected({"connect", "h", "0"}), Contains("port 0"));
+  CHECK_THAT(rejected({"connect", "h", "65536"}), Contains("'65536'"));
+  CHECK_THAT(rejected({"connect", "h", "no-such-service-xyz"}), Contains("'no-such-service-xyz'"));
+  CHECK_THAT(rejected({"connect", "h", "80", "x"}), Contains("unexpected argument 'x'"));
+  CHECK_THAT(rejected({"connect", "", "80"}), Contains("HOST"));
+  CHECK_THAT(rejected({"connect", "-s", "", "h", "80"}), Contains("-s"));
+  CHECK_THAT(rejected({"connect", "--source-port", "70000", "h", "80"}), Contains("'70000'"));
+  CHECK_THAT(rejected({"listen", "-b", "", "80"}), Contains("-b"));
+}
+
+TEST_CASE("cli: every usage error names the subcommand's help") {
+  CHECK_THAT(rejected({"listen", "80", "81"}), Contains("sockcat listen --help"));
+  CHECK_THAT(rejected({"connect", "h"}), Contains("sockcat connect --help"));
+  CHECK_THAT(rejected({"frobnicate"}), Contains("sockcat --help"));
+}

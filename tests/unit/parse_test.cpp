@@ -1,0 +1,139 @@
+// parse.hpp: ports, durations and "did you mean".
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "parse.hpp"
+
+using namespace sockcat;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The value of a successful parse; fails the test (with the error text) otherwise.
+template <typename T>
+T value_of(const Parsed<T>& parsed) {
+  if (const auto* problem = std::get_if<std::string>(&parsed)) FAIL("expected a value, got error: " << *problem);
+  return std::get<T>(parsed);
+}
+
+// The error text of a failed parse; fails the test when a value came back.
+template <typename T>
+std::string error_of(const Parsed<T>& parsed) {
+  REQUIRE(std::holds_alternative<std::string>(parsed));
+  const std::string& problem = std::get<std::string>(parsed);
+  CHECK_FALSE(problem.empty());
+  CHECK(problem.find('\n') == std::string::npos);
+  return problem;
+}
+
+using Catch::Matchers::Contains;
+
+}  // namespace
+
+TEST_CASE("parse_port accepts decimal ports 0-65535") {
+  CHECK(value_of(parse_port("0", false)) == 0);
+  CHECK(value_of(parse_port("1", false)) == 1);
+  CHECK(value_of(parse_port("80", false)) == 80);
+  CHECK(value_of(parse_port("8080", true)) == 8080);
+  CHECK(value_of(parse_port("65535", false)) == 65535);
+  CHECK(value_of(parse_port("065535", false)) == 65535);  // leading zeros are still decimal
+}
+
+TEST_CASE("parse_port rejects numbers out of range") {
+  CHECK_THAT(error_of(parse_port("65536", false)), Contains("'65536'") && Contains("out of range"));
+  CHECK_THAT(error_of(parse_port("100000", false)), Contains("out of range"));
+  CHECK_THAT(error_of(parse_port("99999999999999999999", false)),
+             Contains("'99999999999999999999'") && Contains("out of range"));
+  CHECK_THAT(error_of(parse_port("-1", false)), Contains("'-1'"));
+  CHECK_THAT(error_of(parse_port("+1", false)), Contains("'+1'"));
+  CHECK_THAT(error_of(parse_port("-0", true)), Contains("'-0'"));
+}
+
+TEST_CASE("parse_port rejects text that is neither a number nor a service") {
+  CHECK_THAT(error_of(parse_port("", false)), Contains("empty"));
+  CHECK_THAT(error_of(parse_port(" 80", false)), Contains("' 80'"));
+  CHECK_THAT(error_of(parse_port("80 ", false)), Contains("'80 '"));
+  CHECK_THAT(error_of(parse_port("80x", false)), Contains("'80x'"));
+  CHECK_THAT(error_of(parse_port("0x50", false)), Contains("'0x50'"));
+  CHECK_THAT(error_of(parse_port("8.0", false)), Contains("'8.0'"));
+  CHECK_THAT(error_of(parse_port("no-such-service-xyz", false)),
+             Contains("'no-such-service-xyz'") && Contains("service"));
+  CHECK_THAT(error_of(parse_port("no-such-service-xyz", true)), Contains("service"));
+}
+
+TEST_CASE("parse_port looks service names up for the right protocol") {
+  // /etc/services from Debian's netbase.
+  CHECK(value_of(parse_port("http", false)) == 80);
+  CHECK(value_of(parse_port("https", false)) == 443);
+  CHECK(value_of(parse_port("ssh", false)) == 22);
+  CHECK(value_of(parse_port("domain", true)) == 53);
+  CHECK(value_of(parse_port("domain", false)) == 53);
+  CHECK(value_of(parse_port("www", false)) == 80);  // an alias
+  // A service that exists for TCP only is unknown for UDP.
+  CHECK_THAT(error_of(parse_port("http", true)), Contains("'http'"));
+}
+
+TEST_CASE("parse_duration reads a number with an optional unit") {
+  CHECK(value_of(parse_duration("500ms")) == 500ms);
+  CHECK(value_of(parse_duration("1.5s")) == 1500ms);
+  CHECK(value_of(parse_duration("2")) == 2s);
+  CHECK(value_of(parse_duration("2s")) == 2s);
+  CHECK(value_of(parse_duration("3m")) == 3min);
+  CHECK(value_of(parse_duration("1h")) == 1h);
+  CHECK(value_of(parse_duration("0")) == 0ms);
+  CHECK(value_of(parse_duration("0ms")) == 0ms);
+  CHECK(value_of(parse_duration("0.25")) == 250ms);
+  CHECK(value_of(parse_duration(".5s")) == 500ms);
+  CHECK(value_of(parse_duration("1.0005s")) == 1001ms);  // rounded to the nearest ms
+  CHECK(value_of(parse_duration("2.5h")) == 150min);
+  CHECK(value_of(parse_duration("007ms")) == 7ms);
+}
+
+TEST_CASE("parse_duration rejects malformed durations") {
+  for (std::string_view bad : {"", ".", "1..2", "1.2.3s", "-1s", "-1", "+1s", "5x", "1e3", "ms", "s", " 1s",
+                               "1 s", "1s ", "1S", "1sec", "1ms2", "inf", "nan", "1,5s"}) {
+    INFO("duration '" << bad << "'");
+    std::string problem = error_of(parse_duration(bad));
+    CHECK_THAT(problem, Contains("'" + std::string(bad) + "'"));
+  }
+  CHECK_THAT(error_of(parse_duration("5x")), Contains("unit"));
+}
+
+TEST_CASE("parse_duration rejects durations too long to hold") {
+  CHECK_THAT(error_of(parse_duration("99999999999999999999h")), Contains("too long"));
+  CHECK_THAT(error_of(parse_duration("99999999h")), Contains("too long"));
+  CHECK_THAT(error_of(parse_duration(std::string(400, '9'))), Contains("'999"));
+  CHECK_THAT(error_of(parse_duration(std::string(400, '9') + "ms")), Contains("'999"));
+  // Just inside and just outside the documented ceiling of 10^12 ms.
+  CHECK(value_of(parse_duration("1000000000000ms")) == std::chrono::milliseconds(1'000'000'000'000));
+  CHECK_THAT(error_of(parse_duration("1000000000001ms")), Contains("too long"));
+}
+
+TEST_CASE("closest_name suggests a plausible correction or nothing") {
+  const std::vector<std::string_view> transforms = {"none", "echo", "upper"};
+  const std::vector<std::string_view> subcommands = {"listen", "connect"};
+
+  auto upper = closest_name("uper", transforms);
+  REQUIRE(upper.has_value());
+  CHECK(*upper == "upper");
+  auto listen = closest_name("lsiten", subcommands);
+  REQUIRE(listen.has_value());
+  CHECK(*listen == "listen");
+  auto connect = closest_name("conect", subcommands);
+  REQUIRE(connect.has_value());
+  CHECK(*connect == "connect");
+  auto exact = closest_name("echo", transforms);
+  REQUIRE(exact.has_value());
+  CHECK(*exact == "echo");
+
+  CHECK_FALSE(closest_name("xyz", transforms).has_value());
+  CHECK_FALSE(closest_name("", transforms).has_value());
+  CHECK_FALSE(closest_name("frobnicate", subcommands).has_value());
+  CHECK_FALSE(closest_name("uper", std::vector<std::string_view>{}).has_value());
+  CHECK_FALSE(closest_name("", std::vector<std::string_view>{}).has_value());
+}
