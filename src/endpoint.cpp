@@ -51,8 +51,11 @@ std::uint16_t port_number(const std::string& port, bool udp) {
 std::string format_endpoint(const asio::ip::address& address, std::uint16_t port) {
   if (address.is_v6() && address.to_v6().is_v4_mapped())
     return format_endpoint(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()), port);
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
-  return address.to_string() + ":" + std::to_string(port);
+  std::string text = address.is_v6() ? "[" : "";
+  text += address.to_string();
+  text += address.is_v6() ? "]:" : ":";
+  text += std::to_string(port);
+  return text;
 }
 
 }  // namespace sockcat
