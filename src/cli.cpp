@@ -182,6 +182,11 @@ std::string top_level_help() {
 CliOutcome usage_error(std::string message, std::string_view subcommand) {
   CliOutcome outcome;
   outcome.status = exit_usage;
+  // cxxopts quotes with typographic quotes; the rest of sockcat uses plain ones.
+  for (std::string_view curly : {"\u2018", "\u2019"}) {
+    for (std::size_t at = message.find(curly); at != std::string::npos; at = message.find(curly))
+      message.replace(at, curly.size(), "'");
+  }
   outcome.error = printable(message) + " (see 'sockcat " +
                   (subcommand.empty() ? std::string("--help") : std::string(subcommand) + " --help") + "')";
   return outcome;
@@ -196,7 +201,9 @@ CliOutcome print(std::string text) {
 // Names the other subcommand that owns `option`, to explain why it does not fit here.
 std::string unknown_option_message(const std::string& option, const Subcommand& here) {
   std::string name = option.substr(0, option.find('='));
-  std::string bare = name.substr(name.find_first_not_of('-'));
+  std::size_t dashes = std::min(name.find_first_not_of('-'), name.size());
+  std::string bare = name.substr(dashes);
+  if (bare.empty()) return "unexpected argument " + quote(option);
   if (name.size() >= 2 && name[1] >= '0' && name[1] <= '9' && name != "-4" && name != "-6")
     return "unexpected argument " + quote(option) + " (ports and counts cannot be negative)";
   for (const Subcommand& other : subcommands) {
@@ -240,12 +247,22 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   options.verbosity = static_cast<int>(parsed.count("verbose"));
   std::vector<std::string> positional;
   if (parsed.count("positional")) positional = parsed["positional"].as<std::vector<std::string>>();
+  // cxxopts passes malformed options ("--4", "--=x") through as positional arguments.
+  for (const std::string& argument : positional) {
+    if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), sub.name);
+  }
+  for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait"}) {
+    if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", sub.name);
+  }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, sub.name);
 
   CliOutcome outcome;
   outcome.options = std::move(options);
   return outcome;
 }
+
+// Parses argv; may throw on a parser bug (parse_command_line catches).
+CliOutcome parse_argv(const std::vector<std::string>& argv);
 
 }  // namespace
 
@@ -256,6 +273,16 @@ std::vector<std::string_view> subcommand_names() {
 }
 
 CliOutcome parse_command_line(const std::vector<std::string>& argv) {
+  try {
+    return parse_argv(argv);
+  } catch (const std::exception& e) {  // a parser bug must still end as one clear line
+    return usage_error(std::string("cannot parse the command line: ") + e.what(), "");
+  }
+}
+
+namespace {
+
+CliOutcome parse_argv(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return usage_error("missing subcommand: listen or connect", "");
   const std::string& first = argv[1];
   if (first == "-h" || first == "--help") return print(top_level_help());
@@ -276,5 +303,7 @@ CliOutcome parse_command_line(const std::vector<std::string>& argv) {
   if (auto suggestion = closest_name(first, names)) message += "; did you mean '" + std::string(*suggestion) + "'?";
   return usage_error(message, "");
 }
+
+}  // namespace
 
 }  // namespace sockcat

@@ -305,3 +305,30 @@ TEST_CASE("cli: every usage error names the subcommand's help") {
   CHECK_THAT(rejected({"connect", "h"}), Contains("sockcat connect --help"));
   CHECK_THAT(rejected({"frobnicate"}), Contains("sockcat --help"));
 }
+
+TEST_CASE("cli: user text with control bytes cannot split the error line") {
+  CHECK_THAT(rejected({"lis\nten", "80"}), Contains("\\x0a"));
+  CHECK_THAT(rejected({"listen", "80\n"}), Contains("\\x0a"));
+  CHECK_THAT(rejected({"listen", "80", "8\n1"}), Contains("\\x0a"));
+  CHECK_THAT(rejected({"listen", "--transform", "up\nper", "80"}), Contains("\\x0a"));
+  CHECK_THAT(rejected({"listen", "-p", "8\n0"}), Contains("\\x0a"));
+  CHECK_THAT(rejected({"listen", "--port=8\x1b"}), Contains("\\x1b"));
+  CHECK_THAT(rejected({"listen", "--transform=up\x1bper", "80"}), Contains("\\x1b"));
+  CHECK_THAT(rejected({"listen", "--no-shutdown=y\x1b", "80"}), Contains("\\x1b"));
+  CHECK_THAT(rejected({"connect", "-w", "1\x1b[2J", "h", "80"}), Contains("\\x1b"));
+  CHECK_THAT(rejected({"connect", "-4", "h", "80\r"}), Contains("\\x0d"));
+}
+
+TEST_CASE("cli: a malformed option is named in the error, not the valid port after it") {
+  // cxxopts takes "--4" (and "--fr<newline>ob") for positional arguments, so the only check that
+  // fires is "too many positionals", which then names the port that was fine.
+  SECTION("--4") {
+    std::string error = rejected({"listen", "--4", "80"});
+    CHECK_THAT(error, Contains("--4"));
+    CHECK(error.find("'80'") == std::string::npos);
+  }
+  SECTION("--fr\\nob") {
+    std::string error = rejected({"listen", "--fr\nob", "80"});
+    CHECK_THAT(error, Contains("--fr\\x0aob"));
+  }
+}

@@ -137,3 +137,35 @@ TEST_CASE("closest_name suggests a plausible correction or nothing") {
   CHECK_FALSE(closest_name("uper", std::vector<std::string_view>{}).has_value());
   CHECK_FALSE(closest_name("", std::vector<std::string_view>{}).has_value());
 }
+
+TEST_CASE("printable escapes control bytes and keeps the rest") {
+  CHECK(printable("plain text 123") == "plain text 123");
+  CHECK(printable("") == "");
+  CHECK(printable("a\nb") == "a\\x0ab");
+  CHECK(printable("\r\t\x1b[31m") == "\\x0d\\x09\\x1b[31m");
+  CHECK(printable(std::string_view("\0", 1)) == "\\x00");
+  CHECK(printable("\x7f") == "\\x7f");
+  CHECK(printable("\x1f ~") == "\\x1f ~");
+  CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 passes
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  std::string escaped = printable(all);
+  for (char c : escaped) {
+    auto byte = static_cast<unsigned char>(c);
+    CHECK_FALSE((byte < 0x20 || byte == 0x7f));
+  }
+  CHECK(escaped.size() == all.size() + 3 * 33);  // 33 control bytes, each 1 -> 4 characters
+}
+
+TEST_CASE("quote puts printable text between single quotes") {
+  CHECK(quote("x") == "'x'");
+  CHECK(quote("") == "''");
+  CHECK(quote("a\nb") == "'a\\x0ab'");
+}
+
+TEST_CASE("parse errors stay on one line whatever the input") {
+  CHECK_THAT(error_of(parse_port("8\n0", false)), Contains("\\x0a"));
+  CHECK_THAT(error_of(parse_port("http\n", false)), Contains("\\x0a"));
+  CHECK_THAT(error_of(parse_duration("5\ns")), Contains("\\x0a"));
+  CHECK_THAT(error_of(parse_duration("\x1b[2J")), Contains("\\x1b"));
+}
