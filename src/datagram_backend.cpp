@@ -33,27 +33,22 @@ constexpr std::size_t send_size = 65507;
 
 using Buffer = std::array<char, receive_size>;
 
-// Binds a UDP socket on the first of the listen addresses that works. Throws on failure.
+// Binds the UDP socket a listener uses (see bind_listen_address). Throws on failure.
 udp::socket open_bound_socket(const asio::any_io_executor& executor, const Options& options) {
   std::uint16_t port = port_number(options.port, true);
-  std::error_code last;
-  std::string last_name;
-  for (const asio::ip::address& address : listen_addresses(options)) {
+  udp::socket socket(executor);
+  bind_listen_address(options, port, [&](const asio::ip::address& address) {
     udp::endpoint endpoint(address, port);
-    udp::socket socket(executor);
     std::error_code ec;
+    socket.close(ec);
     socket.open(endpoint.protocol(), ec);
     if (!ec) socket.set_option(udp::socket::reuse_address(true), ec);
     if (!ec && address.is_v6()) socket.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
     if (!ec) socket.bind(endpoint, ec);
-    if (!ec) {
-      diag::info(1, "listening on " + format_endpoint(socket.local_endpoint()) + " (udp)");
-      return socket;
-    }
-    last = ec;
-    last_name = format_endpoint(endpoint);
-  }
-  throw std::system_error(last, "cannot listen on " + last_name);
+    return ec;
+  });
+  diag::info(1, "listening on " + format_endpoint(socket.local_endpoint()) + " (udp)");
+  return socket;
 }
 
 // Answers every datagram to its own sender through `reply`, until the socket is closed.

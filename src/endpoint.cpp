@@ -41,6 +41,10 @@ std::vector<asio::ip::address> listen_addresses(const Options& options) {
   return {asio::ip::address_v6::any(), asio::ip::address_v4::any()};
 }
 
+bool family_unavailable(const std::error_code& ec) {
+  return ec == std::errc::address_family_not_supported || ec == std::errc::address_not_available;
+}
+
 std::uint16_t port_number(const std::string& port, bool udp) {
   Parsed<std::uint16_t> parsed = parse_port(port, udp);
   if (auto* problem = std::get_if<std::string>(&parsed))

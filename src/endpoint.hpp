@@ -5,6 +5,7 @@
 #include <asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "options.hpp"
@@ -19,11 +20,33 @@ std::vector<asio::ip::address> resolve_host(const std::string& host, Family fami
 // (dual-stack "::" first, "0.0.0.0" as fallback when IPv6 is off; one family under -4/-6).
 std::vector<asio::ip::address> listen_addresses(const Options& options);
 
+// "127.0.0.1:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as plain IPv4.
+std::string format_endpoint(const asio::ip::address& address, std::uint16_t port);
+
+// True when `ec` says an address family is unavailable on this host (IPv6 switched off),
+// the one bind failure after which a listener may try its next address.
+bool family_unavailable(const std::error_code& ec);
+
+// Calls `try_bind(address)` for each of listen_addresses(options) until one returns no error.
+// A failure other than family_unavailable() (address in use, permission denied) is final, so
+// a taken "::" never silently degrades to IPv4 only. Throws std::system_error naming the
+// address and port on failure.
+template <typename TryBind>
+void bind_listen_address(const Options& options, std::uint16_t port, TryBind try_bind) {
+  std::error_code ec;
+  asio::ip::address address;
+  for (const asio::ip::address& candidate : listen_addresses(options)) {
+    address = candidate;
+    ec = try_bind(candidate);
+    if (!ec) return;
+    if (!family_unavailable(ec)) break;
+  }
+  throw std::system_error(ec, "cannot listen on " + format_endpoint(address, port));
+}
+
 // The local port named by an already-validated PORT argument (number or service).
 std::uint16_t port_number(const std::string& port, bool udp);
 
-// "127.0.0.1:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as plain IPv4.
-std::string format_endpoint(const asio::ip::address& address, std::uint16_t port);
 
 // format_endpoint() for any Asio endpoint type.
 template <typename Endpoint>

@@ -12,6 +12,10 @@
 #include "stdio.hpp"
 
 int main(int argc, char** argv) {
+  // Closed standard descriptors would be reused by the first socket or eventfd we open, and
+  // stdin or stdout would then alias it: give them /dev/null (empty input, discarded output).
+  sockcat::open_missing_stdio();
+
   // A reader that goes away is an ordinary end, reported by write() as EPIPE, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -36,6 +36,10 @@ template <typename Source, typename Sink>
 asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop) {
   constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
   PumpResult result;
+  if (!from.is_open()) {  // a closed source (stdin) is an empty one
+    result.read_error = asio::error::eof;
+    co_return result;
+  }
   while (!*stop) {
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
     if (n > 0) {
@@ -81,18 +85,31 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   auto up_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
   auto down_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
 
+  bool sending_done = false;
+  bool watching_for_reset = false;
+
   auto send = [&]() -> asio::awaitable<void> {
-    if (source.is_open()) result.sent = co_await pump(source, connection, *up_buffer, &stop_sending);
-    else result.sent.read_error = asio::error::eof;  // a closed stdin is an empty one
+    result.sent = co_await pump(source, connection, *up_buffer, &stop_sending);
     if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
       std::error_code ignored;
       connection.shutdown(asio::socket_base::shutdown_send, ignored);
     }
+    sending_done = true;
+    std::error_code ignored;
+    if (watching_for_reset) connection.cancel(ignored);
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
-    if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) co_return;
+    if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) {
+      if (sending_done) co_return;
+      // Keep sending, but not to a peer that has fully closed: the reset it answers our next
+      // send with raises an error condition on the socket, which ends the session at once.
+      watching_for_reset = true;
+      co_await connection.async_wait(asio::socket_base::wait_error, asio::experimental::as_tuple(asio::use_awaitable));
+      watching_for_reset = false;
+      if (sending_done) co_return;
+    }
     // The session is over (failure, or the peer's EOF ends it): stop the other direction.
     stop_sending = true;
     std::error_code ignored;

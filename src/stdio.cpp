@@ -13,6 +13,17 @@ StdioFlagsGuard::~StdioFlagsGuard() {
   if (stdout_flags_ != -1) ::fcntl(STDOUT_FILENO, F_SETFL, stdout_flags_);
 }
 
+void open_missing_stdio() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1) continue;
+    int opened = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (opened != -1 && opened != fd) {  // lower descriptors were open: move it into place
+      ::dup2(opened, fd);
+      ::close(opened);
+    }
+  }
+}
+
 asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor, int fd) {
   asio::posix::stream_descriptor descriptor(executor);
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);

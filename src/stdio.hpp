@@ -21,6 +21,10 @@ class StdioFlagsGuard {
   int stdout_flags_;  // -1 when fd 1 was closed
 };
 
+// Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so nothing else can take those
+// numbers: a closed stdin then reads as empty and a closed stdout discards. Call first thing.
+void open_missing_stdio();
+
 // A descriptor over a dup() of `fd` (0 or 1), so closing it never closes the process's fd.
 // Pipes, terminals and sockets are driven by epoll; regular files and /dev/null, which epoll
 // refuses, are read and written directly (they never block). Returns a closed descriptor when

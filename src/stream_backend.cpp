@@ -22,30 +22,24 @@ namespace {
 using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Opens a listening socket on the first of `addresses` that binds. Throws on failure,
-// naming the last address tried.
+// Opens the listening socket (see bind_listen_address for which address). Throws on failure.
 tcp::acceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
   std::uint16_t port = port_number(options.port, false);
-  std::error_code last;
-  std::string last_name;
-  for (const asio::ip::address& address : listen_addresses(options)) {
+  tcp::acceptor acceptor(executor);
+  bind_listen_address(options, port, [&](const asio::ip::address& address) {
     tcp::endpoint endpoint(address, port);
-    tcp::acceptor acceptor(executor);
     std::error_code ec;
+    acceptor.close(ec);
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     // Wildcard "::" without -6 serves IPv4 too; an explicit -6 keeps it IPv6-only.
     if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) {
-      diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
-      return acceptor;
-    }
-    last = ec;
-    last_name = format_endpoint(endpoint);
-  }
-  throw std::system_error(last, "cannot listen on " + last_name);
+    return ec;
+  });
+  diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
+  return acceptor;
 }
 
 // Maps how a relay ended to an exit status, printing one line for a failure.
@@ -63,7 +57,12 @@ int relay_status(const RelayResult& result, const std::string& peer) {
     diag::error(peer, down.read_error);
     return exit_failure;
   }
-  // The peer closed normally; a send it refused after that was its choice, not a failure.
+  // A reset before the peer's FIN aborted the connection; one after it (EPIPE) only refused
+  // data the peer had already said it would not read.
+  if (up.write_error == asio::error::connection_reset) {
+    diag::error(peer, up.write_error);
+    return exit_failure;
+  }
   if (up.write_error) diag::info(1, "the peer stopped reading: " + up.write_error.message());
   if (up.read_error && up.read_error != asio::error::eof && up.read_error != asio::error::operation_aborted) {
     diag::error("stdin", up.read_error);

@@ -72,13 +72,13 @@ TEST_CASE("resolve_host: numeric addresses and localhost") {
 
 TEST_CASE("resolve_host: failures throw std::system_error naming the host") {
   try {
-    resolve_host("no-such-host.invalid", Family::any, false);
-    FAIL("resolving no-such-host.invalid did not throw");
+    resolve_host("a..b", Family::any, false);
+    FAIL("resolving a..b did not throw");
   } catch (const std::system_error& e) {
-    CHECK_THAT(e.what(), Contains("no-such-host.invalid"));
+    CHECK_THAT(e.what(), Contains("a..b"));
     CHECK(e.code());
   }
-  CHECK_THROWS_AS(resolve_host("no-such-host.invalid", Family::v4, true), std::system_error);
+  CHECK_THROWS_AS(resolve_host("a..b", Family::v4, true), std::system_error);
   // A literal of the other family has no address of the requested one.
   CHECK_THROWS_AS(resolve_host("::1", Family::v4, false), std::system_error);
   CHECK_THROWS_AS(resolve_host("127.0.0.1", Family::v6, false), std::system_error);
@@ -112,7 +112,7 @@ TEST_CASE("listen_addresses: wildcard defaults and -b") {
   bound.bind_address = "::1";
   CHECK_THROWS_AS(listen_addresses(bound), std::system_error);  // -4 with an IPv6 -b
   bound.family = Family::any;
-  bound.bind_address = "no-such-host.invalid";
+  bound.bind_address = "a..b";
   CHECK_THROWS_AS(listen_addresses(bound), std::system_error);
 }
 
