@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   g++ cmake ninja-build pkg-config          # toolchain
+  clang libclang-rt-14-dev                  # libFuzzer and clang's sanitizer runtimes
   libasio-dev libcxxopts-dev catch2         # libraries (headers only)
   netbase                                   # /etc/services, for ports given as service names
   python3 python3-pytest                    # end-to-end tests
