@@ -172,7 +172,7 @@ std::string top_level_help() {
       "usage:\n";
   for (const Subcommand& s : subcommands)
     text += "  sockcat " + std::string(s.name) + " [options] " + std::string(s.positional) + "\n";
-  text += "  sockcat --help | --version | help [SUBCOMMAND]\n\nsubcommands:\n";
+  text += "  sockcat --help | --version (-V) | help [SUBCOMMAND]\n\nsubcommands:\n";
   for (const Subcommand& s : subcommands)
     text += "  " + std::string(s.name) + std::string(10 - s.name.size(), ' ') + std::string(s.summary) + "\n";
   text += "\n'sockcat SUBCOMMAND --help' lists the options of each; 'man sockcat' has the rest.\n";

@@ -1,0 +1,102 @@
+# bash completion for sockcat                                   -*- shell-script -*-
+#
+# Installed as share/bash-completion/completions/sockcat. Keep the option lists in step with
+# `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
+# Transform names are not listed here: they come from the binary at completion time.
+
+_sockcat_common_options='-u --udp -4 -6 --no-shutdown -v --verbose -h --help'
+_sockcat_listen_options='-p --port -b --bind --transform --list-transforms'
+_sockcat_connect_options='-s --source --source-port -w --wait'
+
+# Prints the transform names that the sockcat being completed knows, one per line.
+_sockcat_transform_names() {
+    local sockcat=$1 IFS=$' \t\n'
+    [[ $sockcat == "~"* ]] && sockcat=$HOME${sockcat#\~}
+    "$sockcat" listen --list-transforms 2>/dev/null | while read -r name _; do
+        [[ -n $name ]] && printf '%s\n' "$name"
+    done
+}
+
+_sockcat() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local prev=
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local IFS=$'\n'
+    COMPREPLY=()
+
+    # `--opt=value`: bash usually splits it into `--opt`, `=`, `value` (COMP_WORDBREAKS has
+    # '='); if it does not, the word stays whole and each reply must keep its `--opt=`.
+    local prefix=
+    if [[ $cur == "=" ]]; then
+        cur=
+    elif [[ $prev == "=" ]] && ((COMP_CWORD >= 2)); then
+        prev=${COMP_WORDS[COMP_CWORD - 2]}
+    elif [[ $cur == --*=* ]]; then
+        prev=${cur%%=*}
+        prefix=$prev=
+        cur=${cur#*=}
+    fi
+
+    # The subcommand is the first word after the command name.
+    local subcommand=
+    ((COMP_CWORD > 1)) && subcommand=${COMP_WORDS[1]}
+
+    if [[ -z $subcommand ]]; then
+        COMPREPLY=($(IFS=' ' compgen -W 'listen connect help --help -h --version -V' -- "$cur"))
+        return 0
+    fi
+
+    local options
+    case $subcommand in
+        listen) options="$_sockcat_common_options $_sockcat_listen_options" ;;
+        connect) options="$_sockcat_common_options $_sockcat_connect_options" ;;
+        help)
+            ((COMP_CWORD == 2)) && COMPREPLY=($(IFS=' ' compgen -W 'listen connect' -- "$cur"))
+            return 0
+            ;;
+        *) return 0 ;;
+    esac
+
+    # The value of an option that takes one.
+    case $subcommand:$prev in
+        listen:--transform)
+            COMPREPLY=($(compgen -P "$prefix" -W "$(_sockcat_transform_names "${COMP_WORDS[0]}")" -- "$cur"))
+            return 0
+            ;;
+        listen:-b | listen:--bind | connect:-s | connect:--source)
+            COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
+            return 0
+            ;;
+        listen:-p | listen:--port | connect:--source-port | connect:-w | connect:--wait)
+            return 0
+            ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
+        return 0
+    fi
+
+    # Positional arguments: connect's HOST is a host name; ports and durations are typed.
+    if [[ $subcommand == connect ]]; then
+        local i words_before=0
+        for ((i = 2; i < COMP_CWORD; i++)); do
+            case ${COMP_WORDS[i]} in
+                -s | --source | --source-port | -w | --wait)
+                    [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
+                    ((i++))
+                    ;;
+                -*) ;;
+                *) ((words_before++)) ;;
+            esac
+        done
+        if ((words_before == 0)); then
+            COMPREPLY=($(compgen -A hostname -- "$cur"))
+            return 0
+        fi
+    fi
+    COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
+    return 0
+}
+
+complete -F _sockcat sockcat

@@ -1,0 +1,70 @@
+# fish completion for sockcat. Installed in share/fish/vendor_completions.d. Keep the option
+# lists in step with `sockcat listen --help` and `sockcat connect --help`
+# (tests/e2e/test_docs.py checks them). Transform names come from the binary at completion
+# time (`sockcat listen --list-transforms`), so they are never listed here.
+
+# Prints "name<TAB>help" for each transform of the sockcat being completed.
+function __sockcat_transforms
+    set -l command (commandline -opc)[1]
+    set -q command[1]; or set command sockcat
+    command $command listen --list-transforms 2>/dev/null | string replace -r '^(\S+)\s+(.*)$' '$1\t$2'
+end
+
+# Succeeds while the word being completed is connect's HOST (no positional argument yet).
+function __sockcat_connect_wants_host
+    set -l tokens (commandline -opc)
+    set -l seen 0
+    set -l skip 0
+    set -l positional 0
+    for token in $tokens[2..-1]
+        if test $seen = 0
+            test $token = connect; and set seen 1
+            continue
+        end
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $token
+            case -s --source --source-port -w --wait
+                set skip 1
+            case '-*'
+            case '*'
+                set positional (math $positional + 1)
+        end
+    end
+    test $seen = 1 -a $positional = 0
+end
+
+complete -c sockcat -f
+
+# Subcommands, and what sockcat takes without one.
+complete -c sockcat -n __fish_use_subcommand -a listen -d 'Wait for a connection (or datagrams) on a local port'
+complete -c sockcat -n __fish_use_subcommand -a connect -d 'Connect to HOST PORT and relay stdin/stdout'
+complete -c sockcat -n __fish_use_subcommand -a help -d 'Print the help of sockcat or of one subcommand'
+complete -c sockcat -n __fish_use_subcommand -s h -l help -d 'Print the help and exit'
+complete -c sockcat -n __fish_use_subcommand -s V -l version -d 'Print the version and exit'
+complete -c sockcat -n '__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from listen connect' -a 'listen connect'
+
+# Options of both listen and connect.
+set -l both '__fish_seen_subcommand_from listen connect; and not __fish_seen_subcommand_from help'
+complete -c sockcat -n $both -s u -l udp -d 'Use UDP datagrams instead of a TCP stream'
+complete -c sockcat -n $both -s 4 -d 'Use IPv4 only'
+complete -c sockcat -n $both -s 6 -d 'Use IPv6 only'
+complete -c sockcat -n $both -l no-shutdown -d 'Keep the sending side open after stdin ends'
+complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
+complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
+
+# Options of listen.
+set -l listen '__fish_seen_subcommand_from listen; and not __fish_seen_subcommand_from help'
+complete -c sockcat -n $listen -s p -l port -x -d 'Local port to listen on (0 picks a free one)'
+complete -c sockcat -n $listen -s b -l bind -x -a '(__fish_print_hostnames)' -d 'Local address to bind'
+complete -c sockcat -n $listen -l transform -x -a '(__sockcat_transforms)' -d 'How to answer each client'
+complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and exit'
+
+# Options of connect.
+set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'
+complete -c sockcat -n $connect -s s -l source -x -a '(__fish_print_hostnames)' -d 'Local address to connect from'
+complete -c sockcat -n $connect -l source-port -x -d 'Local port to connect from'
+complete -c sockcat -n $connect -s w -l wait -x -d 'Give up connecting after DURATION (500ms, 1.5s)'
+complete -c sockcat -n '__sockcat_connect_wants_host' -a '(__fish_print_hostnames)' -d Host
