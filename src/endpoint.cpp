@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "parse.hpp"
+#include "system_error.hpp"
 
 namespace sockcat {
 
@@ -42,7 +43,8 @@ std::vector<asio::ip::address> listen_addresses(const Options& options) {
 }
 
 bool family_unavailable(const std::error_code& ec) {
-  return ec == std::errc::address_family_not_supported || ec == std::errc::address_not_available;
+  int error = errno_of(ec);
+  return error == EAFNOSUPPORT || error == EADDRNOTAVAIL;
 }
 
 std::uint16_t port_number(const std::string& port, bool udp) {

@@ -11,11 +11,15 @@
 #include <asio/read.hpp>
 #include <asio/socket_base.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <system_error>
+
+#include "zero_copy.hpp"
 
 namespace sockcat {
 
@@ -29,9 +33,47 @@ struct PumpResult {
   std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
 };
 
-// Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true.
-// Everything read is written before the next read; a stop between the two drops nothing
-// already read unless the sink itself was cancelled.
+// Copies `from` into `to` with `copier` (a zero-copy path) until `from` ends, either side
+// fails, or `*stop` becomes true. Waits on whichever side is not ready, one at a time.
+template <typename Source, typename Sink>
+asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& copier, const bool* stop) {
+  constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+  auto executor = co_await asio::this_coro::executor;
+  std::error_code ignored;
+  from.non_blocking(true, ignored);  // sockets must not block; pipes use SPLICE_F_NONBLOCK
+  to.non_blocking(true, ignored);
+  PumpResult result;
+  while (!*stop) {
+    CopyStep step = copier.step();
+    result.bytes += step.bytes;
+    if (step.read_error || step.write_error) {
+      result.read_error = step.read_error;
+      result.write_error = step.write_error;
+      co_return result;
+    }
+    if (step.source_ended) {
+      result.read_error = asio::error::eof;
+      co_return result;
+    }
+    if (step.wait_source) {
+      auto [ec] = co_await from.async_wait(Source::wait_read, with_error);
+      if (ec) result.read_error = ec;
+    } else if (step.wait_sink) {
+      auto [ec] = co_await to.async_wait(Sink::wait_write, with_error);
+      if (ec) result.write_error = ec;
+    } else {
+      co_await asio::post(executor, asio::use_awaitable);  // let the other direction run
+    }
+    if (result.read_error || result.write_error) co_return result;
+  }
+  result.read_error = asio::error::operation_aborted;
+  co_return result;
+}
+
+// Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true, by
+// the cheapest path their descriptors allow (see zero_copy.hpp), else through `buffer`:
+// everything read is written before the next read, so a stop drops nothing already read
+// unless the sink itself was cancelled.
 template <typename Source, typename Sink>
 asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop) {
   constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
@@ -40,6 +82,8 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
     result.read_error = asio::error::eof;
     co_return result;
   }
+  ZeroCopy copier(from.native_handle(), to.native_handle());
+  if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop);
   while (!*stop) {
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
     if (n > 0) {

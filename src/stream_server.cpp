@@ -13,6 +13,7 @@
 
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "system_error.hpp"
 
 namespace sockcat {
 namespace {
@@ -31,8 +32,8 @@ constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 // True for accept errors caused by exhausted resources, which retrying at once cannot fix.
 bool is_resource_exhaustion(const std::error_code& ec) {
-  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
-         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+  int error = errno_of(ec);
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
 // Serves one client: read what it sends, transform, send it back; at its EOF finish sending

@@ -133,3 +133,12 @@ TEST_CASE("port_number: numbers and services; invalid text throws") {
     CHECK(e.code() == std::errc::invalid_argument);
   }
 }
+
+TEST_CASE("family_unavailable recognises Asio's own error codes, not only std::errc") {
+  // Asio reports failures in its "asio.system" category, which never equals a std::errc.
+  CHECK(family_unavailable(std::error_code(EAFNOSUPPORT, asio::error::get_system_category())));
+  CHECK(family_unavailable(std::error_code(EADDRNOTAVAIL, asio::error::get_system_category())));
+  CHECK(family_unavailable(std::make_error_code(std::errc::address_family_not_supported)));
+  CHECK_FALSE(family_unavailable(std::error_code(EADDRINUSE, asio::error::get_system_category())));
+  CHECK_FALSE(family_unavailable(asio::error::access_denied));
+}

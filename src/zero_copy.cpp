@@ -1,0 +1,151 @@
+#include "zero_copy.hpp"
+
+#include <asio/error.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sockcat {
+namespace {
+
+// Bytes moved by one system call at most: large enough to amortise it, small enough to let
+// the other direction run in between.
+constexpr std::size_t step_size = 1 << 20;
+
+enum class Kind { pipe, socket, file, null_device, other };
+
+Kind kind_of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Kind::other;
+  if (S_ISFIFO(st.st_mode)) return Kind::pipe;
+  if (S_ISSOCK(st.st_mode)) return Kind::socket;
+  if (S_ISREG(st.st_mode)) return Kind::file;
+  struct stat null_st {};
+  if (S_ISCHR(st.st_mode) && ::stat("/dev/null", &null_st) == 0 && st.st_rdev == null_st.st_rdev)
+    return Kind::null_device;
+  return Kind::other;
+}
+
+bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+
+// errno as Asio's own system category, so it compares equal to asio::error::broken_pipe & co.
+std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
+
+// After a splice() that could not proceed, tells which side to wait for.
+void which_side_blocks(int source_fd, int sink_fd, CopyStep& step) {
+  pollfd fds[2] = {{source_fd, POLLIN, 0}, {sink_fd, POLLOUT, 0}};
+  ::poll(fds, 2, 0);
+  if (!(fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) step.wait_sink = true;
+  else step.wait_source = true;
+}
+
+}  // namespace
+
+CopyPath choose_copy_path(int source_fd, int sink_fd) {
+  Kind source = kind_of(source_fd);
+  Kind sink = kind_of(sink_fd);
+  if ((source == Kind::pipe && sink == Kind::socket) || (source == Kind::socket && sink == Kind::pipe))
+    return CopyPath::splice;
+  // splice() cannot write to a file opened for appending (">>").
+  bool appending = sink == Kind::file && (::fcntl(sink_fd, F_GETFL) & O_APPEND);
+  if (source == Kind::socket && ((sink == Kind::file && !appending) || sink == Kind::null_device))
+    return CopyPath::splice_via_pipe;
+  if (source == Kind::file && sink == Kind::socket) return CopyPath::sendfile;
+  return CopyPath::buffered;
+}
+
+const char* copy_path_name(CopyPath path) {
+  switch (path) {
+    case CopyPath::buffered: return "read/write";
+    case CopyPath::splice: return "splice";
+    case CopyPath::splice_via_pipe: return "splice through a pipe";
+    case CopyPath::sendfile: return "sendfile";
+  }
+  return "?";
+}
+
+ZeroCopy::ZeroCopy(int source_fd, int sink_fd)
+    : source_(source_fd),
+      sink_(sink_fd),
+      source_is_socket_(kind_of(source_fd) == Kind::socket),
+      path_(choose_copy_path(source_fd, sink_fd)) {
+  if (path_ == CopyPath::splice) {
+    // A bigger pipe means fewer, larger splices; the pipe's size is ours to ask for either way.
+    ::fcntl(kind_of(source_fd) == Kind::pipe ? source_fd : sink_fd, F_SETPIPE_SZ, static_cast<int>(step_size));
+  }
+  if (path_ != CopyPath::splice_via_pipe) return;
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) {
+    path_ = CopyPath::buffered;
+    return;
+  }
+  pipe_read_ = ends[0];
+  pipe_write_ = ends[1];
+  ::fcntl(pipe_write_, F_SETPIPE_SZ, static_cast<int>(step_size));  // best effort
+}
+
+ZeroCopy::~ZeroCopy() {
+  if (pipe_read_ != -1) ::close(pipe_read_);
+  if (pipe_write_ != -1) ::close(pipe_write_);
+}
+
+void ZeroCopy::record_failure(CopyStep& step) const {
+  std::error_code ec = last_error();
+  // EPIPE: the sink's reader is gone. ECONNRESET and the rest: the socket end failed.
+  bool sink_failed = errno == EPIPE || !source_is_socket_;
+  (sink_failed ? step.write_error : step.read_error) = ec;
+}
+
+CopyStep ZeroCopy::step() {
+  constexpr unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  CopyStep step;
+  switch (path_) {
+    case CopyPath::splice: {
+      ssize_t n = ::splice(source_, nullptr, sink_, nullptr, step_size, flags);
+      if (n > 0) step.bytes = static_cast<std::size_t>(n);
+      else if (n == 0) step.source_ended = true;
+      else if (would_block(errno)) which_side_blocks(source_, sink_, step);
+      else record_failure(step);
+      return step;
+    }
+    case CopyPath::sendfile: {
+      ssize_t n = ::sendfile(sink_, source_, nullptr, step_size);
+      if (n > 0) step.bytes = static_cast<std::size_t>(n);
+      else if (n == 0) step.source_ended = true;
+      else if (would_block(errno)) step.wait_sink = true;
+      else step.write_error = last_error();
+      return step;
+    }
+    case CopyPath::splice_via_pipe: {
+      if (in_pipe_ == 0) {
+        ssize_t in = ::splice(source_, nullptr, pipe_write_, nullptr, step_size, flags);
+        if (in == 0) step.source_ended = true;
+        else if (in < 0 && would_block(errno)) step.wait_source = true;
+        else if (in < 0) step.read_error = last_error();
+        if (in <= 0) return step;
+        in_pipe_ = static_cast<std::size_t>(in);
+      }
+      // The sink (a file or /dev/null) takes it all without waiting.
+      while (in_pipe_ > 0) {
+        ssize_t out = ::splice(pipe_read_, nullptr, sink_, nullptr, in_pipe_, flags);
+        if (out <= 0) {
+          step.write_error = out == 0 ? std::make_error_code(std::errc::io_error) : last_error();
+          return step;
+        }
+        in_pipe_ -= static_cast<std::size_t>(out);
+        step.bytes += static_cast<std::size_t>(out);
+      }
+      return step;
+    }
+    case CopyPath::buffered:
+      break;
+  }
+  step.read_error = std::make_error_code(std::errc::operation_not_supported);
+  return step;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,66 @@
+// Moving bytes between two descriptors without copying them through user space: splice(2)
+// when one side is a pipe, splice through a private pipe from a socket to a file or /dev/null,
+// and sendfile(2) from a regular file to a socket. The relay picks one per direction and falls
+// back to read/write (a user-space buffer) for anything else: terminals, socket to socket.
+#pragma once
+
+#include <cstddef>
+#include <system_error>
+
+namespace sockcat {
+
+// How bytes go from one descriptor to another.
+enum class CopyPath {
+  buffered,          // read() into a buffer, write() it out
+  splice,            // splice() directly: one side is a pipe, the other a socket
+  splice_via_pipe,   // splice() into a private pipe, then out of it: socket -> file, /dev/null
+  sendfile,          // sendfile() from a regular file to a socket
+};
+
+// Picks the cheapest path from `source_fd` to `sink_fd` by their file types.
+CopyPath choose_copy_path(int source_fd, int sink_fd);
+
+// The name of a path, for -v output ("splice", "sendfile", ...).
+const char* copy_path_name(CopyPath path);
+
+// What one transfer step did.
+struct CopyStep {
+  std::size_t bytes = 0;      // bytes that reached the sink
+  bool source_ended = false;  // the source is at EOF and nothing is left in between
+  bool wait_source = false;   // no progress: wait until the source is readable
+  bool wait_sink = false;     // no progress: wait until the sink is writable
+  std::error_code read_error;   // the source failed
+  std::error_code write_error;  // the sink failed
+};
+
+// One direction's zero-copy transfer between two descriptors it does not own. Never blocks:
+// both descriptors must be non-blocking (or never block, like regular files).
+class ZeroCopy {
+ public:
+  // Picks the path for `source_fd` -> `sink_fd`; for splice_via_pipe opens the private pipe,
+  // and falls back to buffered if it cannot.
+  ZeroCopy(int source_fd, int sink_fd);
+  ~ZeroCopy();
+  ZeroCopy(const ZeroCopy&) = delete;
+  ZeroCopy& operator=(const ZeroCopy&) = delete;
+
+  // The path in use; buffered means the caller must copy through a buffer itself.
+  CopyPath path() const { return path_; }
+
+  // Moves what it can right now, up to about one megabyte.
+  CopyStep step();
+
+ private:
+  // Sorts a failed splice's errno into a read or a write error.
+  void record_failure(CopyStep& step) const;
+
+  int source_;
+  int sink_;
+  bool source_is_socket_;
+  CopyPath path_;
+  int pipe_read_ = -1;       // splice_via_pipe: the private pipe's ends
+  int pipe_write_ = -1;
+  std::size_t in_pipe_ = 0;  // bytes spliced into the private pipe and not yet out of it
+};
+
+}  // namespace sockcat
