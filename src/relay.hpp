@@ -16,6 +16,9 @@
 #include <asio/write.hpp>
 #include <cstdint>
 #include <memory>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <span>
 #include <system_error>
 
@@ -103,10 +106,23 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
   co_return result;
 }
 
+// Tells whether an end of stream just read from socket `fd` was really a reset: Linux may
+// report a reset as EOF (then the socket is already closed, or still holds the error), and
+// only a FIN leaves a TCP connection in CLOSE_WAIT while we are still sending.
+inline bool eof_was_reset(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == ECONNRESET) return true;
+  tcp_info info{};
+  length = sizeof info;
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE;
+}
+
 // How a relay ended, one result per direction.
 struct RelayResult {
   PumpResult sent;      // local source -> connection
   PumpResult received;  // connection -> local sink
+  bool peer_closed_first = false;  // the peer's EOF came while we were still sending
 };
 
 // When the relay stops sending because the peer has stopped.
@@ -144,7 +160,10 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
+    if (result.received.read_error == asio::error::eof && !sending_done && eof_was_reset(connection.native_handle()))
+      result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
+    result.peer_closed_first = peer_finished_cleanly && !sending_done;
     if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) {
       if (sending_done) co_return;
       // Keep sending, but not to a peer that has fully closed: the reset it answers our next

@@ -57,13 +57,15 @@ int relay_status(const RelayResult& result, const std::string& peer) {
     diag::error(peer, down.read_error);
     return exit_failure;
   }
-  // A reset before the peer's FIN aborted the connection; one after it (EPIPE) only refused
-  // data the peer had already said it would not read.
-  if (up.write_error == asio::error::connection_reset) {
-    diag::error(peer, up.write_error);
+  // A send that failed before the peer's EOF arrived met a reset: the connection was aborted
+  // (the kernel may report it as EPIPE once another call has consumed the reset). After the
+  // peer's EOF, a refused send only hit data the peer had said it would not read.
+  bool send_failed = up.write_error && up.write_error != asio::error::operation_aborted;
+  if (send_failed && !result.peer_closed_first) {
+    diag::error(peer, asio::error::connection_reset);
     return exit_failure;
   }
-  if (up.write_error) diag::info(1, "the peer stopped reading: " + up.write_error.message());
+  if (send_failed) diag::info(1, "the peer stopped reading: " + up.write_error.message());
   if (up.read_error && up.read_error != asio::error::eof && up.read_error != asio::error::operation_aborted) {
     diag::error("stdin", up.read_error);
     return exit_failure;
