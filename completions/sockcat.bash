@@ -6,7 +6,7 @@
 
 _sockcat_common_options='-u --udp -4 -6 --no-shutdown -v --verbose -h --help'
 _sockcat_listen_options='-p --port -b --bind --transform --list-transforms'
-_sockcat_connect_options='-s --source --source-port -w --wait'
+_sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
 # Prints the transform names that the sockcat being completed knows, one per line.
 _sockcat_transform_names() {

@@ -67,4 +67,5 @@ set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcomm
 complete -c sockcat -n $connect -s s -l source -x -a '(__fish_print_hostnames)' -d 'Local address to connect from'
 complete -c sockcat -n $connect -l source-port -x -d 'Local port to connect from'
 complete -c sockcat -n $connect -s w -l wait -x -d 'Give up connecting after DURATION (500ms, 1.5s)'
+complete -c sockcat -n $connect -s z -l zero-io -d 'Only check whether the ports accept (22,80,8000-8100)'
 complete -c sockcat -n '__sockcat_connect_wants_host' -a '(__fish_print_hostnames)' -d Host

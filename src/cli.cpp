@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
+// Positional arguments are kept whole: a port list such as 22,80 must not be split by cxxopts.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 #include <variant>
 
@@ -56,7 +59,8 @@ void declare_connect(cxxopts::Options& spec) {
       ("s,source", "local address to connect from", cxxopts::value<std::string>(), "ADDR")
       ("source-port", "local port to connect from", cxxopts::value<std::string>(), "PORT")
       ("w,wait", "give up connecting after DURATION (e.g. 500ms, 5s)",
-       cxxopts::value<std::string>(), "DURATION");
+       cxxopts::value<std::string>(), "DURATION")
+      ("z,zero-io", "only check whether PORT accepts; PORT may be a list: 22,80,8000-8100");
 }
 
 // Returns which family a numeric address literal belongs to, if it is one.
@@ -122,7 +126,19 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   options.port = positional[1];
   if (options.host.empty()) return std::string("empty HOST");
   if (Problem problem = check_family(options.host, options.family, "HOST")) return problem;
-  if (Problem problem = check_port(options.port, options.udp, false)) return problem;
+  options.zero_io = parsed.count("zero-io") > 0;
+  if (options.zero_io) {
+    if (options.udp) return std::string("-z checks TCP ports; UDP has no connection to check (drop -z or -u)");
+    if (!options.half_close) return std::string("--no-shutdown has no meaning with -z (nothing is sent)");
+    Parsed<std::vector<std::uint16_t>> ports = parse_port_list(options.port, false);
+    if (auto* problem = std::get_if<std::string>(&ports)) return *problem;
+  } else if (Problem problem = check_port(options.port, options.udp, false)) {
+    bool looks_like_list = options.port.find(',') != std::string::npos ||
+                           (options.port.find('-') != std::string::npos && std::isdigit(static_cast<unsigned char>(options.port[0])));
+    if (looks_like_list)
+      return *problem + " (a list of ports needs -z)";
+    return problem;
+  }
   if (parsed.count("source")) {
     options.source_address = parsed["source"].as<std::string>();
     if (options.source_address.empty()) return std::string("empty address for -s");

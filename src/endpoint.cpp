@@ -11,6 +11,16 @@
 namespace sockcat {
 
 std::vector<asio::ip::address> resolve_host(const std::string& host, Family family, bool passive) {
+  // A numeric address needs no resolver (scripts run port checks in loops: start-up counts).
+  std::error_code literal_error;
+  asio::ip::address literal = asio::ip::make_address(host, literal_error);
+  if (!literal_error && host.find('%') == std::string::npos) {
+    bool fits = family == Family::any || (family == Family::v4) == literal.is_v4();
+    if (!fits)
+      throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
+                              "no address of the requested family for " + quote(host));
+    return {literal};
+  }
   asio::io_context context;
   asio::ip::tcp::resolver resolver(context);
   asio::ip::resolver_base::flags flags = asio::ip::resolver_base::numeric_service;

@@ -19,12 +19,13 @@ struct Options {
   bool udp = false;                      // -u: datagram backend instead of stream
   Family family = Family::any;           // -4 / -6
   std::string host;                      // connect: the peer's host name or address
-  std::string port;                      // listen: local port; connect: peer port (number or service)
+  std::string port;                      // listen: local port; connect: peer port; connect -z: a port list
   std::string bind_address;              // listen -b: local address ("" = wildcard)
   std::string source_address;            // connect -s: local address to send from ("" = any)
   std::string source_port;               // connect --source-port ("" = ephemeral)
   std::string transform = "none";        // listen --transform: registry name
   bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
+  bool zero_io = false;                  // connect -z: only check which of the PORTS accept
   std::chrono::milliseconds connect_timeout{0};  // connect -w: 0 = the system's own timeout
   std::chrono::milliseconds udp_linger{1000};    // connect -u: quiet time awaited after stdin EOF
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections

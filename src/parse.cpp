@@ -72,6 +72,37 @@ Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
   return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(entry->s_port)));
 }
 
+Parsed<std::vector<std::uint16_t>> parse_port_list(std::string_view text, bool udp) {
+  std::vector<std::uint16_t> ports;
+  std::vector<bool> seen(65536, false);
+  if (text.empty()) return std::string("empty port list");
+  while (true) {
+    std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    // A dash inside a numeric item makes a range; service names may contain dashes themselves.
+    std::size_t dash = item.find('-');
+    bool numeric_range = dash != std::string_view::npos && dash > 0 && all_digits(item.substr(0, dash)) &&
+                         all_digits(item.substr(dash + 1));
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    for (int end = 0; end < 2; ++end) {
+      std::string_view bound = numeric_range ? (end == 0 ? item.substr(0, dash) : item.substr(dash + 1)) : item;
+      Parsed<std::uint16_t> port = parse_port(bound, udp);
+      if (auto* problem = std::get_if<std::string>(&port)) return *problem;
+      (end == 0 ? first : last) = std::get<std::uint16_t>(port);
+    }
+    if (first == 0 || last == 0) return std::string("port 0 cannot be checked");
+    if (first > last) return "port range " + quote(item) + " is out of order";
+    for (std::uint32_t port = first; port <= last; ++port) {
+      if (!seen[port]) ports.push_back(static_cast<std::uint16_t>(port));
+      seen[port] = true;
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return ports;
+}
+
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string quoted = quote(text);
   size_t number_end = 0;

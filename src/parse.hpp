@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace sockcat {
 
@@ -25,6 +26,11 @@ std::string quote(std::string_view text);
 
 // Parses a port: decimal 0-65535, or a service name looked up for "tcp" or "udp".
 Parsed<std::uint16_t> parse_port(std::string_view text, bool udp);
+
+// Parses a list of ports for a port check: comma-separated ports and ranges, e.g.
+// "22,80,8000-8100" (each bound as parse_port takes it). Ranges must be in order; ports are
+// returned in the order given, duplicates dropped. Port 0 is refused.
+Parsed<std::vector<std::uint16_t>> parse_port_list(std::string_view text, bool udp);
 
 // Parses a duration: a decimal number with an optional fraction and a unit of ms, s, m or h
 // (no unit means seconds). Negative, empty, unknown units and overflow are errors.

@@ -1,5 +1,6 @@
 // The stream (TCP) backend: listen or connect, then either serve clients through a transform
 // or relay one connection with stdin/stdout.
+#include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/ip/tcp.hpp>
@@ -146,11 +147,57 @@ asio::awaitable<int> stream_listen(const Options& options) {
   co_return co_await relay_with_stdio(socket, options, peer);
 }
 
+// connect -z: checks which of the listed ports accept a connection, `probes_in_flight` at a
+// time, closing each at once. Prints each open port under -v. Exit 0 when any port is open.
+asio::awaitable<int> check_ports(const Options& options, const std::vector<asio::ip::address>& targets,
+                                 const std::vector<asio::ip::address>& sources) {
+  constexpr std::size_t probes_in_flight = 64;
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<std::uint16_t> ports = std::get<std::vector<std::uint16_t>>(parse_port_list(options.port, false));
+  std::size_t next = 0;
+  std::size_t open_count = 0;
+  std::error_code last_failure;
+
+  auto probe = [&]() -> asio::awaitable<void> {
+    while (next < ports.size()) {
+      std::uint16_t port = ports[next++];
+      for (const asio::ip::address& address : targets) {
+        tcp::socket socket(executor);
+        tcp::endpoint target(address, port);
+        std::error_code failure = co_await connect_one(socket, target, source_endpoint(options, address, sources), options);
+        if (!failure) {
+          ++open_count;
+          diag::info(1, "connection to " + options.host + " port " + std::to_string(port) + " (" +
+                            format_endpoint(target) + ") succeeded");
+          break;
+        }
+        last_failure = failure;
+        diag::info(2, "connect to " + format_endpoint(target) + " failed: " + failure.message());
+      }
+    }
+  };
+  std::size_t worker_count = std::min(probes_in_flight, ports.size());
+  // Run the workers side by side: each takes the next port until none is left.
+  std::size_t finished = 0;
+  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  for (std::size_t i = 0; i < worker_count; ++i) {
+    asio::co_spawn(executor, probe(), [&](std::exception_ptr) {
+      if (++finished == worker_count) all_done.cancel();
+    });
+  }
+  co_await all_done.async_wait(with_error);
+  if (open_count > 0) co_return exit_ok;
+  if (ports.size() == 1) diag::error("connect to " + options.host + " port " + options.port, last_failure);
+  else diag::error("no open port on " + options.host + " among " + std::to_string(ports.size()) + " checked");
+  co_return exit_failure;
+}
+
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  if (options.zero_io) co_return co_await check_ports(options, targets, sources);
   std::uint16_t port = port_number(options.port, false);
 
   tcp::socket socket(executor);

@@ -232,7 +232,7 @@ TEST_CASE("cli: unknown transform suggests the closest name") {
 TEST_CASE("cli: unknown options and options of the other subcommand") {
   CHECK_THAT(rejected({"listen", "--frobnicate", "80"}), Contains("unknown option '--frobnicate'"));
   CHECK_THAT(rejected({"listen", "-x", "80"}), Contains("unknown option '-x'"));
-  CHECK_THAT(rejected({"connect", "-z", "h", "1"}), Contains("unknown option '-z'"));
+  CHECK_THAT(rejected({"listen", "-z", "1"}), Contains("'-z'") && Contains("belongs to 'connect'"));
   CHECK_THAT(rejected({"connect", "--transform", "x", "h", "1"}),
              Contains("'--transform'") && Contains("belongs to 'listen'"));
   CHECK_THAT(rejected({"connect", "-p", "1", "h", "1"}), Contains("'-p'") && Contains("belongs to 'listen'"));
@@ -331,4 +331,18 @@ TEST_CASE("cli: a malformed option is named in the error, not the valid port aft
     std::string error = rejected({"listen", "--fr\nob", "80"});
     CHECK_THAT(error, Contains("--fr\\x0aob"));
   }
+}
+
+TEST_CASE("cli: connect -z takes a port list; lists need -z") {
+  CliOutcome ok = parse_command_line({"sockcat", "connect", "-z", "localhost", "22,80,8000-8100"});
+  REQUIRE(ok.options.has_value());
+  CHECK(ok.options->zero_io);
+  CHECK(ok.options->port == "22,80,8000-8100");
+  CHECK(parse_command_line({"sockcat", "connect", "--zero-io", "h", "http"}).options.has_value());
+  CHECK_THAT(rejected({"connect", "-z", "h", "90-80"}), Contains("out of order"));
+  CHECK_THAT(rejected({"connect", "-z", "h", "0"}), Contains("port 0"));
+  CHECK_THAT(rejected({"connect", "-z", "h", "1,,2"}), Contains("empty port"));
+  CHECK_THAT(rejected({"connect", "-z", "-u", "h", "53"}), Contains("-z") && Contains("UDP"));
+  CHECK_THAT(rejected({"connect", "h", "80,81"}), Contains("needs -z"));
+  CHECK_THAT(rejected({"connect", "h", "80-81"}), Contains("needs -z"));
 }

@@ -169,3 +169,22 @@ TEST_CASE("parse errors stay on one line whatever the input") {
   CHECK_THAT(error_of(parse_duration("5\ns")), Contains("\\x0a"));
   CHECK_THAT(error_of(parse_duration("\x1b[2J")), Contains("\\x1b"));
 }
+
+TEST_CASE("parse_port_list: ports, ranges, services, in order, without duplicates") {
+  using Ports = std::vector<std::uint16_t>;
+  auto ports = [](std::string_view text) { return std::get<Ports>(parse_port_list(text, false)); };
+  auto problem = [](std::string_view text) { return std::get<std::string>(parse_port_list(text, false)); };
+  CHECK(ports("22") == Ports{22});
+  CHECK(ports("22,80,8000-8003") == Ports{22, 80, 8000, 8001, 8002, 8003});
+  CHECK(ports("80,http,79-81") == Ports{80, 79, 81});
+  CHECK(ports("65535") == Ports{65535});
+  CHECK(ports("1-65535").size() == 65535);
+  CHECK_THAT(problem("90-80"), Catch::Contains("'90-80' is out of order"));
+  CHECK_THAT(problem("0"), Catch::Contains("port 0"));
+  CHECK_THAT(problem("0-5"), Catch::Contains("port 0"));
+  CHECK_THAT(problem("1-70000"), Catch::Contains("out of range"));
+  CHECK_THAT(problem(""), Catch::Contains("empty"));
+  CHECK_THAT(problem("1,"), Catch::Contains("empty"));
+  CHECK_THAT(problem("-5"), Catch::Contains("out of range"));
+  CHECK_THAT(problem("no-such-service"), Catch::Contains("service"));
+}
