@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 // Positional arguments are kept whole: a port list such as 22,80 must not be split by cxxopts.
 #define CXXOPTS_VECTOR_DELIMITER '\0'
@@ -37,6 +38,8 @@ void declare_common(cxxopts::Options& spec) {
       ("4", "use IPv4 only")
       ("6", "use IPv6 only")
       ("no-shutdown", "keep our sending side open after stdin ends (no TCP half-close)")
+      ("q,quit-after", "after stdin ends, wait at most DURATION for the peer (UDP: for a quiet DURATION; default 1s)",
+       cxxopts::value<std::string>(), "DURATION")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -51,7 +54,10 @@ void declare_listen(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "ADDR")
       ("transform", "how to answer each client: none (default), echo, upper, ...",
        cxxopts::value<std::string>(), "NAME")
-      ("list-transforms", "print the transforms and exit");
+      ("list-transforms", "print the transforms and exit")
+      ("k,keep-open", "keep accepting clients; with transform none they share stdin and stdout")
+      ("m,max-conns", "serve at most N clients at once; close the others at once", cxxopts::value<std::string>(), "N")
+      ("i,idle-timeout", "close a client that sends nothing for DURATION", cxxopts::value<std::string>(), "DURATION");
 }
 
 void declare_connect(cxxopts::Options& spec) {
@@ -113,8 +119,29 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
       return message;
     }
   }
-  if (!options.half_close && find_transform(options.transform)->reply)
+  bool replying = find_transform(options.transform)->reply != nullptr;
+  if (!options.half_close && replying)
     return "--no-shutdown applies only to --transform none (a replying server closes each client itself)";
+  options.keep_open = parsed.count("keep-open") > 0;
+  bool serves_many = replying || (options.keep_open && !options.udp);
+  if (parsed.count("max-conns")) {
+    if (!serves_many) return std::string("-m needs a server that takes many clients (-k, or a replying transform; TCP)");
+    const std::string& text = parsed["max-conns"].as<std::string>();
+    unsigned long value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 1'000'000)
+      return "-m takes a number of connections from 1 to 1000000, not " + quote(text);
+    options.max_conns = static_cast<unsigned>(value);
+  }
+  if (parsed.count("idle-timeout")) {
+    if (!serves_many) return std::string("-i needs a server that takes many clients (-k, or a replying transform; TCP)");
+    Parsed<std::chrono::milliseconds> idle = parse_duration(parsed["idle-timeout"].as<std::string>());
+    if (auto* problem = std::get_if<std::string>(&idle)) return *problem;
+    options.idle_timeout = std::get<std::chrono::milliseconds>(idle);
+    if (options.idle_timeout.count() == 0) return std::string("-i needs a duration above zero");
+  }
+  if (options.quit_after && replying)
+    return std::string("-q applies to a relay (--transform none): a replying server never reads stdin");
   return std::nullopt;
 }
 
@@ -129,7 +156,8 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   options.zero_io = parsed.count("zero-io") > 0;
   if (options.zero_io) {
     if (options.udp) return std::string("-z checks TCP ports; UDP has no connection to check (drop -z or -u)");
-    if (!options.half_close) return std::string("--no-shutdown has no meaning with -z (nothing is sent)");
+    if (!options.half_close || options.quit_after)
+      return std::string("--no-shutdown and -q have no meaning with -z (nothing is sent)");
     Parsed<std::vector<std::uint16_t>> ports = parse_port_list(options.port, false);
     if (auto* problem = std::get_if<std::string>(&ports)) return *problem;
   } else if (Problem problem = check_port(options.port, options.udp, false)) {
@@ -261,13 +289,19 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   if (!options.half_close && options.udp)
     return usage_error("--no-shutdown has no meaning with --udp (datagrams have no half-close)", sub.name);
   options.verbosity = static_cast<int>(parsed.count("verbose"));
+  if (parsed.count("quit-after")) {
+    Parsed<std::chrono::milliseconds> quit = parse_duration(parsed["quit-after"].as<std::string>());
+    if (auto* problem = std::get_if<std::string>(&quit)) return usage_error(*problem, sub.name);
+    options.quit_after = std::get<std::chrono::milliseconds>(quit);
+  }
   std::vector<std::string> positional;
   if (parsed.count("positional")) positional = parsed["positional"].as<std::vector<std::string>>();
   // cxxopts passes malformed options ("--4", "--=x") through as positional arguments.
   for (const std::string& argument : positional) {
     if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), sub.name);
   }
-  for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait"}) {
+  for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
+                             "idle-timeout"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", sub.name);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, sub.name);

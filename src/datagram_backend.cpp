@@ -187,6 +187,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   auto in_buffer = std::make_unique<Buffer>();
   auto out_buffer = std::make_unique<Buffer>();
   asio::steady_timer linger(executor);
+  const std::chrono::milliseconds linger_time = options.quit_after.value_or(default_udp_linger);
   auto last_activity = std::chrono::steady_clock::now();
   bool finished = false;  // set by whichever side ends the session
   int status = exit_ok;
@@ -229,9 +230,9 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     // Input is over: wait for replies until the line has been quiet for the linger time.
     last_activity = std::chrono::steady_clock::now();
     while (!finished) {
-      linger.expires_at(last_activity + options.udp_linger);
+      linger.expires_at(last_activity + linger_time);
       co_await linger.async_wait(with_error);
-      if (!finished && std::chrono::steady_clock::now() >= last_activity + options.udp_linger) finish();
+      if (!finished && std::chrono::steady_clock::now() >= last_activity + linger_time) finish();
     }
   };
   auto receive = [&]() -> asio::awaitable<void> {

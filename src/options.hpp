@@ -3,12 +3,17 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace sockcat {
 
 // Which side of a connection the program plays.
 enum class Role { listen, connect };
+
+// How long `connect -u` waits for replies after stdin EOF when -q does not say: it ends
+// once this long has passed without a datagram.
+inline constexpr std::chrono::milliseconds default_udp_linger{1000};
 
 // Which address family names may resolve to: any (dual-stack), IPv4 only or IPv6 only.
 enum class Family { any, v4, v6 };
@@ -27,7 +32,10 @@ struct Options {
   bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
   bool zero_io = false;                  // connect -z: only check which of the PORTS accept
   std::chrono::milliseconds connect_timeout{0};  // connect -w: 0 = the system's own timeout
-  std::chrono::milliseconds udp_linger{1000};    // connect -u: quiet time awaited after stdin EOF
+  std::optional<std::chrono::milliseconds> quit_after;  // -q: how long to wait after stdin EOF
+  bool keep_open = false;                // listen -k: keep accepting (none: clients share stdio)
+  unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
+  std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
 };
 

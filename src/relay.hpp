@@ -4,12 +4,15 @@
 #pragma once
 
 #include <array>
+#include <chrono>
+#include <optional>
 #include <asio/awaitable.hpp>
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/socket_base.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
@@ -123,6 +126,7 @@ struct RelayResult {
   PumpResult sent;      // local source -> connection
   PumpResult received;  // connection -> local sink
   bool peer_closed_first = false;  // the peer's EOF came while we were still sending
+  bool quit = false;               // ended by RelayOptions::quit_after
 };
 
 // When the relay stops sending because the peer has stopped.
@@ -131,13 +135,23 @@ enum class PeerEofPolicy {
   stop_sending,  // the peer's EOF ends the session (an interactive source has nothing queued)
 };
 
+// How a relay behaves at the ends of its streams.
+struct RelayOptions {
+  bool half_close = true;                                // shut down our sending side at source EOF
+  PeerEofPolicy on_peer_eof = PeerEofPolicy::keep_sending;
+  std::optional<std::chrono::milliseconds> quit_after;   // after source EOF, end the relay this soon
+};
+
 // Runs both directions until each is done. Connection -> sink ends at the peer's EOF or an
 // error on either side. Source -> connection ends at the source's EOF (then, if `half_close`,
 // the connection's sending side is shut down), on a failed send (the peer is gone), when the
 // other direction failed, or at the peer's EOF under PeerEofPolicy::stop_sending.
+// With `quit_after`, the relay ends that long after the source's EOF even if the peer goes on
+// (received.read_error is then operation_aborted and `quit` is set).
 template <typename Connection, typename Source, typename Sink>
-asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, bool half_close,
-                                   PeerEofPolicy on_peer_eof) {
+asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
+  const bool half_close = options.half_close;
+  const PeerEofPolicy on_peer_eof = options.on_peer_eof;
   using namespace asio::experimental::awaitable_operators;
   RelayResult result;
   bool stop_sending = false;
@@ -146,7 +160,9 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   auto down_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
 
   bool sending_done = false;
+  bool receiving_done = false;
   bool watching_for_reset = false;
+  asio::steady_timer quit_timer(co_await asio::this_coro::executor);
 
   auto send = [&]() -> asio::awaitable<void> {
     result.sent = co_await pump(source, connection, *up_buffer, &stop_sending);
@@ -157,6 +173,14 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     sending_done = true;
     std::error_code ignored;
     if (watching_for_reset) connection.cancel(ignored);
+    if (options.quit_after && result.sent.read_error == asio::error::eof && !receiving_done) {
+      quit_timer.expires_after(*options.quit_after);
+      auto [ec] = co_await quit_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (!ec && !receiving_done) {
+        result.quit = true;
+        connection.cancel(ignored);
+      }
+    }
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
@@ -165,6 +189,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
     result.peer_closed_first = peer_finished_cleanly && !sending_done;
     if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) {
+      receiving_done = true;
+      quit_timer.cancel();
       if (sending_done) co_return;
       // Keep sending, but not to a peer that has fully closed: the reset it answers our next
       // send with raises an error condition on the socket, which ends the session at once.
@@ -174,6 +200,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       if (sending_done) co_return;
     }
     // The session is over (failure, or the peer's EOF ends it): stop the other direction.
+    receiving_done = true;
+    quit_timer.cancel();
     stop_sending = true;
     std::error_code ignored;
     source.cancel(ignored);

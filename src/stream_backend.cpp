@@ -54,6 +54,10 @@ int relay_status(const RelayResult& result, const std::string& peer) {
     diag::error("stdout", down.write_error);
     return exit_failure;
   }
+  if (result.quit) {
+    diag::info(1, "quitting: -q time after stdin ended is up");
+    return exit_ok;
+  }
   if (down.read_error != asio::error::eof) {
     diag::error(peer, down.read_error);
     return exit_failure;
@@ -81,8 +85,11 @@ asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& option
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
   // With a person at the keyboard nothing queued can be lost, so the peer's EOF ends the
   // session; from a pipe or file, the rest of stdin still goes to a peer that only half-closed.
-  PeerEofPolicy on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
-  RelayResult result = co_await relay(socket, in, out, options.half_close, on_peer_eof);
+  RelayOptions relay_options;
+  relay_options.half_close = options.half_close;
+  relay_options.on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
+  relay_options.quit_after = options.quit_after;
+  RelayResult result = co_await relay(socket, in, out, relay_options);
   co_return relay_status(result, peer);
 }
 
@@ -136,10 +143,12 @@ asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   tcp::acceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
+  ServerLimits limits{options.max_conns, options.idle_timeout};
   if (transform.reply) {
-    co_await serve_clients(acceptor, transform.reply);
+    co_await serve_replies(acceptor, transform.reply, limits);
     co_return exit_ok;
   }
+  if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
   tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
   acceptor.close();
   std::string peer = format_endpoint(socket.remote_endpoint());

@@ -2,61 +2,60 @@
 
 #include <array>
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <cerrno>
 #include <cstring>
+#include <list>
 #include <memory>
+#include <unistd.h>
 
 #include "diag.hpp"
-#include "endpoint.hpp"
-#include "system_error.hpp"
+#include "exit_status.hpp"
+#include "stdio.hpp"
 
 namespace sockcat {
 namespace {
 
+using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes read from a client in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
 
-// Shared by every session of this io thread: a session reads into it only once its
+// Shared by every replying session of this io thread: a session reads into it only once its
 // socket is readable and transforms and sends at once, so no session holds it while suspended.
 thread_local std::array<char, chunk_size> scratch;
 
-// How long the accept loop pauses after running out of descriptors or memory.
-constexpr auto accept_backoff = std::chrono::milliseconds(100);
-
-// True for accept errors caused by exhausted resources, which retrying at once cannot fix.
-bool is_resource_exhaustion(const std::error_code& ec) {
-  int error = errno_of(ec);
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
-// Serves one client: read what it sends, transform, send it back; at its EOF finish sending
-// and close. Any error ends only this client.
-asio::awaitable<void> serve_client(asio::ip::tcp::socket socket, ChunkFunction reply) {
+// Prints how a client's session ended, under -v.
+void report_end(const std::string& peer, const std::error_code& failure, std::uint64_t received, std::uint64_t sent) {
+  std::string counts = " (received " + std::to_string(received) + " bytes, sent " + std::to_string(sent) + ")";
+  if (failure == std::errc::timed_out) diag::info(1, "connection from " + peer + " closed: idle too long (-i)" + counts);
+  else if (failure && failure != asio::error::operation_aborted)
+    diag::info(1, "connection from " + peer + " failed: " + failure.message() + counts);
+  else diag::info(1, "connection from " + peer + " closed" + counts);
+}
+
+// Serves one client of the replying server: read, transform, send back; at its EOF finish
+// sending and close.
+asio::awaitable<void> reply_to_client(tcp::socket socket, std::string peer, ChunkFunction reply,
+                                      std::chrono::milliseconds idle) {
   std::error_code ec;
   socket.non_blocking(true, ec);
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  const auto remote = socket.remote_endpoint(ec);
-  const std::string peer = ec ? std::string("(unknown peer)") : format_endpoint(remote);
+  socket.set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + peer);
-
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
   std::error_code failure;
   for (;;) {
-    auto [wait_error] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
-    if (wait_error) {
-      failure = wait_error;
-      break;
-    }
+    if ((failure = co_await wait_readable(socket, idle))) break;
     std::size_t n = socket.read_some(asio::buffer(scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (would_block(ec)) continue;
     if (ec == asio::error::eof) break;
     if (ec) {
       failure = ec;
@@ -66,7 +65,7 @@ asio::awaitable<void> serve_client(asio::ip::tcp::socket socket, ChunkFunction r
     reply(std::span<char>(scratch.data(), n));
     std::size_t written = asio::write(socket, asio::buffer(scratch.data(), n), ec);
     sent += written;
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    if (ec && !would_block(ec)) {
       failure = ec;
       break;
     }
@@ -86,34 +85,157 @@ asio::awaitable<void> serve_client(asio::ip::tcp::socket socket, ChunkFunction r
   }
   if (!failure) socket.shutdown(asio::socket_base::shutdown_send, ec);
   socket.close(ec);
-  std::string counts = " (received " + std::to_string(received) + " bytes, sent " + std::to_string(sent) + ")";
-  if (failure && failure != asio::error::operation_aborted)
-    diag::info(1, "connection from " + peer + " failed: " + failure.message() + counts);
-  else
-    diag::info(1, "connection from " + peer + " closed" + counts);
+  report_end(peer, failure, received, sent);
+}
+
+// A first-come, first-served turn at one resource (stdout), for coroutines on one thread.
+class Turn {
+ public:
+  explicit Turn(const asio::any_io_executor& executor) : executor_(executor) {}
+
+  // Waits until it is the caller's turn.
+  asio::awaitable<void> take() {
+    if (!busy_) {
+      busy_ = true;
+      co_return;
+    }
+    asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+    waiting_.push_back(&wake);
+    co_await wake.async_wait(with_error);  // cancelled by give() when the turn is ours
+  }
+
+  // Hands the turn to the next waiter, if any.
+  void give() {
+    if (waiting_.empty()) {
+      busy_ = false;
+      return;
+    }
+    asio::steady_timer* next = waiting_.front();
+    waiting_.pop_front();
+    next->cancel();
+  }
+
+ private:
+  asio::any_io_executor executor_;
+  bool busy_ = false;
+  std::list<asio::steady_timer*> waiting_;
+};
+
+// The state the shared-stdio server's coroutines share; owned jointly so that whichever
+// coroutine outlives the server still finds it.
+struct Hub {
+  explicit Hub(const asio::any_io_executor& executor)
+      : out(open_stdio(executor, STDOUT_FILENO)), stdout_turn(executor), client_arrived(executor) {}
+  asio::posix::stream_descriptor out;
+  Turn stdout_turn;
+  std::list<std::shared_ptr<tcp::socket>> clients;
+  asio::steady_timer client_arrived;  // cancelled when a client joins an empty hub
+  bool stdin_ended = false;
+  bool half_close = true;
+  int status = exit_ok;
+  tcp::acceptor* acceptor = nullptr;  // closed to end the server when stdout fails
+};
+
+// Ends the shared-stdio server with `status` (stdout failed or went away).
+void end_server(Hub& hub, int status) {
+  hub.status = status;
+  std::error_code ignored;
+  if (hub.acceptor) hub.acceptor->close(ignored);
+}
+
+// One client of the shared-stdio server: its data goes to stdout, a chunk at a time.
+asio::awaitable<void> share_with_client(tcp::socket accepted, std::string peer, std::shared_ptr<Hub> hub,
+                                        std::chrono::milliseconds idle) {
+  auto socket = std::make_shared<tcp::socket>(std::move(accepted));
+  std::error_code ec;
+  socket->non_blocking(true, ec);
+  diag::info(1, "connection from " + peer);
+  if (hub->stdin_ended && hub->half_close) socket->shutdown(asio::socket_base::shutdown_send, ec);
+  hub->clients.push_back(socket);
+  if (hub->clients.size() == 1) hub->client_arrived.cancel();
+
+  std::uint64_t received = 0;
+  std::error_code failure;
+  for (;;) {
+    if ((failure = co_await wait_readable(*socket, idle))) break;
+    auto chunk = std::make_unique<char[]>(chunk_size);  // held only while it waits for stdout
+    std::size_t n = socket->read_some(asio::buffer(chunk.get(), chunk_size), ec);
+    if (would_block(ec)) continue;
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      failure = ec;
+      break;
+    }
+    received += n;
+    co_await hub->stdout_turn.take();
+    auto [write_error, written] = co_await asio::async_write(hub->out, asio::buffer(chunk.get(), n), with_error);
+    hub->stdout_turn.give();
+    if (write_error) {
+      if (write_error != asio::error::broken_pipe) diag::error("stdout", write_error);
+      end_server(*hub, write_error == asio::error::broken_pipe ? exit_ok : exit_failure);
+      break;
+    }
+  }
+  hub->clients.remove(socket);
+  socket->close(ec);
+  report_end(peer, failure, received, 0);
+}
+
+// Sends stdin to every connected client, a chunk at a time, until stdin ends.
+asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
+  auto chunk = std::make_unique<std::array<char, chunk_size>>();
+  while (in.is_open()) {
+    if (hub->clients.empty()) {  // nobody to send to: leave stdin unread
+      hub->client_arrived.expires_at(asio::steady_timer::time_point::max());
+      co_await hub->client_arrived.async_wait(with_error);
+      continue;
+    }
+    auto [read_error, n] = co_await in.async_read_some(asio::buffer(*chunk), with_error);
+    if (read_error) break;
+    // Write to every client at once; the next chunk waits until each has taken this one.
+    auto clients = hub->clients;
+    std::size_t pending = clients.size();
+    asio::steady_timer all_written(executor, asio::steady_timer::time_point::max());
+    for (const auto& client : clients) {
+      asio::async_write(*client, asio::buffer(chunk->data(), n), [&, client](std::error_code ec, std::size_t) {
+        if (ec) {  // that client is gone: its own session notices and cleans up
+          std::error_code ignored;
+          client->shutdown(asio::socket_base::shutdown_both, ignored);
+        }
+        if (--pending == 0) all_written.cancel();
+      });
+    }
+    co_await all_written.async_wait(with_error);
+  }
+  hub->stdin_ended = true;
+  if (!hub->half_close) co_return;
+  for (const auto& client : hub->clients) {
+    std::error_code ignored;
+    client->shutdown(asio::socket_base::shutdown_send, ignored);
+  }
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_clients(asio::ip::tcp::acceptor& acceptor, ChunkFunction reply) {
-  auto executor = acceptor.get_executor();
-  asio::steady_timer backoff(executor);
-  bool exhausted = false;  // reported the current run of exhaustion errors already
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(with_error);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      if (!is_resource_exhaustion(ec)) continue;  // e.g. ECONNABORTED: that client is gone
-      if (!exhausted) diag::error("accept: " + ec.message() + " (retrying every 100 ms)");
-      exhausted = true;
-      backoff.expires_after(accept_backoff);
-      co_await backoff.async_wait(with_error);
-      continue;
-    }
-    if (exhausted) diag::info(1, "accept: recovered");
-    exhausted = false;
-    asio::co_spawn(executor, serve_client(std::move(socket), reply), asio::detached);
-  }
+asio::awaitable<void> serve_replies(tcp::acceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
+  co_await accept_clients(acceptor, limits, [reply, limits](tcp::socket socket, std::string peer) {
+    return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout);
+  });
+}
+
+asio::awaitable<int> serve_shared_stdio(tcp::acceptor& acceptor, ServerLimits limits, bool half_close) {
+  auto executor = co_await asio::this_coro::executor;
+  auto hub = std::make_shared<Hub>(executor);
+  hub->half_close = half_close;
+  hub->acceptor = &acceptor;
+  asio::co_spawn(executor, broadcast_stdin(hub), [](std::exception_ptr) {});
+  co_await accept_clients(acceptor, limits, [hub, limits](tcp::socket socket, std::string peer) {
+    return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout);
+  });
+  hub->acceptor = nullptr;
+  co_return hub->status;
 }
 
 }  // namespace sockcat

@@ -1,19 +1,27 @@
-// The replying TCP server: every client of a listener answered through a transform,
-// concurrently, on the listener's thread, until the acceptor is closed.
+// The TCP servers that take many clients at once on one thread: the replying server (every
+// client answered through a transform) and the shared-stdio server (listen -k, transform none).
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "accept_loop.hpp"
 #include "transform.hpp"
 
 namespace sockcat {
 
-// Accepts clients on `acceptor` forever, serving each in its own coroutine with `reply`.
-// A client costs no buffer while it is quiet; one whose replies back up (it does not read)
-// holds at most one chunk and is not read from until that chunk is sent. Accept failures from
-// resource exhaustion (EMFILE, ENFILE, ENOBUFS, ENOMEM) are reported once and retried after a
-// short back-off, never in a busy loop. Returns only when the acceptor is closed.
-asio::awaitable<void> serve_clients(asio::ip::tcp::acceptor& acceptor, ChunkFunction reply);
+// Serves every client of `acceptor` with `reply` until the acceptor is closed. A client costs
+// no buffer while it is quiet; one whose replies back up (it does not read) holds at most one
+// chunk and is not read from until that chunk is sent. At a client's EOF the server finishes
+// sending and closes it; any failure ends only that client.
+asio::awaitable<void> serve_replies(asio::ip::tcp::acceptor& acceptor, ChunkFunction reply, ServerLimits limits);
+
+// listen -k with transform none: every client's data goes to stdout (one chunk at a time, never
+// interleaved within a chunk), and stdin goes to every connected client. stdin is read only
+// while a client is connected, and the next chunk only once every client has taken the last
+// one (a client that does not read holds stdin back for all). At stdin EOF every client's
+// sending side is shut down, and later clients get EOF at once. Runs until a signal, or until
+// stdout fails: returns the exit status then.
+asio::awaitable<int> serve_shared_stdio(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, bool half_close);
 
 }  // namespace sockcat

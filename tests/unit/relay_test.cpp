@@ -123,7 +123,7 @@ struct LocalRig {
   // Starts the relay; when it ends, its result is stored and the sink closed so that the
   // test's reader of `drain` sees EOF after the last relayed byte.
   void start(bool half_close, PeerEofPolicy on_peer_eof) {
-    asio::co_spawn(ctx, relay(connection, source, sink, half_close, on_peer_eof),
+    asio::co_spawn(ctx, relay(connection, source, sink, RelayOptions{half_close, on_peer_eof, {}}),
                    [this](std::exception_ptr e, RelayResult r) {
                      rethrow(e);
                      result = r;
@@ -383,7 +383,7 @@ TEST_CASE("relay: a reset connection ends the relay with a read error other than
   asio::local::connect_pair(sink, drain);
 
   std::optional<RelayResult> result;
-  asio::co_spawn(ctx, relay(connection, source, sink, true, policy), [&](std::exception_ptr e, RelayResult r) {
+  asio::co_spawn(ctx, relay(connection, source, sink, RelayOptions{true, policy, {}}), [&](std::exception_ptr e, RelayResult r) {
     rethrow(e);
     result = r;
   });

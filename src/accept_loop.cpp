@@ -1,0 +1,89 @@
+#include "accept_loop.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cerrno>
+#include <memory>
+
+#include "diag.hpp"
+#include "endpoint.hpp"
+#include "system_error.hpp"
+
+namespace sockcat {
+namespace {
+
+constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+
+// How long the accept loop pauses after running out of descriptors or memory.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
+// True for accept errors caused by exhausted resources, which retrying at once cannot fix.
+bool is_resource_exhaustion(const std::error_code& ec) {
+  int error = errno_of(ec);
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+}  // namespace
+
+asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session) {
+  auto executor = acceptor.get_executor();
+  asio::steady_timer backoff(executor);
+  bool exhausted = false;  // reported the current run of exhaustion errors already
+  auto open_sessions = std::make_shared<unsigned>(0);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(with_error);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (!is_resource_exhaustion(ec)) continue;  // e.g. ECONNABORTED: that client is gone
+      if (!exhausted) diag::error("accept: " + ec.message() + " (retrying every 100 ms)");
+      exhausted = true;
+      backoff.expires_after(accept_backoff);
+      co_await backoff.async_wait(with_error);
+      continue;
+    }
+    if (exhausted) diag::info(1, "accept: recovered");
+    exhausted = false;
+    std::error_code ignored;
+    const auto remote = socket.remote_endpoint(ignored);
+    std::string peer = ignored ? std::string("(unknown peer)") : format_endpoint(remote);
+    if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
+      diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
+                        " clients already (-m)");
+      socket.close(ignored);
+      continue;
+    }
+    ++*open_sessions;
+    asio::co_spawn(executor, session(std::move(socket), std::move(peer)),
+                   [open_sessions](std::exception_ptr) { --*open_sessions; });
+  }
+}
+
+asio::awaitable<std::error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds idle) {
+  if (idle.count() == 0) {
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
+    co_return ec;
+  }
+  // The deadline's handler may run after this wait is over (both completed in one round):
+  // `waiting` tells it whether the socket may still be touched.
+  struct State {
+    bool waiting = true;
+    bool expired = false;
+  };
+  auto state = std::make_shared<State>();
+  asio::steady_timer deadline(socket.get_executor(), idle);
+  deadline.async_wait([&socket, state](const std::error_code& ec) {
+    if (ec || !state->waiting) return;
+    state->expired = true;
+    std::error_code ignored;
+    socket.cancel(ignored);
+  });
+  auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
+  state->waiting = false;
+  deadline.cancel();
+  if (state->expired) co_return std::make_error_code(std::errc::timed_out);
+  co_return ec;
+}
+
+}  // namespace sockcat

@@ -1,0 +1,33 @@
+// What every many-client TCP server shares: accepting without spinning when descriptors run
+// out, the -m limit on concurrent clients, and the -i limit on a client's silence.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace sockcat {
+
+// The limits a server enforces on its clients.
+struct ServerLimits {
+  unsigned max_conns = 0;                     // clients served at once; 0 = no limit
+  std::chrono::milliseconds idle_timeout{0};  // close a client silent this long; 0 = never
+};
+
+// Serves one accepted client until it is done; `peer` names it for diagnostics.
+using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket, std::string peer)>;
+
+// Accepts clients on `acceptor` until it is closed, running `session` for each in its own
+// coroutine. A client over `limits.max_conns` is closed at once (noted under -v). Accept
+// failures from exhausted resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) are reported once per
+// episode and retried every 100 ms, never in a busy loop.
+asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session);
+
+// Waits until `socket` is readable, or until `idle` passes (then returns timed_out); `idle`
+// of zero waits as long as it takes. Returns the wait's error otherwise.
+asio::awaitable<std::error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds idle);
+
+}  // namespace sockcat
