@@ -1,6 +1,7 @@
 // The datagram (UDP) backend: one datagram per stdin read on the way out, one stdout write per
 // datagram on the way in, and a replying server that answers every sender.
 #include <array>
+#include <cstring>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/udp.hpp>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend.hpp"
+#include "datagram_batch.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
@@ -51,26 +53,41 @@ udp::socket open_bound_socket(const asio::any_io_executor& executor, const Optio
   return socket;
 }
 
-// Answers every datagram to its own sender through `reply`, until the socket is closed.
-// A failed reply is reported under -v and costs only that datagram.
-asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
-  auto buffer = std::make_unique<Buffer>();
-  socket.non_blocking(true);
+// The sender of datagram `i` of `batch`'s last receive, as an Asio endpoint.
+udp::endpoint sender_of(const DatagramBatch& batch, std::size_t i) {
   udp::endpoint sender;
+  std::size_t length = std::min<std::size_t>(batch.sender_length(i), sender.capacity());
+  std::memcpy(sender.data(), batch.sender(i), length);
+  sender.resize(length);
+  return sender;
+}
+
+// Answers every datagram to its own sender through `reply`, until the socket is closed,
+// a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
+// that datagram.
+asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
+  auto batch = std::make_unique<DatagramBatch>();
+  const int fd = socket.native_handle();
   for (;;) {
-    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(*buffer), sender, with_error);
-    if (ec == asio::error::operation_aborted) co_return exit_ok;
+    auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
+    if (wait_error == asio::error::operation_aborted) co_return exit_ok;
+    std::error_code ec;
+    std::size_t count = batch->receive(fd, ec);
     if (ec) {
-      diag::info(1, "receive: " + ec.message());
+      if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
       continue;
     }
-    reply(std::span<char>(buffer->data(), n));
-    socket.send_to(asio::buffer(buffer->data(), n), sender, 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(buffer->data(), n), sender, with_error);
-      ec = send_error;
+    for (std::size_t i = 0; i < count; ++i) reply(batch->payload(i));
+    for (std::size_t done = 0; done < count;) {
+      done += batch->send_replies(fd, done, count - done, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        auto [write_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
+        if (write_error == asio::error::operation_aborted) co_return exit_ok;
+      } else if (ec) {
+        diag::info(1, "reply to " + format_endpoint(sender_of(*batch, done)) + ": " + ec.message());
+        ++done;  // skip the datagram that failed
+      }
     }
-    if (ec) diag::info(1, "reply to " + format_endpoint(sender) + ": " + ec.message());
   }
 }
 
@@ -96,26 +113,41 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket) {
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
   auto in_buffer = std::make_unique<Buffer>();
-  auto out_buffer = std::make_unique<Buffer>();
   udp::endpoint latest_peer;
   bool have_peer = false;
   asio::steady_timer peer_known(executor, asio::steady_timer::time_point::max());
   int status = exit_ok;
 
   auto receive = [&]() -> asio::awaitable<void> {
-    udp::endpoint sender;
+    auto batch = std::make_unique<DatagramBatch>();
+    std::vector<asio::const_buffer> payloads;
     for (;;) {
-      auto [ec, n] = co_await socket.async_receive_from(asio::buffer(*out_buffer), sender, with_error);
-      if (ec == asio::error::operation_aborted) break;
+      auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
+      if (wait_error == asio::error::operation_aborted) break;
+      std::error_code ec;
+      std::size_t count = batch->receive(socket.native_handle(), ec);
       if (ec) {
-        diag::info(1, "receive: " + ec.message());
+        if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
         continue;
       }
-      if (!have_peer || sender != latest_peer) diag::info(1, "datagrams from " + format_endpoint(sender));
-      latest_peer = sender;
-      if (!have_peer) peer_known.cancel();
-      have_peer = true;
-      if (!co_await write_datagram(out, out_buffer->data(), n, status)) break;
+      payloads.clear();
+      for (std::size_t i = 0; i < count; ++i) {
+        udp::endpoint sender = sender_of(*batch, i);
+        if (!have_peer || sender != latest_peer) diag::info(1, "datagrams from " + format_endpoint(sender));
+        latest_peer = sender;
+        if (!have_peer) peer_known.cancel();
+        have_peer = true;
+        std::span<char> payload = batch->payload(i);
+        payloads.emplace_back(payload.data(), payload.size());
+      }
+      auto [write_error, written] = co_await asio::async_write(out, payloads, with_error);
+      if (write_error) {
+        if (write_error != asio::error::broken_pipe) {
+          diag::error("stdout", write_error);
+          status = exit_failure;
+        }
+        break;
+      }
     }
     std::error_code ignored;
     in.cancel(ignored);
@@ -209,8 +241,14 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   };
 
   auto send = [&]() -> asio::awaitable<void> {
-    while (!finished && in.is_open()) {
-      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), send_size), with_error);
+    auto batch = std::make_unique<DatagramBatch>();
+    std::error_code ignored;
+    in.non_blocking(true, ignored);  // so that read_some below reports would_block, not waits
+    bool input_ended = !in.is_open();
+    while (!finished && !input_ended) {
+      // A batch starts with one read that may wait, then takes what stdin already holds:
+      // still one datagram per read.
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(batch->slot(0).data(), send_size), with_error);
       if (ec) {
         if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
           diag::error("stdin", ec);
@@ -219,13 +257,28 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         }
         break;
       }
-      auto [send_error, sent] = co_await socket.async_send(asio::buffer(in_buffer->data(), n), with_error);
-      if (send_error == asio::error::operation_aborted) break;
-      if (send_error) {
-        report_refused(send_error);
-        break;
+      batch->set_length(0, n);
+      std::size_t count = 1;
+      while (count < DatagramBatch::capacity) {
+        std::error_code read_error;
+        std::size_t more = in.read_some(asio::buffer(batch->slot(count).data(), send_size), read_error);
+        if (read_error == asio::error::eof) input_ended = true;
+        if (read_error) break;  // would_block, EOF, or an error the next read reports
+        batch->set_length(count++, more);
       }
-      ++sent_count;
+      for (std::size_t done = 0; done < count && !finished;) {
+        std::error_code send_error;
+        std::size_t sent = batch->send_connected(socket.native_handle(), done, count - done, send_error);
+        done += sent;
+        sent_count += sent;
+        if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
+          auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
+          if (wait_error) break;
+        } else if (send_error) {
+          report_refused(send_error);
+          break;
+        }
+      }
     }
     // Input is over: wait for replies until the line has been quiet for the linger time.
     last_activity = std::chrono::steady_clock::now();

@@ -1,0 +1,70 @@
+#include "datagram_batch.hpp"
+
+#include <asio/error.hpp>
+#include <cerrno>
+
+namespace sockcat {
+
+DatagramBatch::DatagramBatch()
+    : storage_(capacity * slot_size), messages_(capacity), vectors_(capacity), addresses_(capacity) {}
+
+std::size_t DatagramBatch::receive(int fd, std::error_code& ec) {
+  for (std::size_t i = 0; i < capacity; ++i) {
+    vectors_[i] = iovec{storage_.data() + i * slot_size, slot_size};
+    messages_[i] = mmsghdr{};
+    messages_[i].msg_hdr.msg_name = &addresses_[i];
+    messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    messages_[i].msg_hdr.msg_iov = &vectors_[i];
+    messages_[i].msg_hdr.msg_iovlen = 1;
+  }
+  int received = ::recvmmsg(fd, messages_.data(), capacity, MSG_DONTWAIT, nullptr);
+  if (received < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(received);
+}
+
+std::span<char> DatagramBatch::payload(std::size_t i) {
+  return {storage_.data() + i * slot_size, messages_[i].msg_len};
+}
+
+const sockaddr* DatagramBatch::sender(std::size_t i) const {
+  return reinterpret_cast<const sockaddr*>(&addresses_[i]);
+}
+
+socklen_t DatagramBatch::sender_length(std::size_t i) const { return messages_[i].msg_hdr.msg_namelen; }
+
+std::size_t DatagramBatch::send_replies(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
+  for (std::size_t i = first; i < first + count; ++i) vectors_[i].iov_len = messages_[i].msg_len;
+  int sent = ::sendmmsg(fd, messages_.data() + first, static_cast<unsigned>(count), MSG_DONTWAIT);
+  if (sent < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(sent);
+}
+
+std::span<char> DatagramBatch::slot(std::size_t i) { return {storage_.data() + i * slot_size, slot_size}; }
+
+void DatagramBatch::set_length(std::size_t i, std::size_t length) {
+  vectors_[i] = iovec{storage_.data() + i * slot_size, length};
+  messages_[i] = mmsghdr{};
+  messages_[i].msg_hdr.msg_iov = &vectors_[i];
+  messages_[i].msg_hdr.msg_iovlen = 1;
+  messages_[i].msg_len = static_cast<unsigned>(length);
+}
+
+std::size_t DatagramBatch::send_connected(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
+  int sent = ::sendmmsg(fd, messages_.data() + first, static_cast<unsigned>(count), MSG_DONTWAIT);
+  if (sent < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(sent);
+}
+
+}  // namespace sockcat
