@@ -38,13 +38,7 @@ socklen_t DatagramBatch::sender_length(std::size_t i) const { return messages_[i
 
 std::size_t DatagramBatch::send_replies(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
   for (std::size_t i = first; i < first + count; ++i) vectors_[i].iov_len = messages_[i].msg_len;
-  int sent = ::sendmmsg(fd, messages_.data() + first, static_cast<unsigned>(count), MSG_DONTWAIT);
-  if (sent < 0) {
-    ec = std::error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
-  ec.clear();
-  return static_cast<std::size_t>(sent);
+  return send(fd, first, count, ec);
 }
 
 std::span<char> DatagramBatch::slot(std::size_t i) { return {storage_.data() + i * slot_size, slot_size}; }
@@ -58,6 +52,10 @@ void DatagramBatch::set_length(std::size_t i, std::size_t length) {
 }
 
 std::size_t DatagramBatch::send_connected(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
+  return send(fd, first, count, ec);
+}
+
+std::size_t DatagramBatch::send(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
   int sent = ::sendmmsg(fd, messages_.data() + first, static_cast<unsigned>(count), MSG_DONTWAIT);
   if (sent < 0) {
     ec = std::error_code(errno, asio::error::get_system_category());

@@ -47,6 +47,9 @@ class DatagramBatch {
   std::size_t send_connected(int fd, std::size_t first, std::size_t count, std::error_code& ec);
 
  private:
+  // sendmmsg() of messages [first, first + count) as they are set up.
+  std::size_t send(int fd, std::size_t first, std::size_t count, std::error_code& ec);
+
   std::vector<char> storage_;
   std::vector<mmsghdr> messages_;
   std::vector<iovec> vectors_;
