@@ -26,7 +26,7 @@ function __sockcat_connect_wants_host
             continue
         end
         switch $token
-            case -s --source --source-port -w --wait
+            case -s --source --source-port -w --wait -q --quit-after
                 set skip 1
             case '-*'
             case '*'
@@ -52,6 +52,7 @@ complete -c sockcat -n $both -s u -l udp -d 'Use UDP datagrams instead of a TCP 
 complete -c sockcat -n $both -s 4 -d 'Use IPv4 only'
 complete -c sockcat -n $both -s 6 -d 'Use IPv6 only'
 complete -c sockcat -n $both -l no-shutdown -d 'Keep the sending side open after stdin ends'
+complete -c sockcat -n $both -s q -l quit-after -x -d 'After stdin ends, wait at most DURATION (UDP: the linger)'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 
@@ -61,6 +62,9 @@ complete -c sockcat -n $listen -s p -l port -x -d 'Local port to listen on (0 pi
 complete -c sockcat -n $listen -s b -l bind -x -a '(__fish_print_hostnames)' -d 'Local address to bind'
 complete -c sockcat -n $listen -l transform -x -a '(__sockcat_transforms)' -d 'How to answer each client'
 complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and exit'
+complete -c sockcat -n $listen -s k -l keep-open -d 'Keep accepting clients (none: they share stdin/stdout)'
+complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once'
+complete -c sockcat -n $listen -s i -l idle-timeout -x -d 'Close a client that sends nothing for DURATION'
 
 # Options of connect.
 set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'

@@ -123,7 +123,7 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   if (!options.half_close && replying)
     return "--no-shutdown applies only to --transform none (a replying server closes each client itself)";
   options.keep_open = parsed.count("keep-open") > 0;
-  bool serves_many = replying || (options.keep_open && !options.udp);
+  bool serves_many = !options.udp && (replying || options.keep_open);
   if (parsed.count("max-conns")) {
     if (!serves_many) return std::string("-m needs a server that takes many clients (-k, or a replying transform; TCP)");
     const std::string& text = parsed["max-conns"].as<std::string>();
@@ -142,6 +142,8 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   }
   if (options.quit_after && replying)
     return std::string("-q applies to a relay (--transform none): a replying server never reads stdin");
+  if (options.quit_after && options.keep_open && !options.udp)
+    return std::string("-q applies to a relay of one connection, not to -k (which runs until a signal)");
   return std::nullopt;
 }
 

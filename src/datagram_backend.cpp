@@ -107,8 +107,9 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
 }
 
 // listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
-// datagram per read, to whoever sent the latest datagram. Runs until a signal or stdout fails.
-asio::awaitable<int> relay_datagrams(udp::socket& socket) {
+// datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
+// sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
+asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
@@ -163,6 +164,12 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket) {
       if (send_error == asio::error::operation_aborted) break;
       if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
     }
+    if (!quit_after || !have_peer) co_return;
+    // -q: stdin is over; stop receiving that long after.
+    asio::steady_timer quit(executor, *quit_after);
+    auto [ec] = co_await quit.async_wait(with_error);
+    std::error_code ignored;
+    if (!ec) socket.cancel(ignored);
   };
   co_await (receive() && send());
   co_return status;
@@ -175,7 +182,7 @@ asio::awaitable<int> datagram_listen(const Options& options) {
   udp::socket socket = open_bound_socket(executor, options);
   const Transform& transform = *find_transform(options.transform);
   if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
-  co_return co_await relay_datagrams(socket);
+  co_return co_await relay_datagrams(socket, options.quit_after);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {

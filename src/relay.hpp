@@ -155,7 +155,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   using namespace asio::experimental::awaitable_operators;
   RelayResult result;
   bool stop_sending = false;
-  bool never_stop = false;
+  bool stop_receiving = false;  // set only when -q's time is up
   auto up_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
   auto down_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
 
@@ -178,12 +178,14 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       auto [ec] = co_await quit_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (!ec && !receiving_done) {
         result.quit = true;
+        stop_receiving = true;  // between steps the flag ends the pump, mid-step the cancels do
         connection.cancel(ignored);
+        sink.cancel(ignored);
       }
     }
   };
   auto receive = [&]() -> asio::awaitable<void> {
-    result.received = co_await pump(connection, sink, *down_buffer, &never_stop);
+    result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving);
     if (result.received.read_error == asio::error::eof && !sending_done && eof_was_reset(connection.native_handle()))
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;

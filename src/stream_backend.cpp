@@ -49,14 +49,14 @@ int relay_status(const RelayResult& result, const std::string& peer) {
   const PumpResult& up = result.sent;
   diag::info(1, "connection with " + peer + " closed (received " + std::to_string(down.bytes) + " bytes, sent " +
                     std::to_string(up.bytes) + ")");
+  if (result.quit) {
+    diag::info(1, "quitting: -q time after stdin ended is up");
+    return exit_ok;
+  }
   if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
   if (down.write_error) {
     diag::error("stdout", down.write_error);
     return exit_failure;
-  }
-  if (result.quit) {
-    diag::info(1, "quitting: -q time after stdin ended is up");
-    return exit_ok;
   }
   if (down.read_error != asio::error::eof) {
     diag::error(peer, down.read_error);

@@ -123,12 +123,19 @@ class Turn {
 
 // The state the shared-stdio server's coroutines share; owned jointly so that whichever
 // coroutine outlives the server still finds it.
+// One client of the shared-stdio server.
+struct SharedClient {
+  explicit SharedClient(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+  std::uint64_t sent = 0;  // bytes of stdin written to it
+};
+
 struct Hub {
   explicit Hub(const asio::any_io_executor& executor)
       : out(open_stdio(executor, STDOUT_FILENO)), stdout_turn(executor), client_arrived(executor) {}
   asio::posix::stream_descriptor out;
   Turn stdout_turn;
-  std::list<std::shared_ptr<tcp::socket>> clients;
+  std::list<std::shared_ptr<SharedClient>> clients;
   asio::steady_timer client_arrived;  // cancelled when a client joins an empty hub
   bool stdin_ended = false;
   bool half_close = true;
@@ -146,12 +153,14 @@ void end_server(Hub& hub, int status) {
 // One client of the shared-stdio server: its data goes to stdout, a chunk at a time.
 asio::awaitable<void> share_with_client(tcp::socket accepted, std::string peer, std::shared_ptr<Hub> hub,
                                         std::chrono::milliseconds idle) {
-  auto socket = std::make_shared<tcp::socket>(std::move(accepted));
+  auto client = std::make_shared<SharedClient>(std::move(accepted));
+  tcp::socket* socket = &client->socket;
   std::error_code ec;
   socket->non_blocking(true, ec);
+  socket->set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + peer);
   if (hub->stdin_ended && hub->half_close) socket->shutdown(asio::socket_base::shutdown_send, ec);
-  hub->clients.push_back(socket);
+  hub->clients.push_back(client);
   if (hub->clients.size() == 1) hub->client_arrived.cancel();
 
   std::uint64_t received = 0;
@@ -176,9 +185,9 @@ asio::awaitable<void> share_with_client(tcp::socket accepted, std::string peer, 
       break;
     }
   }
-  hub->clients.remove(socket);
+  hub->clients.remove(client);
   socket->close(ec);
-  report_end(peer, failure, received, 0);
+  report_end(peer, failure, received, client->sent);
 }
 
 // Sends stdin to every connected client, a chunk at a time, until stdin ends.
@@ -186,26 +195,32 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   auto chunk = std::make_unique<std::array<char, chunk_size>>();
-  while (in.is_open()) {
-    if (hub->clients.empty()) {  // nobody to send to: leave stdin unread
+  // Waits until at least one client is connected.
+  auto await_client = [&]() -> asio::awaitable<void> {
+    while (hub->clients.empty()) {
       hub->client_arrived.expires_at(asio::steady_timer::time_point::max());
       co_await hub->client_arrived.async_wait(with_error);
-      continue;
     }
+  };
+  while (in.is_open()) {
+    co_await await_client();  // nobody to send to: leave stdin unread
     auto [read_error, n] = co_await in.async_read_some(asio::buffer(*chunk), with_error);
     if (read_error) break;
+    co_await await_client();  // everyone left while we read: keep the chunk for the next one
     // Write to every client at once; the next chunk waits until each has taken this one.
     auto clients = hub->clients;
     std::size_t pending = clients.size();
     asio::steady_timer all_written(executor, asio::steady_timer::time_point::max());
     for (const auto& client : clients) {
-      asio::async_write(*client, asio::buffer(chunk->data(), n), [&, client](std::error_code ec, std::size_t) {
-        if (ec) {  // that client is gone: its own session notices and cleans up
-          std::error_code ignored;
-          client->shutdown(asio::socket_base::shutdown_both, ignored);
-        }
-        if (--pending == 0) all_written.cancel();
-      });
+      asio::async_write(client->socket, asio::buffer(chunk->data(), n),
+                        [&, client](std::error_code ec, std::size_t written) {
+                          client->sent += written;
+                          if (ec) {  // that client is gone: its own session notices and cleans up
+                            std::error_code ignored;
+                            client->socket.shutdown(asio::socket_base::shutdown_both, ignored);
+                          }
+                          if (--pending == 0) all_written.cancel();
+                        });
     }
     co_await all_written.async_wait(with_error);
   }
@@ -213,7 +228,7 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
   if (!hub->half_close) co_return;
   for (const auto& client : hub->clients) {
     std::error_code ignored;
-    client->shutdown(asio::socket_base::shutdown_send, ignored);
+    client->socket.shutdown(asio::socket_base::shutdown_send, ignored);
   }
 }
 

@@ -346,3 +346,106 @@ TEST_CASE("cli: connect -z takes a port list; lists need -z") {
   CHECK_THAT(rejected({"connect", "h", "80,81"}), Contains("needs -z"));
   CHECK_THAT(rejected({"connect", "h", "80-81"}), Contains("needs -z"));
 }
+
+TEST_CASE("cli: listen -k, --keep-open") {
+  CHECK_FALSE(accepted({"listen", "80"}).keep_open);
+  CHECK(accepted({"listen", "-k", "80"}).keep_open);
+  CHECK(accepted({"listen", "--keep-open", "-p", "80"}).keep_open);
+  CHECK(accepted({"listen", "-kv", "80"}).keep_open);
+  CHECK(accepted({"listen", "-kv", "80"}).verbosity == 1);
+  Options kept = accepted({"listen", "-k", "--no-shutdown", "80"});
+  CHECK(kept.keep_open);
+  CHECK_FALSE(kept.half_close);
+  // With a replying transform and with -u it is accepted (and changes nothing).
+  CHECK(accepted({"listen", "-k", "--transform", "echo", "80"}).keep_open);
+  CHECK(accepted({"listen", "--transform", "upper", "--keep-open", "80"}).transform == "upper");
+  CHECK(accepted({"listen", "-u", "-k", "80"}).udp);
+  CHECK_THAT(rejected({"connect", "-k", "h", "80"}), Contains("'-k'") && Contains("listen"));
+  CHECK_THAT(rejected({"connect", "--keep-open", "h", "80"}), Contains("listen"));
+  CHECK_THAT(rejected({"listen", "--keep-open=yes", "80"}), Contains("'yes'"));
+}
+
+TEST_CASE("cli: listen -m, --max-conns") {
+  CHECK(accepted({"listen", "80"}).max_conns == 0);
+  CHECK(accepted({"listen", "-k", "-m", "2", "80"}).max_conns == 2);
+  CHECK(accepted({"listen", "-k", "-m2", "80"}).max_conns == 2);
+  CHECK(accepted({"listen", "-k", "--max-conns", "1", "80"}).max_conns == 1);
+  CHECK(accepted({"listen", "-k", "--max-conns=1000000", "80"}).max_conns == 1000000);
+  CHECK(accepted({"listen", "--transform", "echo", "-m", "10", "80"}).max_conns == 10);
+  CHECK(accepted({"listen", "-m", "3", "--transform=upper", "80"}).max_conns == 3);
+  // listen none serves one client: -m needs -k there.
+  CHECK_THAT(rejected({"listen", "-m", "2", "80"}), Contains("-m") && Contains("-k"));
+  CHECK_THAT(rejected({"listen", "--transform", "none", "-m", "2", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "-u", "-k", "-m", "2", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "0", "80"}), Contains("'0'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "x", "80"}), Contains("'x'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "2x", "80"}), Contains("'2x'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "1.5", "80"}), Contains("'1.5'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "+2", "80"}), Contains("'+2'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "1000001", "80"}), Contains("'1000001'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "99999999999999999999", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "-1", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "--transform", "echo", "-m", "0", "80"}), Contains("'0'"));
+  CHECK_THAT(rejected({"listen", "-k", "-m", "1", "-m", "2", "80"}), Contains("more than once"));
+  CHECK_THAT(rejected({"listen", "-k", "80", "-m"}), Contains("m"));
+  CHECK_THAT(rejected({"connect", "-m", "2", "h", "80"}), Contains("listen"));
+}
+
+TEST_CASE("cli: listen -i, --idle-timeout") {
+  CHECK(accepted({"listen", "80"}).idle_timeout == 0ms);
+  CHECK(accepted({"listen", "-k", "-i", "300ms", "80"}).idle_timeout == 300ms);
+  CHECK(accepted({"listen", "-k", "--idle-timeout", "2", "80"}).idle_timeout == 2s);
+  CHECK(accepted({"listen", "-k", "--idle-timeout=1.5s", "80"}).idle_timeout == 1500ms);
+  CHECK(accepted({"listen", "-k", "-i1m", "80"}).idle_timeout == 60s);
+  CHECK(accepted({"listen", "--transform", "upper", "-i", "30s", "80"}).idle_timeout == 30s);
+  Options both = accepted({"listen", "--transform", "echo", "-m", "5", "-i", "1s", "80"});
+  CHECK(both.max_conns == 5);
+  CHECK(both.idle_timeout == 1s);
+  CHECK_THAT(rejected({"listen", "-i", "1s", "80"}), Contains("-i") && Contains("-k"));
+  CHECK_THAT(rejected({"listen", "-u", "-k", "-i", "1s", "80"}), Contains("-i"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "0", "80"}), Contains("-i"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "0ms", "80"}), Contains("-i"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "0.0001s", "80"}), Contains("-i"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "abc", "80"}), Contains("'abc'"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "5x", "80"}), Contains("'5x'"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "-1s", "80"}), Contains("-1s"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "99999999h", "80"}), Contains("too long"));
+  CHECK_THAT(rejected({"listen", "-k", "-i", "1s", "-i", "2s", "80"}), Contains("more than once"));
+  CHECK_THAT(rejected({"connect", "-i", "1s", "h", "80"}), Contains("listen"));
+}
+
+TEST_CASE("cli: -q, --quit-after on listen and connect") {
+  CHECK_FALSE(accepted({"connect", "h", "80"}).quit_after.has_value());
+  CHECK_FALSE(accepted({"listen", "80"}).quit_after.has_value());
+  Options connect_q = accepted({"connect", "-q", "300ms", "h", "80"});
+  REQUIRE(connect_q.quit_after.has_value());
+  CHECK(*connect_q.quit_after == 300ms);
+  CHECK(accepted({"connect", "--quit-after", "2", "h", "80"}).quit_after == std::optional(2000ms));
+  CHECK(accepted({"connect", "--quit-after=1.5s", "h", "80"}).quit_after == std::optional(1500ms));
+  CHECK(accepted({"connect", "-q0", "h", "80"}).quit_after == std::optional(0ms));
+  CHECK(accepted({"connect", "-q", "0", "h", "80"}).quit_after == std::optional(0ms));
+  CHECK(accepted({"connect", "-q", "0ms", "h", "80"}).quit_after == std::optional(0ms));
+  Options udp = accepted({"connect", "-u", "-q", "2s", "h", "53"});
+  CHECK(udp.udp);
+  CHECK(udp.quit_after == std::optional(2000ms));
+  CHECK(accepted({"connect", "-q", "1s", "--no-shutdown", "h", "80"}).quit_after == std::optional(1000ms));
+  CHECK(accepted({"listen", "-q", "300ms", "80"}).quit_after == std::optional(300ms));
+  CHECK(accepted({"listen", "--transform", "none", "-q", "1m", "80"}).quit_after == std::optional(60000ms));
+  CHECK_THAT(rejected({"listen", "-k", "-q", "1s", "80"}), Contains("-q") && Contains("-k"));
+  CHECK(accepted({"listen", "-u", "-q", "1s", "80"}).quit_after == std::optional(1000ms));
+  CHECK_THAT(rejected({"listen", "-u", "--transform", "echo", "-m", "2", "80"}), Contains("-m"));
+  CHECK_THAT(rejected({"listen", "-u", "--transform", "echo", "-i", "1s", "80"}), Contains("-i"));
+  // A replying server never reads stdin; -z sends nothing.
+  CHECK_THAT(rejected({"listen", "--transform", "echo", "-q", "1s", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"listen", "-q", "0", "--transform", "upper", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"listen", "-u", "--transform", "upper", "-q", "1s", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"connect", "-z", "-q", "1s", "h", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"connect", "-q", "0", "-z", "h", "22,80"}), Contains("-q"));
+  CHECK_THAT(rejected({"connect", "-q", "abc", "h", "80"}), Contains("'abc'"));
+  CHECK_THAT(rejected({"connect", "-q", "-1", "h", "80"}), Contains("-1"));
+  CHECK_THAT(rejected({"connect", "-q", "", "h", "80"}), Contains("duration"));
+  CHECK_THAT(rejected({"connect", "-q", "99999999h", "h", "80"}), Contains("too long"));
+  CHECK_THAT(rejected({"listen", "-q", "1s", "--quit-after", "2s", "80"}), Contains("more than once"));
+  CHECK_THAT(rejected({"connect", "h", "80", "-q"}), Contains("q"));
+}
