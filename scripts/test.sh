@@ -3,7 +3,8 @@
 #   1. fuzzing: each libFuzzer target replays its committed corpus, then fuzzes for
 #      FUZZ_SECONDS (default 60); any crash fails the run and leaves its input in build-fuzz/;
 #   2. unit and end-to-end tests (CTest) on the Release build in build/;
-#   3. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/;
+#   3. a seconds-long smoke run of the benchmark harness (bench/), which only checks it works;
+#   4. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/;
 #      any sanitizer report fails the run, even from a process whose exit status was not checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,11 @@ done
 
 echo "== Release build"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+echo "== benchmark harness smoke (seconds; no timed assertion)"
+SOCKCAT_BIN=$PWD/build/sockcat bench/setup.sh --no-apt >/dev/null
+SOCKCAT_BIN=$PWD/build/sockcat bench/run.sh --smoke >build/bench-smoke.log 2>&1 || { tail -30 build/bench-smoke.log; exit 1; }
+tail -1 build/bench-smoke.log
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKCAT_SANITIZE=address,undefined >/dev/null
