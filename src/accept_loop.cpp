@@ -30,33 +30,45 @@ bool is_resource_exhaustion(const std::error_code& ec) {
 asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session) {
   auto executor = acceptor.get_executor();
   asio::steady_timer backoff(executor);
-  bool exhausted = false;  // reported the current run of exhaustion errors already
+  // An exhaustion episode lasts until the queue of pending connections has drained, so a
+  // server held at its descriptor limit reports it once, not once per client that leaves.
+  bool exhausted = false;
   auto open_sessions = std::make_shared<unsigned>(0);
+  std::error_code ec;
+  acceptor.non_blocking(true, ec);
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(with_error);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      if (!is_resource_exhaustion(ec)) continue;  // e.g. ECONNABORTED: that client is gone
-      if (!exhausted) diag::error("accept: " + ec.message() + " (retrying every 100 ms)");
-      exhausted = true;
-      backoff.expires_after(accept_backoff);
-      co_await backoff.async_wait(with_error);
-      continue;
+    auto [wait_error] = co_await acceptor.async_wait(asio::ip::tcp::acceptor::wait_read, with_error);
+    if (wait_error == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    // Take every connection that is waiting, then wait again.
+    for (;;) {
+      asio::ip::tcp::endpoint remote;
+      asio::ip::tcp::socket socket = acceptor.accept(remote, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (exhausted) diag::info(1, "accept: recovered");
+        exhausted = false;
+        break;
+      }
+      if (!acceptor.is_open()) co_return;
+      if (ec && is_resource_exhaustion(ec)) {
+        if (!exhausted) diag::error("accept: " + ec.message() + " (retrying every 100 ms)");
+        exhausted = true;
+        backoff.expires_after(accept_backoff);
+        auto [timer_error] = co_await backoff.async_wait(with_error);
+        if (timer_error || !acceptor.is_open()) co_return;
+        continue;
+      }
+      if (ec) continue;  // e.g. ECONNABORTED: that client is gone already
+      std::string peer = format_endpoint(remote);  // from accept(): valid even if it has reset since
+      if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
+        diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
+                          " clients already (-m)");
+        socket.close(ec);
+        continue;
+      }
+      ++*open_sessions;
+      asio::co_spawn(executor, session(std::move(socket), std::move(peer)),
+                     [open_sessions](std::exception_ptr) { --*open_sessions; });
     }
-    if (exhausted) diag::info(1, "accept: recovered");
-    exhausted = false;
-    std::error_code ignored;
-    const auto remote = socket.remote_endpoint(ignored);
-    std::string peer = ignored ? std::string("(unknown peer)") : format_endpoint(remote);
-    if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
-      diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
-                        " clients already (-m)");
-      socket.close(ignored);
-      continue;
-    }
-    ++*open_sessions;
-    asio::co_spawn(executor, session(std::move(socket), std::move(peer)),
-                   [open_sessions](std::exception_ptr) { --*open_sessions; });
   }
 }
 

@@ -21,9 +21,10 @@ struct ServerLimits {
 using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket, std::string peer)>;
 
 // Accepts clients on `acceptor` until it is closed, running `session` for each in its own
-// coroutine. A client over `limits.max_conns` is closed at once (noted under -v). Accept
-// failures from exhausted resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) are reported once per
-// episode and retried every 100 ms, never in a busy loop.
+// coroutine, taking every pending connection per wake-up. A client over `limits.max_conns` is
+// closed at once (noted under -v). Accept failures from exhausted resources (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM) are retried every 100 ms, never in a busy loop, and reported once per
+// episode: until the queue of pending connections has drained.
 asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session);
 
 // Waits until `socket` is readable, or until `idle` passes (then returns timed_out); `idle`

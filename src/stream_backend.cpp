@@ -149,9 +149,10 @@ asio::awaitable<int> stream_listen(const Options& options) {
     co_return exit_ok;
   }
   if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
-  tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
+  tcp::endpoint remote;  // from accept(): valid even if the client has reset since
+  tcp::socket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
   acceptor.close();
-  std::string peer = format_endpoint(socket.remote_endpoint());
+  std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   co_return co_await relay_with_stdio(socket, options, peer);
 }
