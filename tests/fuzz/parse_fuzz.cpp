@@ -1,11 +1,13 @@
 // libFuzzer target: ports, durations and "did you mean". The first byte picks the parser.
 // Invariants: no crash; a parsed duration is never negative; an accepted all-digit port equals
-// its decimal value; a suggestion is always one of the candidate names.
+// its decimal value; a suggestion is always one of the candidate names; a port list is non-empty,
+// without port 0 or duplicates.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "cli.hpp"
 #include "parse.hpp"
@@ -14,10 +16,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
     case 1: {
-      auto port = sockcat::parse_port(text, data[0] % 4 == 1);
+      auto port = sockcat::parse_port(text, data[0] % 5 == 1);
       if (auto* value = std::get_if<std::uint16_t>(&port)) {
         bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
         if (digits && std::stoull(text.substr(0, 20)) != *value && text.size() < 20) __builtin_trap();
@@ -31,6 +33,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (auto* value = std::get_if<std::chrono::milliseconds>(&duration)) {
         if (value->count() < 0) __builtin_trap();
       } else if (std::get<std::string>(duration).empty()) {
+        __builtin_trap();
+      }
+      break;
+    }
+    case 4: {
+      auto ports = sockcat::parse_port_list(text, false);
+      if (auto* list = std::get_if<std::vector<std::uint16_t>>(&ports)) {
+        if (list->empty()) __builtin_trap();
+        std::vector<bool> seen(65536, false);
+        for (std::uint16_t port : *list) {
+          if (port == 0 || seen[port]) __builtin_trap();  // no port 0, no duplicates
+          seen[port] = true;
+        }
+      } else if (std::get<std::string>(ports).empty()) {
         __builtin_trap();
       }
       break;
