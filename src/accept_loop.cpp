@@ -27,7 +27,7 @@ bool is_resource_exhaustion(const std::error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session) {
+asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, const Session& session) {
   auto executor = acceptor.get_executor();
   asio::steady_timer backoff(executor);
   // An exhaustion episode lasts until the queue of pending connections has drained, so a

@@ -25,7 +25,9 @@ using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket
 // closed at once (noted under -v). Accept failures from exhausted resources (EMFILE, ENFILE,
 // ENOBUFS, ENOMEM) are retried every 100 ms, never in a busy loop, and reported once per
 // episode: until the queue of pending connections has drained.
-asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, Session session);
+// `session` must outlive the call (callers keep it in a named local: g++ 12 destroys a
+// temporary of a co_await expression twice when the suspended coroutine is destroyed).
+asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, const Session& session);
 
 // Waits until `socket` is readable, or until `idle` passes (then returns timed_out); `idle`
 // of zero waits as long as it takes. Returns the wait's error otherwise.

@@ -235,9 +235,10 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
 }  // namespace
 
 asio::awaitable<void> serve_replies(tcp::acceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
-  co_await accept_clients(acceptor, limits, [reply, limits](tcp::socket socket, std::string peer) {
+  const Session session = [reply, limits](tcp::socket socket, std::string peer) {
     return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout);
-  });
+  };
+  co_await accept_clients(acceptor, limits, session);
 }
 
 asio::awaitable<int> serve_shared_stdio(tcp::acceptor& acceptor, ServerLimits limits, bool half_close) {
@@ -246,9 +247,10 @@ asio::awaitable<int> serve_shared_stdio(tcp::acceptor& acceptor, ServerLimits li
   hub->half_close = half_close;
   hub->acceptor = &acceptor;
   asio::co_spawn(executor, broadcast_stdin(hub), [](std::exception_ptr) {});
-  co_await accept_clients(acceptor, limits, [hub, limits](tcp::socket socket, std::string peer) {
+  const Session session = [hub, limits](tcp::socket socket, std::string peer) {
     return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout);
-  });
+  };
+  co_await accept_clients(acceptor, limits, session);
   hub->acceptor = nullptr;
   co_return hub->status;
 }
