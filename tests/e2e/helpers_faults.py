@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import SOCKCAT
+from helpers_tcp import read_line
 
 MIB = 1 << 20
 
@@ -128,22 +129,6 @@ def hash_fd(fd, timeout, limit=2 << 30):
         raise AssertionError(f"more than {limit} bytes before EOF")
     finally:
         os.close(own)
-
-
-def read_line(fd, timeout):
-    """One line from a raw descriptor within `timeout` seconds (b"" on EOF or timeout); reads
-    a byte at a time so nothing after the line is consumed."""
-    deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n") and len(line) < 4096:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            break
-        byte = os.read(fd, 1)
-        if not byte:
-            break
-        line += byte
-    return line
 
 
 def expect_line(proc, prefix, timeout=20):

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import re
-import select
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import time
 import pytest
 
 from conftest import LISTENING, SOCKCAT
+from helpers_tcp import read_line
 
 IMPAIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "impair.py")
 ADDR_A = "10.77.0.1"
@@ -31,22 +31,6 @@ _serial = itertools.count()
 
 def _ip(*args):
     return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
-
-
-def _read_line(fd, timeout):
-    """One line from a raw pipe descriptor within `timeout` seconds (b"" on EOF or timeout);
-    reads a byte at a time so that nothing after the line is consumed."""
-    deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n") and len(line) < 65536:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            break
-        byte = os.read(fd, 1)
-        if not byte:
-            break
-        line += byte
-    return line
 
 
 class ImpairedLink:
@@ -105,7 +89,7 @@ def impaired_link(time_limit, congestion=None, **params):
             argv += ["--" + name.replace("_", "-"), str(value)]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        line = _read_line(proc.stdout.fileno(), timeout=20)
+        line = read_line(proc.stdout.fileno(), timeout=20)
         if not line.startswith(b"ready "):
             proc.kill()
             _, err = proc.communicate(timeout=5)

@@ -264,3 +264,19 @@ def read_fd(fd, count, timeout=10):
             break
         data += chunk
     return data
+
+
+def read_line(fd, timeout):
+    """One line from a raw descriptor within `timeout` seconds (b"" on EOF or timeout); reads
+    a byte at a time so nothing after the line is consumed."""
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n") and len(line) < 65536:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            break
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
