@@ -58,7 +58,8 @@ fi
 
 mkdir -p "$here/bin"
 for s in gen dgramfeed runstat zcheck epoll_echo loadgen hold; do
-    if [ ! -x "$here/bin/$s" ] || [ "$here/src/$s.c" -nt "$here/bin/$s" ]; then
+    if [ ! -x "$here/bin/$s" ] || [ "$here/src/$s.c" -nt "$here/bin/$s" ] ||
+       [ "$here/src/client_common.h" -nt "$here/bin/$s" ]; then
         gcc -O2 -Wall -Wextra -o "$here/bin/$s" "$here/src/$s.c"
     fi
 done

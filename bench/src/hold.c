@@ -29,22 +29,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_common.h"
+
 enum { H_NONE, H_CONNECTING, H_WAITING, H_ANSWERED, H_FAILED };
 
 struct client { int fd, st; uint32_t got; int64_t t; };
 
-static struct sockaddr_storage dst;
-static socklen_t dst_len;
 static int size = 64;
 static int ep;
 static unsigned char msg[65536];
 static long long connect_err, eof_err, reset_err, mismatch, connected;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- server tree: RSS, peak RSS, fds, processes ---- */
 struct mem { long rss_kb, hwm_kb, fds, procs; };
@@ -119,19 +113,6 @@ static void on_readable(struct client *c) {
         if (errno != EAGAIN) fail(c, &reset_err);
         return;
     }
-}
-
-static int parse_addr(const char *host, int port) {
-    memset(&dst, 0, sizeof dst);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&dst;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&dst;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET; a4->sin_port = htons((unsigned short)port); dst_len = sizeof *a4; return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6; a6->sin6_port = htons((unsigned short)port); dst_len = sizeof *a6; return 0;
-    }
-    return -1;
 }
 
 static long count_state(struct client *cl, int n, int st) {

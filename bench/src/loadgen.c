@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_common.h"
+
 enum state { S_IDLE, S_CONNECTING, S_SENDING, S_WAITING, S_PARKED, S_RETRY, S_DEAD };
 enum phase { P_SETUP, P_MEASURE };
 
@@ -52,8 +54,6 @@ struct conn {
 };
 
 /* ---- settings and counters ---- */
-static struct sockaddr_storage dst;
-static socklen_t dst_len;
 static int churn, conns = 1, size = 64, server_pid = 0;
 static double secs = 5, setup_s = 20, op_timeout_s = 5;
 static long long max_ops = 10000000;
@@ -66,12 +66,6 @@ static int running = 1;
 static long long ops, ready, connect_err, eof_err, reset_err, timeouts, mismatch, live, attempts;
 #define HIST_MAX 1000000   /* 1 us buckets up to 1 s; slower ones land in the last */
 static uint32_t *hist;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the server's process tree, from /proc ---- */
 struct tree { double cpu_s; long procs, rss_kb, pss_kb; };
@@ -291,19 +285,6 @@ static void on_event(struct conn *c, uint32_t ev) {
         fail(c);
         return;
     }
-}
-
-static int parse_addr(const char *host, int port) {
-    memset(&dst, 0, sizeof dst);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&dst;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&dst;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET; a4->sin_port = htons((unsigned short)port); dst_len = sizeof *a4; return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6; a6->sin6_port = htons((unsigned short)port); dst_len = sizeof *a6; return 0;
-    }
-    return -1;
 }
 
 static long long percentile(double q, long long total) {
