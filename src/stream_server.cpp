@@ -24,12 +24,25 @@ constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 // Bytes read from a client in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
 
-// Shared by every replying session of this io thread: a session reads into it only once its
-// socket is readable and transforms and sends at once, so no session holds it while suspended.
+// Shared by every session of this io thread: a session reads into it only once its socket is
+// readable and uses or copies the bytes at once, so no session holds it while suspended.
 thread_local std::array<char, chunk_size> scratch;
 
 bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+// Waits until `socket` has data (at most `idle`) and reads it into the thread's scratch buffer,
+// which the caller must use or copy before it next suspends. Returns the bytes read, or the
+// error: eof at the client's end, timed_out after `idle` of silence.
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_into_scratch(tcp::socket& socket,
+                                                                           std::chrono::milliseconds idle) {
+  for (;;) {
+    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
+    std::error_code ec;
+    std::size_t n = socket.read_some(asio::buffer(scratch), ec);
+    if (!would_block(ec)) co_return std::pair{ec, n};
+  }
 }
 
 // Prints how a client's session ended, under -v.
@@ -53,12 +66,10 @@ asio::awaitable<void> reply_to_client(tcp::socket socket, std::string peer, Chun
   std::uint64_t sent = 0;
   std::error_code failure;
   for (;;) {
-    if ((failure = co_await wait_readable(socket, idle))) break;
-    std::size_t n = socket.read_some(asio::buffer(scratch), ec);
-    if (would_block(ec)) continue;
-    if (ec == asio::error::eof) break;
-    if (ec) {
-      failure = ec;
+    auto [read_error, n] = co_await read_into_scratch(socket, idle);
+    if (read_error == asio::error::eof) break;
+    if (read_error) {
+      failure = read_error;
       break;
     }
     received += n;
@@ -166,15 +177,14 @@ asio::awaitable<void> share_with_client(tcp::socket accepted, std::string peer, 
   std::uint64_t received = 0;
   std::error_code failure;
   for (;;) {
-    if ((failure = co_await wait_readable(*socket, idle))) break;
-    auto chunk = std::make_unique<char[]>(chunk_size);  // held only while it waits for stdout
-    std::size_t n = socket->read_some(asio::buffer(chunk.get(), chunk_size), ec);
-    if (would_block(ec)) continue;
-    if (ec == asio::error::eof) break;
-    if (ec) {
-      failure = ec;
+    auto [read_error, n] = co_await read_into_scratch(*socket, idle);
+    if (read_error == asio::error::eof) break;
+    if (read_error) {
+      failure = read_error;
       break;
     }
+    auto chunk = std::make_unique<char[]>(n);  // held only while it waits for stdout
+    std::memcpy(chunk.get(), scratch.data(), n);
     received += n;
     co_await hub->stdout_turn.take();
     auto [write_error, written] = co_await asio::async_write(hub->out, asio::buffer(chunk.get(), n), with_error);
