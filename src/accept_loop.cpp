@@ -27,7 +27,7 @@ bool is_resource_exhaustion(const std::error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, const Session& session) {
+asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limits, const Session& session) {
   auto executor = acceptor.get_executor();
   asio::steady_timer backoff(executor);
   // An exhaustion episode lasts until the queue of pending connections has drained, so a
@@ -37,12 +37,12 @@ asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLi
   std::error_code ec;
   acceptor.non_blocking(true, ec);
   for (;;) {
-    auto [wait_error] = co_await acceptor.async_wait(asio::ip::tcp::acceptor::wait_read, with_error);
+    auto [wait_error] = co_await acceptor.async_wait(StreamAcceptor::wait_read, with_error);
     if (wait_error == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     // Take every connection that is waiting, then wait again.
     for (;;) {
-      asio::ip::tcp::endpoint remote;
-      asio::ip::tcp::socket socket = acceptor.accept(remote, ec);
+      StreamAcceptor::endpoint_type remote;
+      StreamSocket socket = acceptor.accept(remote, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         if (exhausted) diag::info(1, "accept: recovered");
         exhausted = false;
@@ -72,7 +72,7 @@ asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLi
   }
 }
 
-asio::awaitable<std::error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds idle) {
+asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle) {
   if (idle.count() == 0) {
     auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
     co_return ec;

@@ -1,13 +1,14 @@
-// What every many-client TCP server shares: accepting without spinning when descriptors run
+// What every many-client stream server (TCP or Unix) shares: accepting without spinning when descriptors run
 // out, the -m limit on concurrent clients, and the -i limit on a client's silence.
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
+
+#include "socket_types.hpp"
 
 namespace sockcat {
 
@@ -18,7 +19,7 @@ struct ServerLimits {
 };
 
 // Serves one accepted client until it is done; `peer` names it for diagnostics.
-using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket, std::string peer)>;
+using Session = std::function<asio::awaitable<void>(StreamSocket socket, std::string peer)>;
 
 // Accepts clients on `acceptor` until it is closed, running `session` for each in its own
 // coroutine, taking every pending connection per wake-up. A client over `limits.max_conns` is
@@ -27,10 +28,10 @@ using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket
 // episode: until the queue of pending connections has drained.
 // `session` must outlive the call (callers keep it in a named local: g++ 12 destroys a
 // temporary of a co_await expression twice when the suspended coroutine is destroyed).
-asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, const Session& session);
+asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limits, const Session& session);
 
 // Waits until `socket` is readable, or until `idle` passes (then returns timed_out); `idle`
 // of zero waits as long as it takes. Returns the wait's error otherwise.
-asio::awaitable<std::error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds idle);
+asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle);
 
 }  // namespace sockcat

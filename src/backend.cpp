@@ -9,6 +9,7 @@
 
 #include "diag.hpp"
 #include "exit_status.hpp"
+#include "unix_endpoint.hpp"
 
 namespace sockcat {
 namespace {
@@ -54,8 +55,9 @@ int run(const Options& options) {
     context.run();
   } catch (const std::exception& e) {
     diag::error(e.what());
-    return exit_failure;
+    status = exit_failure;
   }
+  remove_own_socket_files();  // a listener's -U file goes with it, signal or not
   return status;
 }
 

@@ -25,7 +25,7 @@ std::span<const Backend> backends();
 const Backend& choose_backend(const Options& options);
 
 // Runs the chosen backend's listen or connect on one io_context. SIGINT and SIGTERM end it with
-// exit 130 or 143. Returns the exit status; never throws.
+// exit 130 or 143. Removes the Unix socket files it created. Returns the exit status; never throws.
 int run(const Options& options);
 
 // The entry points of each backend (stream_backend.cpp, datagram_backend.cpp).

@@ -13,6 +13,7 @@
 #include "exit_status.hpp"
 #include "parse.hpp"
 #include "transform.hpp"
+#include "unix_endpoint.hpp"
 
 namespace sockcat {
 namespace {
@@ -37,6 +38,8 @@ void declare_common(cxxopts::Options& spec) {
       ("u,udp", "use UDP datagrams (sendto/recvfrom) instead of a TCP stream")
       ("4", "use IPv4 only")
       ("6", "use IPv6 only")
+      ("U,unixsock", "the argument is a Unix domain socket PATH (@NAME: Linux abstract name); with -u, datagrams")
+      ("n,nodns", "numeric addresses and ports only: never look a name up")
       ("no-shutdown", "keep our sending side open after stdin ends (no TCP half-close)")
       ("q,quit-after", "after stdin ends, wait at most DURATION for the peer (UDP: for a quiet DURATION; default 1s)",
        cxxopts::value<std::string>(), "DURATION")
@@ -86,6 +89,41 @@ Problem check_family(const std::string& address, Family family, std::string_view
          (family == Family::v4 ? "IPv4 but -4" : "IPv6 but -6") + " was given";
 }
 
+// Checks that -n leaves nothing to look up: `address` must be a numeric IPv4 or IPv6 address.
+Problem check_numeric_address(const std::string& address, std::string_view what, const Options& options) {
+  if (!options.numeric_only || literal_family(address)) return std::nullopt;
+  return std::string(what) + " " + quote(address) + " is not a numeric address, and -n forbids name lookups";
+}
+
+// Checks that -n leaves nothing to look up: `port` (or a -z port list) must be digits only.
+Problem check_numeric_port(const std::string& port, const Options& options) {
+  if (!options.numeric_only) return std::nullopt;
+  bool list = options.zero_io;
+  for (char c : port) {
+    if ((c < '0' || c > '9') && !(list && (c == ',' || c == '-')))
+      return "port " + quote(port) + " is not numeric, and -n forbids service name lookups";
+  }
+  return std::nullopt;
+}
+
+// -U: takes the one positional argument as the socket's PATH or @NAME, and refuses what
+// only an IP socket has (`ip_only`: the options of this subcommand that name addresses or
+// ports). Checked before anything else the subcommand applies.
+Problem apply_unix_path(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
+                        std::initializer_list<std::string_view> ip_only, Options& options) {
+  if (parsed.count("4") || parsed.count("6")) return std::string("-4 and -6 choose an IP family; -U is a Unix socket");
+  for (std::string_view option : ip_only) {
+    if (parsed.count(std::string(option)))
+      return "--" + std::string(option) + " names an IP address or port; -U takes only PATH";
+  }
+  if (positional.empty()) return std::string("missing PATH (-U takes the socket's path as its argument)");
+  if (positional.size() > 1) return "unexpected argument " + quote(positional[1]) + " (-U takes one PATH)";
+  options.unix_path = positional[0];
+  Parsed<UnixAddress> address = parse_unix_address(options.unix_path);
+  if (auto* problem = std::get_if<std::string>(&address)) return *problem;
+  return std::nullopt;
+}
+
 // Checks a port argument; `allow_zero` for local ports.
 Problem check_port(const std::string& port, bool udp, bool allow_zero) {
   Parsed<std::uint16_t> parsed = parse_port(port, udp);
@@ -94,8 +132,9 @@ Problem check_port(const std::string& port, bool udp, bool allow_zero) {
   return std::nullopt;
 }
 
-Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
-                     Options& options) {
+// Takes an IP listener's PORT (from -p or the argument) and its -b address.
+Problem apply_listen_address(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
+                             Options& options) {
   if (positional.size() > 1) return "unexpected argument " + quote(positional[1]);
   if (parsed.count("port") && !positional.empty())
     return "port given twice (" + quote("-p " + parsed["port"].as<std::string>()) + " and " + quote(positional[0]) + ")";
@@ -103,12 +142,21 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   else if (!positional.empty()) options.port = positional[0];
   else return std::string("missing PORT");
   if (Problem problem = check_port(options.port, options.udp, true)) return problem;
-
+  if (Problem problem = check_numeric_port(options.port, options)) return problem;
   if (parsed.count("bind")) {
     options.bind_address = parsed["bind"].as<std::string>();
     if (options.bind_address.empty()) return std::string("empty address for -b");
     if (Problem problem = check_family(options.bind_address, options.family, "-b")) return problem;
+    if (Problem problem = check_numeric_address(options.bind_address, "-b address", options)) return problem;
   }
+  return std::nullopt;
+}
+
+Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
+                     Options& options) {
+  Problem address = options.unix_socket ? apply_unix_path(parsed, positional, {"port", "bind"}, options)
+                                        : apply_listen_address(parsed, positional, options);
+  if (address) return address;
   if (parsed.count("transform")) {
     options.transform = parsed["transform"].as<std::string>();
     if (!find_transform(options.transform)) {
@@ -147,14 +195,40 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   return std::nullopt;
 }
 
+// Takes -w, the bound on a stream connect.
+Problem apply_wait(const cxxopts::ParseResult& parsed, Options& options) {
+  if (!parsed.count("wait")) return std::nullopt;
+  if (options.udp) return std::string("-w bounds a stream connect; datagram sockets have none (drop -w or -u)");
+  Parsed<std::chrono::milliseconds> wait = parse_duration(parsed["wait"].as<std::string>());
+  if (auto* problem = std::get_if<std::string>(&wait)) return *problem;
+  options.connect_timeout = std::get<std::chrono::milliseconds>(wait);
+  if (options.connect_timeout.count() == 0) return std::string("-w needs a duration above zero");
+  return std::nullopt;
+}
+
+// connect -U PATH: no address or port of an IP client applies. -z asks only whether a
+// stream listener accepts at PATH; -w bounds the wait while its queue is full.
+Problem apply_unix_connect(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
+                           Options& options) {
+  if (Problem problem = apply_unix_path(parsed, positional, {"source", "source-port"}, options)) return problem;
+  options.zero_io = parsed.count("zero-io") > 0;
+  if (options.zero_io && options.udp)
+    return std::string("-z checks that a stream listener accepts; a datagram socket has nothing to check (drop -z or -u)");
+  if (options.zero_io && (!options.half_close || options.quit_after))
+    return std::string("--no-shutdown and -q have no meaning with -z (nothing is sent)");
+  return apply_wait(parsed, options);
+}
+
 Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
                       Options& options) {
+  if (options.unix_socket) return apply_unix_connect(parsed, positional, options);
   if (positional.size() < 2) return std::string(positional.empty() ? "missing HOST and PORT" : "missing PORT");
   if (positional.size() > 2) return "unexpected argument " + quote(positional[2]);
   options.host = positional[0];
   options.port = positional[1];
   if (options.host.empty()) return std::string("empty HOST");
   if (Problem problem = check_family(options.host, options.family, "HOST")) return problem;
+  if (Problem problem = check_numeric_address(options.host, "HOST", options)) return problem;
   options.zero_io = parsed.count("zero-io") > 0;
   if (options.zero_io) {
     if (options.udp) return std::string("-z checks TCP ports; UDP has no connection to check (drop -z or -u)");
@@ -169,29 +243,25 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
       return *problem + " (a list of ports needs -z)";
     return problem;
   }
+  if (Problem problem = check_numeric_port(options.port, options)) return problem;
   if (parsed.count("source")) {
     options.source_address = parsed["source"].as<std::string>();
     if (options.source_address.empty()) return std::string("empty address for -s");
     if (Problem problem = check_family(options.source_address, options.family, "-s")) return problem;
+    if (Problem problem = check_numeric_address(options.source_address, "-s address", options)) return problem;
   }
   if (parsed.count("source-port")) {
     options.source_port = parsed["source-port"].as<std::string>();
     if (Problem problem = check_port(options.source_port, options.udp, true)) return problem;
+    if (Problem problem = check_numeric_port(options.source_port, options)) return problem;
   }
-  if (parsed.count("wait")) {
-    if (options.udp) return std::string("-w bounds a TCP connect; UDP has none (drop -w or -u)");
-    Parsed<std::chrono::milliseconds> wait = parse_duration(parsed["wait"].as<std::string>());
-    if (auto* problem = std::get_if<std::string>(&wait)) return *problem;
-    options.connect_timeout = std::get<std::chrono::milliseconds>(wait);
-    if (options.connect_timeout.count() == 0) return std::string("-w needs a duration above zero");
-  }
-  return std::nullopt;
+  return apply_wait(parsed, options);
 }
 
 constexpr Subcommand subcommands[] = {
-    {"listen", "wait for a connection (or datagrams) on a local port", "[-p] PORT", Role::listen,
+    {"listen", "wait for a connection (or datagrams) on a local port", "[-p] PORT | -U PATH", Role::listen,
      declare_listen, apply_listen},
-    {"connect", "connect to HOST PORT and relay stdin/stdout over the connection", "HOST PORT",
+    {"connect", "connect to HOST PORT and relay stdin/stdout over the connection", "HOST PORT | -U PATH",
      Role::connect, declare_connect, apply_connect},
 };
 
@@ -287,6 +357,8 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   if (parsed.count("4") && parsed.count("6")) return usage_error("-4 and -6 exclude each other", sub.name);
   if (parsed.count("4")) options.family = Family::v4;
   if (parsed.count("6")) options.family = Family::v6;
+  options.unix_socket = parsed.count("unixsock") > 0;
+  options.numeric_only = parsed.count("nodns") > 0;
   options.half_close = parsed.count("no-shutdown") == 0;
   if (!options.half_close && options.udp)
     return usage_error("--no-shutdown has no meaning with --udp (datagrams have no half-close)", sub.name);

@@ -1,4 +1,4 @@
-// The datagram (UDP) backend: one datagram per stdin read on the way out, one stdout write per
+// The datagram backend (UDP, or Unix with -U -u): one datagram per stdin read on the way out, one stdout write per
 // datagram on the way in, and a replying server that answers every sender.
 #include <array>
 #include <cstring>
@@ -20,6 +20,7 @@
 #include "exit_status.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
+#include "unix_socket.hpp"
 
 namespace sockcat {
 namespace {
@@ -35,8 +36,10 @@ constexpr std::size_t send_size = 65507;
 
 using Buffer = std::array<char, receive_size>;
 
-// Binds the UDP socket a listener uses (see bind_listen_address). Throws on failure.
-udp::socket open_bound_socket(const asio::any_io_executor& executor, const Options& options) {
+// Binds the socket a listener uses (see bind_listen_address; -U: see
+// open_unix_datagram_listener). Throws on failure.
+DatagramSocket open_bound_socket(const asio::any_io_executor& executor, const Options& options) {
+  if (options.unix_socket) return open_unix_datagram_listener(executor, options);
   std::uint16_t port = port_number(options.port, true);
   udp::socket socket(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
@@ -54,8 +57,8 @@ udp::socket open_bound_socket(const asio::any_io_executor& executor, const Optio
 }
 
 // The sender of datagram `i` of `batch`'s last receive, as an Asio endpoint.
-udp::endpoint sender_of(const DatagramBatch& batch, std::size_t i) {
-  udp::endpoint sender;
+DatagramSocket::endpoint_type sender_of(const DatagramBatch& batch, std::size_t i) {
+  DatagramSocket::endpoint_type sender;
   std::size_t length = std::min<std::size_t>(batch.sender_length(i), sender.capacity());
   std::memcpy(sender.data(), batch.sender(i), length);
   sender.resize(length);
@@ -65,11 +68,11 @@ udp::endpoint sender_of(const DatagramBatch& batch, std::size_t i) {
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
 // that datagram.
-asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
+asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply) {
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
-    auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
+    auto [wait_error] = co_await socket.async_wait(DatagramSocket::wait_read, with_error);
     if (wait_error == asio::error::operation_aborted) co_return exit_ok;
     std::error_code ec;
     std::size_t count = batch->receive(fd, ec);
@@ -81,7 +84,7 @@ asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
     for (std::size_t done = 0; done < count;) {
       done += batch->send_replies(fd, done, count - done, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        auto [write_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
+        auto [write_error] = co_await socket.async_wait(DatagramSocket::wait_write, with_error);
         if (write_error == asio::error::operation_aborted) co_return exit_ok;
       } else if (ec) {
         diag::info(1, "reply to " + format_endpoint(sender_of(*batch, done)) + ": " + ec.message());
@@ -109,12 +112,12 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
 // listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
 // datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
 // sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
-asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after) {
+asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::chrono::milliseconds> quit_after) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
   auto in_buffer = std::make_unique<Buffer>();
-  udp::endpoint latest_peer;
+  DatagramSocket::endpoint_type latest_peer;
   bool have_peer = false;
   asio::steady_timer peer_known(executor, asio::steady_timer::time_point::max());
   int status = exit_ok;
@@ -123,7 +126,7 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
     auto batch = std::make_unique<DatagramBatch>();
     std::vector<asio::const_buffer> payloads;
     for (;;) {
-      auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
+      auto [wait_error] = co_await socket.async_wait(DatagramSocket::wait_read, with_error);
       if (wait_error == asio::error::operation_aborted) break;
       std::error_code ec;
       std::size_t count = batch->receive(socket.native_handle(), ec);
@@ -133,7 +136,7 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
       }
       payloads.clear();
       for (std::size_t i = 0; i < count; ++i) {
-        udp::endpoint sender = sender_of(*batch, i);
+        DatagramSocket::endpoint_type sender = sender_of(*batch, i);
         if (!have_peer || sender != latest_peer) diag::info(1, "datagrams from " + format_endpoint(sender));
         latest_peer = sender;
         if (!have_peer) peer_known.cancel();
@@ -175,27 +178,16 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
   co_return status;
 }
 
-}  // namespace
-
-asio::awaitable<int> datagram_listen(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
-  udp::socket socket = open_bound_socket(executor, options);
-  const Transform& transform = *find_transform(options.transform);
-  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
-  co_return co_await relay_datagrams(socket, options.quit_after);
-}
-
-asio::awaitable<int> datagram_connect(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
+// Connects `socket` (closed) to the first of HOST's addresses that takes it, from -s and
+// --source-port if given. Returns the last failure, if none did. Throws when HOST or the
+// source address cannot be resolved.
+std::error_code connect_udp(DatagramSocket& socket, const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
   std::uint16_t port = port_number(options.port, true);
   std::uint16_t source_port = options.source_port.empty() ? 0 : port_number(options.source_port, true);
 
-  // A connected UDP socket: the kernel drops datagrams from anyone else and reports ICMP
-  // "port unreachable" as a refused connection.
-  udp::socket socket(executor);
   std::error_code failure = asio::error::host_not_found;
   for (const asio::ip::address& address : targets) {
     udp::endpoint target(address, port);
@@ -214,7 +206,27 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     std::error_code ignored;
     socket.close(ignored);
   }
-  if (failure) {
+  return failure;
+}
+
+}  // namespace
+
+asio::awaitable<int> datagram_listen(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  DatagramSocket socket = open_bound_socket(executor, options);
+  const Transform& transform = *find_transform(options.transform);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
+  co_return co_await relay_datagrams(socket, options.quit_after);
+}
+
+asio::awaitable<int> datagram_connect(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  // A connected socket: the kernel drops datagrams from anyone else, and reports ICMP "port
+  // unreachable" (UDP) or a closed peer (Unix) as a refused connection.
+  DatagramSocket socket(executor);
+  if (options.unix_socket) {
+    socket = connect_unix_datagram(executor, options);
+  } else if (std::error_code failure = connect_udp(socket, options)) {
     diag::error("connect to " + options.host + " port " + options.port, failure);
     co_return exit_failure;
   }

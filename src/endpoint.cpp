@@ -2,11 +2,13 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <cstring>
 #include <system_error>
 #include <variant>
 
 #include "parse.hpp"
 #include "system_error.hpp"
+#include "unix_endpoint.hpp"
 
 namespace sockcat {
 
@@ -72,6 +74,18 @@ std::string format_endpoint(const asio::ip::address& address, std::uint16_t port
   text += address.is_v6() ? "]:" : ":";
   text += std::to_string(port);
   return text;
+}
+
+std::string format_socket_address(const sockaddr* address, std::size_t length) {
+  if (length >= sizeof(sa_family_t) && (address->sa_family == AF_INET || address->sa_family == AF_INET6)) {
+    asio::ip::tcp::endpoint ip;
+    std::size_t size = std::min(length, ip.capacity());
+    std::memcpy(ip.data(), address, size);
+    ip.resize(size);
+    return format_endpoint(ip);
+  }
+  if (length < sizeof(sa_family_t) || address->sa_family == AF_UNIX) return format_unix_address(address, length);
+  return "an address of family " + std::to_string(address->sa_family);
 }
 
 }  // namespace sockcat

@@ -2,9 +2,11 @@
 // report failure by throwing std::system_error with the name in the message.
 #pragma once
 
+#include <asio/generic/basic_endpoint.hpp>
 #include <asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
+#include <sys/socket.h>
 #include <system_error>
 #include <vector>
 
@@ -52,6 +54,16 @@ std::uint16_t port_number(const std::string& port, bool udp);
 template <typename Endpoint>
 std::string format_endpoint(const Endpoint& endpoint) {
   return format_endpoint(endpoint.address(), endpoint.port());
+}
+
+// Names a socket address of any family: as format_endpoint() for IPv4 and IPv6, as
+// format_unix_address() for a Unix socket ("/path", "@NAME", "unnamed socket").
+std::string format_socket_address(const sockaddr* address, std::size_t length);
+
+// format_endpoint() for the generic endpoints of socket_types.hpp.
+template <typename Protocol>
+std::string format_endpoint(const asio::generic::basic_endpoint<Protocol>& endpoint) {
+  return format_socket_address(endpoint.data(), endpoint.size());
 }
 
 }  // namespace sockcat

@@ -23,6 +23,9 @@ struct Options {
   Role role = Role::connect;
   bool udp = false;                      // -u: datagram backend instead of stream
   Family family = Family::any;           // -4 / -6
+  bool unix_socket = false;              // -U: a Unix domain socket at unix_path instead of IP
+  std::string unix_path;                 // -U: PATH, or @NAME in the Linux abstract namespace
+  bool numeric_only = false;             // -n: hosts and ports must be numeric (no DNS lookups)
   std::string host;                      // connect: the peer's host name or address
   std::string port;                      // listen: local port; connect: peer port; connect -z: a port list
   std::string bind_address;              // listen -b: local address ("" = wildcard)

@@ -1,4 +1,4 @@
-// The stream (TCP) backend: listen or connect, then either serve clients through a transform
+// The stream backend (TCP, or Unix with -U): listen or connect, then either serve clients through a transform
 // or relay one connection with stdin/stdout.
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
@@ -16,6 +16,7 @@
 #include "stdio.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
+#include "unix_socket.hpp"
 
 namespace sockcat {
 namespace {
@@ -23,8 +24,10 @@ namespace {
 using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Opens the listening socket (see bind_listen_address for which address). Throws on failure.
-tcp::acceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
+// Opens the listening socket (see bind_listen_address for which address; -U: see
+// open_unix_acceptor). Throws on failure.
+StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
+  if (options.unix_socket) return open_unix_acceptor(executor, options);
   std::uint16_t port = port_number(options.port, false);
   tcp::acceptor acceptor(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
@@ -79,7 +82,7 @@ int relay_status(const RelayResult& result, const std::string& peer) {
 }
 
 // Relays `socket` with stdin/stdout until both directions are done.
-asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& options, const std::string& peer) {
+asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& options, const std::string& peer) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
@@ -141,7 +144,7 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
 
 asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
-  tcp::acceptor acceptor = open_acceptor(executor, options);
+  StreamAcceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
   ServerLimits limits{options.max_conns, options.idle_timeout};
   if (transform.reply) {
@@ -149,8 +152,8 @@ asio::awaitable<int> stream_listen(const Options& options) {
     co_return exit_ok;
   }
   if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
-  tcp::endpoint remote;  // from accept(): valid even if the client has reset since
-  tcp::socket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+  StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
+  StreamSocket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
   acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
@@ -204,6 +207,11 @@ asio::awaitable<int> check_ports(const Options& options, const std::vector<asio:
 
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  if (options.unix_socket) {
+    StreamSocket socket = co_await connect_unix_stream(options);
+    if (options.zero_io) co_return exit_ok;  // -z: someone listens there
+    co_return co_await relay_with_stdio(socket, options, format_endpoint(socket.remote_endpoint()));
+  }
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
@@ -226,7 +234,8 @@ asio::awaitable<int> stream_connect(const Options& options) {
   }
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
-  co_return co_await relay_with_stdio(socket, options, peer);
+  StreamSocket connected(std::move(socket));
+  co_return co_await relay_with_stdio(connected, options, peer);
 }
 
 }  // namespace sockcat

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <asio/co_spawn.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -35,7 +36,7 @@ bool would_block(const std::error_code& ec) {
 // Waits until `socket` has data (at most `idle`) and reads it into the thread's scratch buffer,
 // which the caller must use or copy before it next suspends. Returns the bytes read, or the
 // error: eof at the client's end, timed_out after `idle` of silence.
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_into_scratch(tcp::socket& socket,
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_into_scratch(StreamSocket& socket,
                                                                            std::chrono::milliseconds idle) {
   for (;;) {
     if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
@@ -56,7 +57,7 @@ void report_end(const std::string& peer, const std::error_code& failure, std::ui
 
 // Serves one client of the replying server: read, transform, send back; at its EOF finish
 // sending and close.
-asio::awaitable<void> reply_to_client(tcp::socket socket, std::string peer, ChunkFunction reply,
+asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, ChunkFunction reply,
                                       std::chrono::milliseconds idle) {
   std::error_code ec;
   socket.non_blocking(true, ec);
@@ -136,8 +137,8 @@ class Turn {
 // coroutine outlives the server still finds it.
 // One client of the shared-stdio server.
 struct SharedClient {
-  explicit SharedClient(tcp::socket s) : socket(std::move(s)) {}
-  tcp::socket socket;
+  explicit SharedClient(StreamSocket s) : socket(std::move(s)) {}
+  StreamSocket socket;
   std::uint64_t sent = 0;  // bytes of stdin written to it
 };
 
@@ -151,7 +152,7 @@ struct Hub {
   bool stdin_ended = false;
   bool half_close = true;
   int status = exit_ok;
-  tcp::acceptor* acceptor = nullptr;  // closed to end the server when stdout fails
+  StreamAcceptor* acceptor = nullptr;  // closed to end the server when stdout fails
 };
 
 // Ends the shared-stdio server with `status` (stdout failed or went away).
@@ -162,10 +163,10 @@ void end_server(Hub& hub, int status) {
 }
 
 // One client of the shared-stdio server: its data goes to stdout, a chunk at a time.
-asio::awaitable<void> share_with_client(tcp::socket accepted, std::string peer, std::shared_ptr<Hub> hub,
+asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer, std::shared_ptr<Hub> hub,
                                         std::chrono::milliseconds idle) {
   auto client = std::make_shared<SharedClient>(std::move(accepted));
-  tcp::socket* socket = &client->socket;
+  StreamSocket* socket = &client->socket;
   std::error_code ec;
   socket->non_blocking(true, ec);
   socket->set_option(tcp::no_delay(true), ec);
@@ -244,20 +245,20 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
 
 }  // namespace
 
-asio::awaitable<void> serve_replies(tcp::acceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
-  const Session session = [reply, limits](tcp::socket socket, std::string peer) {
+asio::awaitable<void> serve_replies(StreamAcceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
+  const Session session = [reply, limits](StreamSocket socket, std::string peer) {
     return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout);
   };
   co_await accept_clients(acceptor, limits, session);
 }
 
-asio::awaitable<int> serve_shared_stdio(tcp::acceptor& acceptor, ServerLimits limits, bool half_close) {
+asio::awaitable<int> serve_shared_stdio(StreamAcceptor& acceptor, ServerLimits limits, bool half_close) {
   auto executor = co_await asio::this_coro::executor;
   auto hub = std::make_shared<Hub>(executor);
   hub->half_close = half_close;
   hub->acceptor = &acceptor;
   asio::co_spawn(executor, broadcast_stdin(hub), [](std::exception_ptr) {});
-  const Session session = [hub, limits](tcp::socket socket, std::string peer) {
+  const Session session = [hub, limits](StreamSocket socket, std::string peer) {
     return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout);
   };
   co_await accept_clients(acceptor, limits, session);
