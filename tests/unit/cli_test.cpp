@@ -449,3 +449,72 @@ TEST_CASE("cli: -q, --quit-after on listen and connect") {
   CHECK_THAT(rejected({"listen", "-q", "1s", "--quit-after", "2s", "80"}), Contains("more than once"));
   CHECK_THAT(rejected({"connect", "h", "80", "-q"}), Contains("q"));
 }
+
+TEST_CASE("cli: -U, --unixsock takes PATH or @NAME as the argument") {
+  Options listen = accepted({"listen", "-U", "/tmp/s"});
+  CHECK(listen.unix_socket);
+  CHECK(listen.unix_path == "/tmp/s");
+  CHECK(listen.port.empty());
+  Options server = accepted({"listen", "--unixsock", "--transform", "upper", "-k", "-m", "3", "-i", "5s", "@name"});
+  CHECK(server.unix_path == "@name");
+  CHECK(server.max_conns == 3);
+  Options datagrams = accepted({"listen", "-U", "-u", "--transform", "echo", "/tmp/d"});
+  CHECK(datagrams.udp);
+  CHECK(datagrams.unix_socket);
+
+  Options connect = accepted({"connect", "-U", "/tmp/s"});
+  CHECK(connect.unix_socket);
+  CHECK(connect.unix_path == "/tmp/s");
+  CHECK(connect.host.empty());
+  CHECK(accepted({"connect", "-Uu", "@name"}).udp);
+  CHECK(accepted({"connect", "-U", "-w", "2s", "/tmp/s"}).connect_timeout == 2s);
+  CHECK(accepted({"connect", "-U", "-z", "/tmp/s"}).zero_io);
+  CHECK(accepted({"connect", "-U", "-n", "/tmp/s"}).numeric_only);
+  CHECK(accepted({"connect", "-U", "-q", "1s", "--no-shutdown", "/tmp/s"}).quit_after == 1s);
+}
+
+TEST_CASE("cli: -U needs one valid PATH and refuses what only IP sockets have") {
+  CHECK_THAT(rejected({"listen", "-U"}), Contains("missing PATH"));
+  CHECK_THAT(rejected({"connect", "-U"}), Contains("missing PATH"));
+  CHECK_THAT(rejected({"connect", "-U", "/tmp/s", "80"}), Contains("unexpected argument '80'"));
+  CHECK_THAT(rejected({"listen", "-U", "/tmp/s", "x"}), Contains("unexpected argument 'x'"));
+  CHECK_THAT(rejected({"listen", "-U", ""}), Contains("empty"));
+  CHECK_THAT(rejected({"connect", "-U", "@"}), Contains("@NAME"));
+  std::string too_long = "/tmp/" + std::string(103, 'x');  // 108 bytes
+  CHECK_THAT(rejected({"listen", "-U", too_long}), Contains("108 bytes") && Contains("at most 107"));
+  CHECK_THAT(rejected({"connect", "-U", "-u", "@" + std::string(108, 'n')}), Contains("at most 107"));
+  CHECK(accepted({"listen", "-U", too_long.substr(1)}).unix_path.size() == 107);
+
+  CHECK_THAT(rejected({"listen", "-U", "-p", "80"}), Contains("--port") && Contains("-U"));
+  CHECK_THAT(rejected({"listen", "-U", "-b", "127.0.0.1", "/tmp/s"}), Contains("--bind"));
+  CHECK_THAT(rejected({"listen", "-U", "-4", "/tmp/s"}), Contains("-4"));
+  CHECK_THAT(rejected({"connect", "-U", "-6", "/tmp/s"}), Contains("-6"));
+  CHECK_THAT(rejected({"connect", "-U", "-s", "127.0.0.1", "/tmp/s"}), Contains("--source"));
+  CHECK_THAT(rejected({"connect", "-U", "--source-port", "5", "/tmp/s"}), Contains("--source-port"));
+  CHECK_THAT(rejected({"connect", "-U", "-u", "-z", "/tmp/s"}), Contains("-z"));
+  CHECK_THAT(rejected({"connect", "-U", "-z", "-q", "1s", "/tmp/s"}), Contains("-z"));
+  CHECK_THAT(rejected({"connect", "-U", "-u", "-w", "1s", "/tmp/s"}), Contains("-w"));
+  CHECK_THAT(rejected({"listen", "-U", "-u", "--no-shutdown", "/tmp/s"}), Contains("--no-shutdown"));
+  CHECK_THAT(rejected({"listen", "-U", "-u", "-m", "2", "--transform", "echo", "/tmp/s"}), Contains("-m"));
+}
+
+TEST_CASE("cli: -n, --nodns: hosts and ports must be numeric") {
+  Options connect = accepted({"connect", "-n", "127.0.0.1", "80"});
+  CHECK(connect.numeric_only);
+  CHECK_FALSE(accepted({"connect", "127.0.0.1", "80"}).numeric_only);
+  accepted({"connect", "--nodns", "::1", "80"});
+  accepted({"connect", "-n", "-z", "127.0.0.1", "22,80,8000-8100"});
+  accepted({"connect", "-n", "-s", "127.0.0.1", "--source-port", "4000", "127.0.0.1", "80"});
+  accepted({"listen", "-n", "-b", "::1", "-p", "0"});
+  accepted({"listen", "-n", "80"});
+
+  CHECK_THAT(rejected({"connect", "-n", "localhost", "80"}), Contains("'localhost'") && Contains("-n"));
+  CHECK_THAT(rejected({"connect", "-n", "a..b", "80"}), Contains("'a..b'"));
+  CHECK_THAT(rejected({"connect", "-n", "127.0.0.1", "http"}), Contains("'http'") && Contains("-n"));
+  CHECK_THAT(rejected({"connect", "-n", "-z", "127.0.0.1", "22,http"}), Contains("'22,http'"));
+  CHECK_THAT(rejected({"connect", "-n", "-s", "localhost", "127.0.0.1", "80"}), Contains("-s") && Contains("'localhost'"));
+  CHECK_THAT(rejected({"connect", "-n", "--source-port", "http", "127.0.0.1", "80"}), Contains("'http'"));
+  CHECK_THAT(rejected({"listen", "-n", "-b", "localhost", "80"}), Contains("-b") && Contains("'localhost'"));
+  CHECK_THAT(rejected({"listen", "-n", "http"}), Contains("'http'"));
+  CHECK_THAT(rejected({"listen", "-n", "-u", "-p", "domain"}), Contains("'domain'"));
+}
