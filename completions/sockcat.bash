@@ -4,7 +4,7 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after -v --verbose -h --help'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after -v --verbose -h --help'
 _sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
@@ -77,6 +77,16 @@ _sockcat() {
         COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
         return 0
     fi
+
+    # With -U the argument is a socket's path (or @NAME, typed).
+    local word
+    for word in "${COMP_WORDS[@]:2:COMP_CWORD-2}"; do
+        if [[ $word == --unixsock || $word =~ ^-[A-Za-z0-9]*U[A-Za-z0-9]*$ ]]; then
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return 0
+        fi
+    done
 
     # Positional arguments: connect's HOST is a host name; ports and durations are typed.
     if [[ $subcommand == connect ]]; then

@@ -10,7 +10,7 @@ function __sockcat_transforms
     command $command listen --list-transforms 2>/dev/null | string replace -r '^(\S+)\s+(.*)$' '$1\t$2'
 end
 
-# Succeeds while the word being completed is connect's HOST (no positional argument yet).
+# Succeeds while the word being completed is connect's HOST (no positional argument yet, no -U).
 function __sockcat_connect_wants_host
     set -l tokens (commandline -opc)
     set -l seen 0
@@ -33,7 +33,7 @@ function __sockcat_connect_wants_host
                 set positional (math $positional + 1)
         end
     end
-    test $seen = 1 -a $positional = 0
+    test $seen = 1 -a $positional = 0; and not __fish_contains_opt -s U unixsock
 end
 
 complete -c sockcat -f
@@ -51,6 +51,9 @@ set -l both '__fish_seen_subcommand_from listen connect; and not __fish_seen_sub
 complete -c sockcat -n $both -s u -l udp -d 'Use UDP datagrams instead of a TCP stream'
 complete -c sockcat -n $both -s 4 -d 'Use IPv4 only'
 complete -c sockcat -n $both -s 6 -d 'Use IPv6 only'
+complete -c sockcat -n $both -s U -l unixsock -d 'The argument is a Unix socket PATH (@NAME: abstract)'
+complete -c sockcat -n $both -s n -l nodns -d 'Numeric addresses and ports only: no name lookups'
+complete -c sockcat -n "$both; and __fish_contains_opt -s U unixsock" -F
 complete -c sockcat -n $both -l no-shutdown -d 'Keep the sending side open after stdin ends'
 complete -c sockcat -n $both -s q -l quit-after -x -d 'After stdin ends, wait at most DURATION (UDP: the linger)'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
