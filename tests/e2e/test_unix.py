@@ -159,19 +159,25 @@ def test_nc_client_of_upper_server(unix_server, sock_dir):
     assert result.stdout == b"HELLO UNIX\n"
 
 
-def test_connect_to_nc_listener_both_ways(sock_dir, procs):
+def test_connect_to_nc_listener_both_ways(sock_dir, procs, tmp_path):
+    """nc -l ends its session at the network's EOF even with stdin unread, so sockcat's
+    stdin is closed only once all of nc's data has arrived."""
     path = f"{sock_dir}/nc"
-    nc = procs.popen([NC_OPENBSD, "-N", "-lU", path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    to_nc = payload(random.Random(5), 512 * 1024)
+    from_nc = payload(random.Random(6), 384 * 1024)
+    (tmp_path / "from_nc").write_bytes(from_nc)
+    with open(tmp_path / "from_nc", "rb") as nc_in, open(tmp_path / "nc_out", "wb") as nc_out:
+        nc = procs.popen([NC_OPENBSD, "-N", "-lU", path], stdin=nc_in, stdout=nc_out)
     wait_for_foreign_listener(path, nc)
-    to_nc = payload(random.Random(5), MIB)
-    from_nc = payload(random.Random(6), MIB)
-    writer = background(lambda: (nc.stdin.write(from_nc), nc.stdin.close()))
-    nc_out = background(nc.stdout.read)
-    result = run_sockcat("connect", "-U", path, input=to_nc)
+    client = procs.sockcat("connect", "-U", path, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    writer = background(lambda: (client.stdin.write(to_nc), client.stdin.flush()))
+    received = read_until(client.stdout, lambda d: len(d) >= len(from_nc), timeout=20)
     writer.join()
-    assert result.returncode == 0, result.stderr
-    assert sha256(result.stdout) == sha256(from_nc)
-    assert sha256(nc_out.join()) == sha256(to_nc)
+    client.stdin.close()
+    assert wait_exit(client, 10) == 0
+    assert wait_exit(nc, 10, "nc") == 0
+    assert sha256(received + client.stdout.read()) == sha256(from_nc)
+    assert sha256((tmp_path / "nc_out").read_bytes()) == sha256(to_nc)
 
 
 # --- Servers ---------------------------------------------------------------------------------
