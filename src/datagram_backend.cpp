@@ -1,5 +1,6 @@
 // The datagram (UDP) backend: one datagram per stdin read on the way out, one stdout write per
 // datagram on the way in, and a replying server that answers every sender.
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <asio/experimental/as_tuple.hpp>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "access_list.hpp"
 #include "backend.hpp"
 #include "datagram_batch.hpp"
 #include "diag.hpp"
@@ -62,10 +64,43 @@ udp::endpoint sender_of(const DatagramBatch& batch, std::size_t i) {
   return sender;
 }
 
+// The --allow/--deny check on datagrams: refused senders' datagrams are dropped unread, and
+// each refused sender is noted once under -v while it is among the last `remembered` noted.
+class SenderGate {
+ public:
+  explicit SenderGate(const AccessList& access) : access_(access) {}
+
+  // Drops from the first `count` datagrams of `batch`'s last receive those of refused senders;
+  // returns how many are left (at the front, in order).
+  std::size_t filter(DatagramBatch& batch, std::size_t count) {
+    if (access_.empty()) return count;
+    return batch.keep_if(count, [this](const sockaddr* sender) { return admits(sender); });
+  }
+
+ private:
+  static constexpr std::size_t remembered = 64;
+
+  bool admits(const sockaddr* sender) {
+    if (access_.admits(sender)) return true;
+    if (diag::verbosity() < 1) return false;
+    udp::endpoint endpoint;
+    std::memcpy(endpoint.data(), sender, std::min<std::size_t>(sizeof(sockaddr_in6), endpoint.capacity()));
+    endpoint.resize(sender->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    if (std::find(noted_.begin(), noted_.end(), endpoint) != noted_.end()) return false;
+    noted_[next_++ % remembered] = endpoint;
+    diag::info(1, "datagrams from " + format_endpoint(endpoint) + " refused: not allowed (--allow/--deny)");
+    return false;
+  }
+
+  const AccessList& access_;
+  std::array<udp::endpoint, remembered> noted_{};
+  std::size_t next_ = 0;
+};
+
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
 // that datagram.
-asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
+asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply, SenderGate& gate) {
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
@@ -77,6 +112,7 @@ asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
       if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
       continue;
     }
+    count = gate.filter(*batch, count);
     for (std::size_t i = 0; i < count; ++i) reply(batch->payload(i));
     for (std::size_t done = 0; done < count;) {
       done += batch->send_replies(fd, done, count - done, ec);
@@ -109,7 +145,8 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
 // listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
 // datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
 // sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
-asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after) {
+asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after,
+                                     SenderGate& gate) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
@@ -131,6 +168,8 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
         if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
         continue;
       }
+      count = gate.filter(*batch, count);
+      if (count == 0) continue;
       payloads.clear();
       for (std::size_t i = 0; i < count; ++i) {
         udp::endpoint sender = sender_of(*batch, i);
@@ -179,10 +218,12 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
 
 asio::awaitable<int> datagram_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  const AccessList access = make_access_list(options);  // an unreadable file ends the run before it binds
+  SenderGate gate(access);
   udp::socket socket = open_bound_socket(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
-  co_return co_await relay_datagrams(socket, options.quit_after);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate);
+  co_return co_await relay_datagrams(socket, options.quit_after, gate);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {

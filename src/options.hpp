@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sockcat {
 
@@ -37,6 +38,11 @@ struct Options {
   unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
   std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
+  std::vector<std::string> command;      // -e/-c: argv of the child each connection is handed to (empty = none)
+  std::vector<std::string> allow;        // listen --allow: comma-separated addresses/CIDR ranges, one per use
+  std::vector<std::string> deny;         // listen --deny: the same, for peers to refuse
+  std::vector<std::string> allow_files;  // listen --allowfile: files of allow entries, one per line
+  std::vector<std::string> deny_files;   // listen --denyfile: files of deny entries
 };
 
 }  // namespace sockcat

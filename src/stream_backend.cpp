@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "backend.hpp"
+#include "access_list.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
 #include "relay.hpp"
@@ -141,19 +143,33 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
 
 asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  // A missing program or an unreadable access file ends the run before it listens.
+  const AccessList access = make_access_list(options);
+  std::optional<ChildCommand> command;
+  if (!options.command.empty()) command.emplace(options.command);
   tcp::acceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout};
+  ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
   if (transform.reply) {
     co_await serve_replies(acceptor, transform.reply, limits);
     co_return exit_ok;
   }
+  if (command && options.keep_open) {
+    co_await serve_commands(acceptor, *command, limits);
+    co_return exit_ok;
+  }
   if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
   tcp::endpoint remote;  // from accept(): valid even if the client has reset since
-  tcp::socket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+  tcp::socket socket(executor);
+  for (;;) {
+    socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+    if (admitted(limits.access, remote, format_endpoint(remote))) break;
+    socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
+  }
   acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
   co_return co_await relay_with_stdio(socket, options, peer);
 }
 
@@ -204,6 +220,8 @@ asio::awaitable<int> check_ports(const Options& options, const std::vector<asio:
 
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  std::optional<ChildCommand> command;  // a missing program ends the run before it connects
+  if (!options.command.empty()) command.emplace(options.command);
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
@@ -226,6 +244,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   }
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
   co_return co_await relay_with_stdio(socket, options, peer);
 }
 
