@@ -249,8 +249,10 @@ def test_signal_ends_the_children_and_what_they_started(start_server, signum, st
     client = connect(LOOP4, server.port)
     pid = child_pid(server, client.getsockname()[1])
     # The shell's own children, in its process group.
-    group = wait_until(lambda: [p for p in os.listdir("/proc") if p.isdigit() and _pgid(p) == pid and int(p) != pid])
-    assert len(group) == 2, group
+    def shell_children():
+        return [p for p in os.listdir("/proc") if p.isdigit() and _pgid(p) == pid and int(p) != pid]
+    assert wait_until(lambda: len(shell_children()) == 2), shell_children()
+    group = shell_children()
     server.signal(signum)
     assert server.wait(10) == status
     assert not alive(pid)
