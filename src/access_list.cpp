@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -89,6 +90,9 @@ std::optional<std::string> parse_range_list(std::string_view list, std::vector<A
 }
 
 void load_range_file(const std::string& path, std::vector<AddressRange>& ranges) {
+  struct stat info;  // a directory opens, then reads as empty: say what it is instead
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+    throw std::system_error(EISDIR, std::generic_category(), "cannot read " + quote(path));
   std::ifstream file(path);
   if (!file) throw std::system_error(errno, std::generic_category(), "cannot read " + quote(path));
   std::string line;
