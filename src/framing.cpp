@@ -19,8 +19,13 @@ Decoded decode_raw(std::span<const char> input, std::size_t, std::size_t) {
   return found;
 }
 
+// Moves `payload` to `out` (memmove: they may overlap); an empty span may have no storage.
+void move_payload(std::span<const char> payload, char* out) {
+  if (!payload.empty()) std::memmove(out, payload.data(), payload.size());
+}
+
 std::size_t encode_raw(std::span<const char> payload, char* out) {
-  std::memmove(out, payload.data(), payload.size());
+  move_payload(payload, out);
   return payload.size();
 }
 
@@ -49,7 +54,7 @@ Decoded decode_line(std::span<const char> input, std::size_t max_message, std::s
 }
 
 std::size_t encode_line(std::span<const char> payload, char* out) {
-  std::memmove(out, payload.data(), payload.size());
+  move_payload(payload, out);
   out[payload.size()] = '\n';
   return payload.size() + 1;
 }
@@ -77,7 +82,7 @@ std::size_t encode_length(std::span<const char> payload, char* out) {
   char prefix[length_prefix] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
                                 static_cast<char>(size >> 8), static_cast<char>(size)};
   std::memcpy(out, prefix, length_prefix);  // before the move: it fits in front of the payload
-  std::memmove(out + length_prefix, payload.data(), payload.size());
+  move_payload(payload, out + length_prefix);
   return length_prefix + payload.size();
 }
 
