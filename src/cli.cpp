@@ -12,6 +12,7 @@
 
 #include "access_list.hpp"
 #include "exit_status.hpp"
+#include "framing.hpp"
 #include "parse.hpp"
 #include "transform.hpp"
 
@@ -45,6 +46,10 @@ void declare_common(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "CMDLINE")
       ("c,sh-exec", "hand the connection to /bin/sh -c COMMAND as its stdin and stdout",
        cxxopts::value<std::string>(), "COMMAND")
+      ("framing", "message boundaries: raw (default, a byte stream), line or length", cxxopts::value<std::string>(),
+       "NAME")
+      ("max-message", "with --framing line|length: largest message a peer may send (default 1M)",
+       cxxopts::value<std::string>(), "BYTES")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -162,6 +167,7 @@ Problem apply_command(const cxxopts::ParseResult& parsed, Options& options) {
   if (options.transform != "none")
     return flag + " and --transform " + options.transform + " exclude each other (the program answers each client)";
   if (options.zero_io) return flag + " has no meaning with -z (no connection is kept)";
+  if (options.framing != "raw") return flag + " and --framing exclude each other (the program reads the connection)";
   if (options.quit_after || !options.half_close)
     return "-q and --no-shutdown have no meaning with " + flag + " (the program, not sockcat, owns the connection)";
   if (options.idle_timeout.count() != 0)
@@ -260,6 +266,44 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
     options.connect_timeout = std::get<std::chrono::milliseconds>(wait);
     if (options.connect_timeout.count() == 0) return std::string("-w needs a duration above zero");
   }
+  return std::nullopt;
+}
+
+// Reads --framing and --max-message and checks them against the rest of the command line
+// (the transform, -u, -z): which combinations carry message boundaries at all.
+Problem apply_framing(const cxxopts::ParseResult& parsed, Options& options) {
+  if (parsed.count("framing")) {
+    options.framing = parsed["framing"].as<std::string>();
+    if (!find_framing(options.framing)) {
+      std::vector<std::string_view> names = framing_names();
+      std::string message = "unknown framing " + quote(options.framing) + " (raw, line or length)";
+      if (auto suggestion = closest_name(options.framing, names))
+        message += "; did you mean '" + std::string(*suggestion) + "'?";
+      return message;
+    }
+  }
+  const bool framed = find_framing(options.framing)->whole_messages;
+  if (parsed.count("max-message")) {
+    if (!framed) return std::string("--max-message applies to --framing line or length");
+    if (options.udp) return std::string("--max-message has no meaning with -u (a datagram is its own limit)");
+    Parsed<std::size_t> size = parse_byte_size(parsed["max-message"].as<std::string>(), largest_max_message);
+    if (auto* problem = std::get_if<std::string>(&size)) return "--max-message: " + *problem;
+    options.max_message = std::get<std::size_t>(size);
+  }
+  if (options.role == Role::connect) {
+    if (framed && options.zero_io) return std::string("--framing has no meaning with -z (nothing is sent)");
+    if (options.udp && options.framing == "length")
+      return std::string("over UDP a datagram is one message: -u takes --framing line (a datagram per line) or raw");
+    return std::nullopt;
+  }
+  const Transform& transform = *find_transform(options.transform);
+  if (framed && options.udp)
+    return std::string("over UDP every datagram is already one message: listen -u takes no --framing");
+  if (framed && !transform.reply)
+    return std::string("--framing needs a replying transform (echo, upper, ...); transform none relays bytes as they come");
+  if (transform.whole_messages && !options.udp && !framed)
+    return "--transform " + std::string(transform.name) +
+           " works on whole messages: add --framing line or --framing length (or use -u)";
   return std::nullopt;
 }
 
@@ -378,10 +422,11 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), sub.name);
   }
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
-                             "idle-timeout", "exec", "sh-exec"}) {
+                             "idle-timeout", "framing", "max-message", "exec", "sh-exec"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", sub.name);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, sub.name);
+  if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, sub.name);
   if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, sub.name);
 
   CliOutcome outcome;

@@ -14,6 +14,8 @@
 #include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
+#include "framed_client.hpp"
+#include "framed_server.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
 #include "stream_server.hpp"
@@ -150,6 +152,11 @@ asio::awaitable<int> stream_listen(const Options& options) {
   tcp::acceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
   ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
+  const Framing& framing = *find_framing(options.framing);
+  if (transform.reply && framing.whole_messages) {
+    co_await serve_framed(acceptor, FramedService{&framing, transform.reply, options.max_message}, limits);
+    co_return exit_ok;
+  }
   if (transform.reply) {
     co_await serve_replies(acceptor, transform.reply, limits);
     co_return exit_ok;
@@ -245,6 +252,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
   if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
+  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
   co_return co_await relay_with_stdio(socket, options, peer);
 }
 

@@ -72,6 +72,8 @@ TEST_CASE("cli: -e and -c conflicts") {
   CHECK_THAT(rejected({"connect", "--no-shutdown", "-c", "cat", "h", "80"}), Contains("--no-shutdown"));
   CHECK_THAT(rejected({"listen", "-k", "-i", "1s", "-e", "cat", "80"}), Contains("-i"));
   CHECK_THAT(rejected({"connect", "-z", "-e", "cat", "h", "80"}), Contains("-z"));
+  CHECK_THAT(rejected({"connect", "--framing", "line", "-e", "cat", "h", "80"}), Contains("--framing"));
+  CHECK_THAT(rejected({"listen", "--framing", "line", "-e", "cat", "80"}), Contains("--framing"));
   CHECK_THAT(rejected({"listen", "-m", "2", "-e", "cat", "80"}), Contains("-m") && Contains("-k"));
 }
 
