@@ -7,12 +7,17 @@
 #include <exception>
 #include <system_error>
 
+#include "child_process.hpp"
 #include "diag.hpp"
 #include "exit_status.hpp"
 #include "unix_endpoint.hpp"
 
 namespace sockcat {
 namespace {
+
+// How long children handed a connection (-e/-c) get to exit after SIGTERM when the program
+// ends, before SIGKILL.
+constexpr std::chrono::milliseconds child_grace{2000};
 
 constexpr Backend table[] = {
     {"tcp", stream_listen, stream_connect},
@@ -57,6 +62,8 @@ int run(const Options& options) {
     diag::error(e.what());
     status = exit_failure;
   }
+  // Children handed a connection (-e/-c) do not outlive the program.
+  ChildProcess::end_all(child_grace);
   remove_own_socket_files();  // a listener's -U file goes with it, signal or not
   return status;
 }

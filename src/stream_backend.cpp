@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include "backend.hpp"
+#include "access_list.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
+#include "framed_client.hpp"
+#include "framed_server.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
 #include "stream_server.hpp"
@@ -144,21 +148,53 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
 
 asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  // A missing program or an unreadable access file ends the run before it listens.
+  const AccessList access = make_access_list(options);
+  std::optional<ChildCommand> command;
+  if (!options.command.empty()) command.emplace(options.command);
   StreamAcceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout};
+  ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
+  const Framing& framing = *find_framing(options.framing);
+  if (transform.reply && framing.whole_messages) {
+    co_await serve_framed(acceptor, FramedService{&framing, transform.reply, options.max_message}, limits);
+    co_return exit_ok;
+  }
   if (transform.reply) {
     co_await serve_replies(acceptor, transform.reply, limits);
     co_return exit_ok;
   }
+  if (command && options.keep_open) {
+    co_await serve_commands(acceptor, *command, limits);
+    co_return exit_ok;
+  }
   if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
   StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
-  StreamSocket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+  StreamSocket socket(executor);
+  for (;;) {
+    socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+    if (admitted(limits.access, remote, format_endpoint(remote))) break;
+    socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
+  }
   acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
   co_return co_await relay_with_stdio(socket, options, peer);
 }
+
+namespace {
+
+// What a client does with its connection to `peer`: hands it to -e/-c's program, exchanges
+// framed messages (--framing), or relays it with stdin/stdout.
+asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& options,
+                                      const std::optional<ChildCommand>& command, const std::string& peer) {
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
+  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
+  co_return co_await relay_with_stdio(socket, options, peer);
+}
+
+}  // namespace
 
 // connect -z: checks which of the listed ports accept a connection, `probes_in_flight` at a
 // time, closing each at once. Prints each open port under -v. Exit 0 when any port is open.
@@ -207,10 +243,12 @@ asio::awaitable<int> check_ports(const Options& options, const std::vector<asio:
 
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  std::optional<ChildCommand> command;  // a missing program ends the run before it connects
+  if (!options.command.empty()) command.emplace(options.command);
   if (options.unix_socket) {
     StreamSocket socket = co_await connect_unix_stream(options);
     if (options.zero_io) co_return exit_ok;  // -z: someone listens there
-    co_return co_await relay_with_stdio(socket, options, format_endpoint(socket.remote_endpoint()));
+    co_return co_await serve_connection(socket, options, command, format_endpoint(socket.remote_endpoint()));
   }
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
@@ -235,7 +273,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
   StreamSocket connected(std::move(socket));
-  co_return co_await relay_with_stdio(connected, options, peer);
+  co_return co_await serve_connection(connected, options, command, peer);
 }
 
 }  // namespace sockcat

@@ -436,3 +436,18 @@ def test_nodns_with_numeric_addresses_works(start_server):
     result = run_sockcat("connect", "-n", "127.0.0.1", str(server.port), input=b"numeric")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"NUMERIC"
+
+
+# --- -e over -U --------------------------------------------------------------------------------
+
+def test_exec_server_on_unix_socket_tells_the_program_its_ends(unix_server, sock_dir):
+    path = f"{sock_dir}/exec"
+    unix_server("-k", "-c", 'printf "%s|%s|%s|" "$SOCKCAT_PROTO" "$SOCKCAT_LOCAL_ADDR" "$SOCKCAT_REMOTE_ADDR"; '
+                "tr a-z A-Z", path)
+    assert ask(path, b"shout") == f"unix|{path}||SHOUT".encode()
+
+
+def test_access_lists_do_not_apply_to_unix_sockets(sock_dir):
+    result = run_sockcat("listen", "-U", "--allow", "127.0.0.1", f"{sock_dir}/s")
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "--allow", "sockcat listen --help")
