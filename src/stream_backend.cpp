@@ -1,5 +1,6 @@
-// The stream (TCP) backend: listen or connect, then either serve clients through a transform
-// or relay one connection with stdin/stdout.
+// The stream (TCP) backend: listen or connect, then serve clients in the mode the options
+// choose (a table: file, broker, replying transform, shared stdio) or relay one connection
+// with stdin/stdout.
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -14,6 +15,8 @@
 #include "exit_status.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
+#include "broker_server.hpp"
+#include "file_server.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
 
@@ -137,24 +140,67 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
   co_return connect_error;
 }
 
-}  // namespace
+ServerLimits limits_of(const Options& options) { return {options.max_conns, options.idle_timeout}; }
 
-asio::awaitable<int> stream_listen(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::acceptor acceptor = open_acceptor(executor, options);
-  const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout};
-  if (transform.reply) {
-    co_await serve_replies(acceptor, transform.reply, limits);
-    co_return exit_ok;
-  }
-  if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
+asio::awaitable<int> serve_file_mode(tcp::acceptor& acceptor, const Options& options) {
+  co_return co_await serve_file(acceptor, options.send_file, options.keep_open, limits_of(options));
+}
+
+asio::awaitable<int> serve_broker_mode(tcp::acceptor& acceptor, const Options& options) {
+  co_await serve_broker(acceptor, limits_of(options), options.chat);
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_replies_mode(tcp::acceptor& acceptor, const Options& options) {
+  co_await serve_replies(acceptor, find_transform(options.transform)->reply, limits_of(options));
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_shared_stdio_mode(tcp::acceptor& acceptor, const Options& options) {
+  co_return co_await serve_shared_stdio(acceptor, limits_of(options), options.half_close);
+}
+
+// listen with transform none and no -k: one client relayed with stdin/stdout, as nc does.
+asio::awaitable<int> relay_one_client(tcp::acceptor& acceptor, const Options& options) {
   tcp::endpoint remote;  // from accept(): valid even if the client has reset since
   tcp::socket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
   acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   co_return co_await relay_with_stdio(socket, options, peer);
+}
+
+// One way of serving the listening socket.
+struct ServerMode {
+  bool (*wanted)(const Options& options);       // whether the options ask for this mode
+  void (*check)(const Options& options);        // run before listening; throws; may be null
+  asio::awaitable<int> (*serve)(tcp::acceptor& acceptor, const Options& options);  // the exit status
+};
+
+// The modes, the first wanted one used; the last is wanted always.
+constexpr ServerMode server_modes[] = {
+    {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
+     serve_file_mode},
+    {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
+    {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
+    {[](const Options&) { return true; }, nullptr, relay_one_client},
+};
+
+const ServerMode& choose_server_mode(const Options& options) {
+  for (const ServerMode& mode : server_modes)
+    if (mode.wanted(options)) return mode;
+  return server_modes[std::size(server_modes) - 1];
+}
+
+}  // namespace
+
+asio::awaitable<int> stream_listen(const Options& options) {
+  const ServerMode& mode = choose_server_mode(options);
+  if (mode.check) mode.check(options);
+  auto executor = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor = open_acceptor(executor, options);
+  co_return co_await mode.serve(acceptor, options);
 }
 
 // connect -z: checks which of the listed ports accept a connection, `probes_in_flight` at a

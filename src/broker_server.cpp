@@ -1,0 +1,232 @@
+#include "broker_server.hpp"
+
+#include <array>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <deque>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "chat_lines.hpp"
+#include "diag.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Bytes read from a client in one go.
+constexpr std::size_t chunk_size = 64 * 1024;
+
+// Shared by every client of this io thread: a client reads into it only once its socket is
+// readable and turns the bytes into a message at once, so none holds it while suspended.
+thread_local std::array<char, chunk_size> broker_scratch;
+
+// What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
+using Message = std::shared_ptr<const std::string>;
+
+// One client of the broker.
+struct BrokerClient {
+  BrokerClient(tcp::socket s, std::string name, unsigned number)
+      : socket(std::move(s)), peer(std::move(name)), serial(number),
+        wake(socket.get_executor(), asio::steady_timer::time_point::max()) {}
+  tcp::socket socket;
+  std::string peer;                 // its address, for diagnostics
+  unsigned serial;                  // 1 for the first client of the server, 2 for the next...
+  std::deque<Message> queue;        // messages waiting for it; the front may be partly sent
+  std::size_t front_sent = 0;       // bytes of queue.front() already sent
+  std::size_t queued = 0;           // bytes in `queue` not yet sent
+  asio::steady_timer wake;          // cancelled when its writer has work or must stop
+  bool takes_messages = true;       // false once it has ended or is ending
+  bool reading_done = false;        // its end of file came: send what is queued, then close
+  std::string dropped_why;          // set when the broker dropped it
+  std::error_code failure;          // why it ended, when it did not end at its own EOF
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
+};
+
+using ClientPtr = std::shared_ptr<BrokerClient>;
+
+// The state all sessions of one broker share.
+struct Broker {
+  std::list<ClientPtr> clients;
+  unsigned next_serial = 1;
+  bool chat = false;
+};
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+std::string chat_name(const BrokerClient& client) { return "<user" + std::to_string(client.serial) + ">"; }
+
+// Ends `client` at once: no more messages; its reader and writer stop.
+void stop_client(BrokerClient& client) {
+  client.takes_messages = false;
+  std::error_code ignored;
+  client.socket.cancel(ignored);
+  client.wake.cancel();
+}
+
+// Hands `message` to `to`: written at once when nothing is queued for it, else queued. A
+// client whose queue would pass broker_queue_limit is dropped instead.
+void offer(BrokerClient& to, const Message& message) {
+  if (to.queue.empty()) {
+    std::error_code ec;
+    std::size_t written = to.socket.write_some(asio::buffer(*message), ec);  // the socket is non-blocking
+    if (ec && !would_block(ec)) {
+      to.failure = ec;
+      stop_client(to);
+      return;
+    }
+    to.sent += written;
+    if (written == message->size()) return;
+    to.queue.push_back(message);
+    to.front_sent = written;
+    to.queued = message->size() - written;
+    to.wake.cancel();
+    return;
+  }
+  if (to.queued + message->size() > broker_queue_limit) {
+    to.dropped_why = "it fell " + std::to_string(broker_queue_limit >> 10) + " KiB behind (not reading)";
+    stop_client(to);
+    return;
+  }
+  to.queue.push_back(message);
+  to.queued += message->size();
+}
+
+// Gives `text` to every client taking messages except `from` (nullptr: to all).
+void deliver(Broker& broker, const BrokerClient* from, std::string text) {
+  if (text.empty()) return;
+  Message message;
+  for (const ClientPtr& to : broker.clients) {
+    if (to.get() == from || !to->takes_messages) continue;
+    if (!message) message = std::make_shared<const std::string>(std::move(text));
+    offer(*to, message);
+  }
+}
+
+// Waits until `socket` has data (at most `idle`) and reads it into broker_scratch, which the
+// caller must use before it next suspends. Returns the bytes read, or the error (eof at the
+// client's end, timed_out after `idle` of silence).
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_chunk(tcp::socket& socket, std::chrono::milliseconds idle) {
+  for (;;) {
+    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
+    std::error_code ec;
+    std::size_t n = socket.read_some(asio::buffer(broker_scratch), ec);
+    if (!would_block(ec)) co_return std::pair{ec, n};
+  }
+}
+
+// Relays what `client` sends to the others until its end of file or a failure.
+asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
+  ChatLines lines(chat_name(client) + " ");
+  for (;;) {
+    auto [read_error, n] = co_await read_chunk(client.socket, idle);
+    if (read_error) {
+      if (read_error != asio::error::eof && client.dropped_why.empty() && !client.failure) client.failure = read_error;
+      break;
+    }
+    client.received += n;
+    if (broker.clients.size() < 2) continue;  // nobody to hear it
+    if (!broker.chat) {
+      deliver(broker, &client, std::string(broker_scratch.data(), n));
+      continue;
+    }
+    std::string text;
+    lines.feed(std::span<const char>(broker_scratch.data(), n), text);
+    deliver(broker, &client, std::move(text));
+  }
+  if (broker.chat) {
+    std::string text;
+    lines.finish(text);
+    deliver(broker, &client, std::move(text));
+  }
+  client.reading_done = true;
+  client.takes_messages = false;  // what is queued still goes out; nothing new joins it
+  if (client.failure || !client.dropped_why.empty()) stop_client(client);
+  client.wake.cancel();
+}
+
+// Writes what is queued for `client`, one message at a time, until it ends; after its end of
+// file, until its queue is empty.
+asio::awaitable<void> send_to(BrokerClient& client) {
+  for (;;) {
+    while (client.queue.empty() && client.takes_messages && !client.reading_done) {
+      client.wake.expires_at(asio::steady_timer::time_point::max());
+      co_await client.wake.async_wait(with_error);
+    }
+    if (client.queue.empty() || (!client.takes_messages && !client.reading_done)) co_return;
+    if (!client.dropped_why.empty() || client.failure) co_return;
+    const std::string& front = *client.queue.front();
+    auto [write_error, written] = co_await asio::async_write(
+        client.socket, asio::buffer(front.data() + client.front_sent, front.size() - client.front_sent), with_error);
+    client.sent += written;
+    client.queued -= written;
+    if (write_error) {
+      if (client.dropped_why.empty() && !client.failure) client.failure = write_error;
+      stop_client(client);
+      co_return;
+    }
+    client.queue.pop_front();
+    client.front_sent = 0;
+  }
+}
+
+// Prints how a client's session ended, under -v.
+void report_end(const BrokerClient& client) {
+  std::string counts = " (received " + std::to_string(client.received) + " bytes, sent " + std::to_string(client.sent) + ")";
+  std::string who = "connection from " + client.peer;
+  if (!client.dropped_why.empty()) diag::info(1, who + " dropped: " + client.dropped_why + counts);
+  else if (client.failure == std::errc::timed_out) diag::info(1, who + " closed: idle too long (-i)" + counts);
+  else if (client.failure && client.failure != asio::error::operation_aborted)
+    diag::info(1, who + " failed: " + client.failure.message() + counts);
+  else diag::info(1, who + " closed" + counts);
+}
+
+// One client of the broker, from its arrival to its end.
+asio::awaitable<void> broker_session(tcp::socket accepted, std::string peer, std::shared_ptr<Broker> broker,
+                                     std::chrono::milliseconds idle) {
+  using namespace asio::experimental::awaitable_operators;
+  auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
+  std::error_code ec;
+  client->socket.non_blocking(true, ec);
+  client->socket.set_option(tcp::no_delay(true), ec);
+  diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
+  if (broker->chat) {
+    deliver(*broker, nullptr, "<announce> " + chat_name(*client) + " has joined\n");
+    offer(*client, std::make_shared<const std::string>("<announce> you are " + chat_name(*client) + "; " +
+                                                       std::to_string(broker->clients.size()) + " others here\n"));
+  }
+  broker->clients.push_back(client);
+
+  auto receive = [&]() -> asio::awaitable<void> { co_await receive_from(*broker, *client, idle); };
+  auto send = [&]() -> asio::awaitable<void> { co_await send_to(*client); };
+  co_await (receive() && send());
+
+  client->takes_messages = false;
+  broker->clients.remove(client);
+  if (broker->chat) deliver(*broker, nullptr, "<announce> " + chat_name(*client) + " has left\n");
+  if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
+  client->socket.close(ec);
+  report_end(*client);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_broker(tcp::acceptor& acceptor, ServerLimits limits, bool chat) {
+  auto broker = std::make_shared<Broker>();
+  broker->chat = chat;
+  const Session session = [broker, limits](tcp::socket socket, std::string peer) {
+    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout);
+  };
+  co_await accept_clients(acceptor, limits, session);
+}
+
+}  // namespace sockcat
