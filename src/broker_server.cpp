@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chat_lines.hpp"
 #include "diag.hpp"
@@ -46,6 +47,7 @@ struct BrokerClient {
   bool reading_done = false;        // its end of file came: send what is queued, then close
   std::string dropped_why;          // set when the broker dropped it
   std::error_code failure;          // why it ended, when it did not end at its own EOF
+  std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
 };
@@ -65,20 +67,27 @@ bool would_block(const std::error_code& ec) {
 
 std::string chat_name(const BrokerClient& client) { return "<user" + std::to_string(client.serial) + ">"; }
 
+// Wakes the senders waiting for room at `client` (it took bytes, or it ended).
+void wake_senders(BrokerClient& client) {
+  for (asio::steady_timer* waiter : client.room_waiters) waiter->cancel();
+}
+
 // Ends `client` at once: no more messages; its reader and writer stop.
 void stop_client(BrokerClient& client) {
   client.takes_messages = false;
   std::error_code ignored;
   client.socket.cancel(ignored);
   client.wake.cancel();
+  wake_senders(client);
 }
 
-// Hands `message` to `to`: written at once when nothing is queued for it, else queued. A
-// client whose queue would pass broker_queue_limit is dropped instead.
-void offer(BrokerClient& to, const Message& message) {
+// Adds `message` to what goes to `to`, writing at once what its socket takes when nothing
+// is queued for it (no limit: callers check for room first).
+void enqueue(BrokerClient& to, const Message& message) {
+  std::size_t written = 0;
   if (to.queue.empty()) {
     std::error_code ec;
-    std::size_t written = to.socket.write_some(asio::buffer(*message), ec);  // the socket is non-blocking
+    written = to.socket.write_some(asio::buffer(*message), ec);  // the socket is non-blocking
     if (ec && !would_block(ec)) {
       to.failure = ec;
       stop_client(to);
@@ -86,29 +95,51 @@ void offer(BrokerClient& to, const Message& message) {
     }
     to.sent += written;
     if (written == message->size()) return;
-    to.queue.push_back(message);
     to.front_sent = written;
-    to.queued = message->size() - written;
-    to.wake.cancel();
-    return;
-  }
-  if (to.queued + message->size() > broker_queue_limit) {
-    to.dropped_why = "it fell " + std::to_string(broker_queue_limit >> 10) + " KiB behind (not reading)";
-    stop_client(to);
-    return;
   }
   to.queue.push_back(message);
-  to.queued += message->size();
+  to.queued += message->size() - written;
+  to.wake.cancel();
 }
 
-// Gives `text` to every client taking messages except `from` (nullptr: to all).
-void deliver(Broker& broker, const BrokerClient* from, std::string text) {
-  if (text.empty()) return;
-  Message message;
-  for (const ClientPtr& to : broker.clients) {
-    if (to.get() == from || !to->takes_messages) continue;
-    if (!message) message = std::make_shared<const std::string>(std::move(text));
-    offer(*to, message);
+// Removes a waiter's timer from a client's list when the wait ends, however it ends.
+struct RoomWaiter {
+  RoomWaiter(BrokerClient& client, asio::steady_timer& timer) : list(client.room_waiters), entry(&timer) {
+    list.push_back(entry);
+  }
+  ~RoomWaiter() { list.remove(entry); }
+  std::list<asio::steady_timer*>& list;
+  asio::steady_timer* entry;
+};
+
+// Waits until `to` has room for `size` more bytes or ends. A client that takes no byte for
+// broker_stall_limit meanwhile is dropped.
+asio::awaitable<void> wait_for_room(BrokerClient& to, std::size_t size) {
+  while (to.takes_messages && to.queued + size > broker_queue_limit) {
+    std::uint64_t sent_before = to.sent;
+    asio::steady_timer deadline(to.socket.get_executor(), broker_stall_limit);
+    {
+      RoomWaiter waiter(to, deadline);
+      co_await deadline.async_wait(with_error);  // cancelled when `to` takes bytes or ends
+    }
+    if (to.takes_messages && to.sent == sent_before) {
+      to.dropped_why = "it took nothing for " + std::to_string(broker_stall_limit.count()) + " s with " +
+                       std::to_string(broker_queue_limit >> 10) + " KiB waiting (not reading)";
+      stop_client(to);
+    }
+  }
+}
+
+// Gives `text` to every client taking messages except `from` (nullptr: to all), waiting
+// while one has no room for it (backpressure: `from` is not read meanwhile).
+asio::awaitable<void> deliver(Broker& broker, const BrokerClient* from, const std::string& text) {
+  if (text.empty()) co_return;
+  auto message = std::make_shared<const std::string>(text);
+  std::vector<ClientPtr> targets(broker.clients.begin(), broker.clients.end());
+  for (const ClientPtr& to : targets) {
+    if (to.get() == from) continue;
+    co_await wait_for_room(*to, message->size());
+    if (to->takes_messages) enqueue(*to, message);
   }
 }
 
@@ -135,21 +166,19 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
     }
     client.received += n;
     if (broker.clients.size() < 2) continue;  // nobody to hear it
-    if (!broker.chat) {
-      deliver(broker, &client, std::string(broker_scratch.data(), n));
-      continue;
-    }
     std::string text;
-    lines.feed(std::span<const char>(broker_scratch.data(), n), text);
-    deliver(broker, &client, std::move(text));
+    if (broker.chat) lines.feed(std::span<const char>(broker_scratch.data(), n), text);
+    else text.assign(broker_scratch.data(), n);
+    co_await deliver(broker, &client, text);
   }
   if (broker.chat) {
     std::string text;
     lines.finish(text);
-    deliver(broker, &client, std::move(text));
+    co_await deliver(broker, &client, text);
   }
   client.reading_done = true;
   client.takes_messages = false;  // what is queued still goes out; nothing new joins it
+  wake_senders(client);
   if (client.failure || !client.dropped_why.empty()) stop_client(client);
   client.wake.cancel();
 }
@@ -164,18 +193,22 @@ asio::awaitable<void> send_to(BrokerClient& client) {
     }
     if (client.queue.empty() || (!client.takes_messages && !client.reading_done)) co_return;
     if (!client.dropped_why.empty() || client.failure) co_return;
-    const std::string& front = *client.queue.front();
-    auto [write_error, written] = co_await asio::async_write(
-        client.socket, asio::buffer(front.data() + client.front_sent, front.size() - client.front_sent), with_error);
+    Message front = client.queue.front();
+    auto [write_error, written] = co_await client.socket.async_write_some(
+        asio::buffer(front->data() + client.front_sent, front->size() - client.front_sent), with_error);
     client.sent += written;
     client.queued -= written;
+    client.front_sent += written;
     if (write_error) {
       if (client.dropped_why.empty() && !client.failure) client.failure = write_error;
       stop_client(client);
       co_return;
     }
-    client.queue.pop_front();
-    client.front_sent = 0;
+    if (client.front_sent == front->size()) {
+      client.queue.pop_front();
+      client.front_sent = 0;
+    }
+    wake_senders(client);
   }
 }
 
@@ -200,11 +233,16 @@ asio::awaitable<void> broker_session(tcp::socket accepted, std::string peer, std
   client->socket.set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
   if (broker->chat) {
-    deliver(*broker, nullptr, "<announce> " + chat_name(*client) + " has joined\n");
-    offer(*client, std::make_shared<const std::string>("<announce> you are " + chat_name(*client) + "; " +
-                                                       std::to_string(broker->clients.size()) + " others here\n"));
+    std::size_t others = broker->clients.size();
+    enqueue(*client, std::make_shared<const std::string>("<announce> you are " + chat_name(*client) + ", with " +
+                                                       std::to_string(others) + (others == 1 ? " other" : " others") +
+                                                       "\n"));
   }
   broker->clients.push_back(client);
+  if (broker->chat) {
+    const std::string joined = "<announce> " + chat_name(*client) + " has joined\n";
+    co_await deliver(*broker, client.get(), joined);
+  }
 
   auto receive = [&]() -> asio::awaitable<void> { co_await receive_from(*broker, *client, idle); };
   auto send = [&]() -> asio::awaitable<void> { co_await send_to(*client); };
@@ -212,7 +250,10 @@ asio::awaitable<void> broker_session(tcp::socket accepted, std::string peer, std
 
   client->takes_messages = false;
   broker->clients.remove(client);
-  if (broker->chat) deliver(*broker, nullptr, "<announce> " + chat_name(*client) + " has left\n");
+  if (broker->chat) {
+    const std::string left = "<announce> " + chat_name(*client) + " has left\n";
+    co_await deliver(*broker, nullptr, left);
+  }
   if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
   client->socket.close(ec);
   report_end(*client);
