@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 
-
 from conftest import wait_until
 from helpers_tcp import LOOP4, background, connect, random_bytes, recv_exact, sees_eof_within, sha256
 
