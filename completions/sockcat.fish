@@ -65,6 +65,9 @@ complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and e
 complete -c sockcat -n $listen -s k -l keep-open -d 'Keep accepting clients (none: they share stdin/stdout)'
 complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once'
 complete -c sockcat -n $listen -s i -l idle-timeout -x -d 'Close a client that sends nothing for DURATION'
+complete -c sockcat -n $listen -l broker -d 'Relay what each client sends to every other client'
+complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <userN>, controls stripped'
+complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
 
 # Options of connect.
 set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'

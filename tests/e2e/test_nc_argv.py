@@ -150,3 +150,11 @@ def test_top_level_help_shows_the_nc_forms():
     text = result.stdout.decode()
     assert "sockcat -l [options] [-p] PORT" in text
     assert "sockcat [options] HOST PORT" in text
+
+
+def test_bash_completes_nc_forms():
+    from test_docs import bash_complete
+    assert bash_complete(["sockcat", "-l", "--br"]) == ["--broker"]
+    assert bash_complete(["sockcat", "-lvp", "80", "--send"]) == ["--send-file"]
+    assert bash_complete(["sockcat", "-v", "--br"]) == []  # without -l: connect's options
+    assert bash_complete(["sockcat", "-v", "--source-p"]) == ["--source-port"]
