@@ -158,17 +158,17 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> read_chunk(tcp::socket&
 // Relays what `client` sends to the others until its end of file or a failure.
 asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
   ChatLines lines(chat_name(client) + " ");
-  for (;;) {
+  // A client dropped (or failed) while this reader waited for room elsewhere stops here.
+  while (client.dropped_why.empty() && !client.failure) {
     auto [read_error, n] = co_await read_chunk(client.socket, idle);
     if (read_error) {
       if (read_error != asio::error::eof && client.dropped_why.empty() && !client.failure) client.failure = read_error;
       break;
     }
     client.received += n;
-    if (broker.clients.size() < 2) continue;  // nobody to hear it
     std::string text;
-    if (broker.chat) lines.feed(std::span<const char>(broker_scratch.data(), n), text);
-    else text.assign(broker_scratch.data(), n);
+    if (broker.chat) lines.feed(std::span<const char>(broker_scratch.data(), n), text);  // keeps line state
+    else if (broker.clients.size() > 1) text.assign(broker_scratch.data(), n);            // someone to hear it
     co_await deliver(broker, &client, text);
   }
   if (broker.chat) {

@@ -21,10 +21,12 @@ inline constexpr std::size_t broker_queue_limit = 1 << 20;
 inline constexpr std::chrono::seconds broker_stall_limit{2};
 
 // Serves the clients of `acceptor` until it is closed. What a client sends goes to every other
-// client connected at the time, never back to itself, in the order it was sent; with `chat`, a line at a time as
-// "<userN> line" (N the connection's serial number from 1) with terminal controls stripped,
-// and "<announce>" lines tell who joins and leaves. At a client's end of file the server sends
-// it what is already queued for it and closes it. A failure ends only that client.
+// client connected at the time, never back to itself, in the order it was sent; with `chat`,
+// a line at a time as "<userN> line" (N the connection's serial number from 1) with terminal
+// controls stripped, and "<announce>" lines tell who joins and leaves. A slower client holds
+// the senders back; a stalled one is dropped (see broker_stall_limit). At a client's end of
+// file the server sends it what is already queued for it and closes it. A failure ends only
+// that client.
 asio::awaitable<void> serve_broker(asio::ip::tcp::acceptor& acceptor, ServerLimits limits, bool chat);
 
 }  // namespace sockcat
