@@ -4,7 +4,7 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after -v --verbose -h --help'
+_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after --framing --max-message -v --verbose -h --help'
 _sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --broker --chat --send-file'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
@@ -75,12 +75,16 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -W "$(_sockcat_transform_names "${COMP_WORDS[0]}")" -- "$cur"))
             return 0
             ;;
+        *:--framing)
+            COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W 'raw line length' -- "$cur"))
+            return 0
+            ;;
         listen:-b | listen:--bind | connect:-s | connect:--source)
             COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
             return 0
             ;;
         listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
-            connect:--source-port | connect:-w | connect:--wait | *:-q | *:--quit-after)
+            connect:--source-port | connect:-w | connect:--wait | *:-q | *:--quit-after | *:--max-message)
             return 0
             ;;
     esac
@@ -95,7 +99,7 @@ _sockcat() {
         local i words_before=0
         for ((i = 2; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after)
+                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message)
                     [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                     ((i++))
                     ;;

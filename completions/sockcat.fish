@@ -26,7 +26,7 @@ function __sockcat_connect_wants_host
             continue
         end
         switch $token
-            case -s --source --source-port -w --wait -q --quit-after
+            case -s --source --source-port -w --wait -q --quit-after --framing --max-message
                 set skip 1
             case '-*'
             case '*'
@@ -53,6 +53,8 @@ complete -c sockcat -n $both -s 4 -d 'Use IPv4 only'
 complete -c sockcat -n $both -s 6 -d 'Use IPv6 only'
 complete -c sockcat -n $both -l no-shutdown -d 'Keep the sending side open after stdin ends'
 complete -c sockcat -n $both -s q -l quit-after -x -d 'After stdin ends, wait at most DURATION (UDP: the linger)'
+complete -c sockcat -n $both -l framing -x -a 'raw line length' -d 'Message boundaries: raw (default), line or length'
+complete -c sockcat -n $both -l max-message -x -d 'With --framing line|length: largest message (default 1M)'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 

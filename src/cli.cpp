@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "exit_status.hpp"
+#include "framing.hpp"
 #include "parse.hpp"
 #include "transform.hpp"
 
@@ -40,6 +41,10 @@ void declare_common(cxxopts::Options& spec) {
       ("no-shutdown", "keep our sending side open after stdin ends (no TCP half-close)")
       ("q,quit-after", "after stdin ends, wait at most DURATION for the peer (UDP: for a quiet DURATION; default 1s)",
        cxxopts::value<std::string>(), "DURATION")
+      ("framing", "message boundaries: raw (default, a byte stream), line or length", cxxopts::value<std::string>(),
+       "NAME")
+      ("max-message", "with --framing line|length: largest message a peer may send (default 1M)",
+       cxxopts::value<std::string>(), "BYTES")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -213,6 +218,44 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return std::nullopt;
 }
 
+// Reads --framing and --max-message and checks them against the rest of the command line
+// (the transform, -u, -z): which combinations carry message boundaries at all.
+Problem apply_framing(const cxxopts::ParseResult& parsed, Options& options) {
+  if (parsed.count("framing")) {
+    options.framing = parsed["framing"].as<std::string>();
+    if (!find_framing(options.framing)) {
+      std::vector<std::string_view> names = framing_names();
+      std::string message = "unknown framing " + quote(options.framing) + " (raw, line or length)";
+      if (auto suggestion = closest_name(options.framing, names))
+        message += "; did you mean '" + std::string(*suggestion) + "'?";
+      return message;
+    }
+  }
+  const bool framed = find_framing(options.framing)->whole_messages;
+  if (parsed.count("max-message")) {
+    if (!framed) return std::string("--max-message applies to --framing line or length");
+    if (options.udp) return std::string("--max-message has no meaning with -u (a datagram is its own limit)");
+    Parsed<std::size_t> size = parse_byte_size(parsed["max-message"].as<std::string>(), largest_max_message);
+    if (auto* problem = std::get_if<std::string>(&size)) return "--max-message: " + *problem;
+    options.max_message = std::get<std::size_t>(size);
+  }
+  if (options.role == Role::connect) {
+    if (framed && options.zero_io) return std::string("--framing has no meaning with -z (nothing is sent)");
+    if (options.udp && options.framing == "length")
+      return std::string("over UDP a datagram is one message: -u takes --framing line (a datagram per line) or raw");
+    return std::nullopt;
+  }
+  const Transform& transform = *find_transform(options.transform);
+  if (framed && options.udp)
+    return std::string("over UDP every datagram is already one message: listen -u takes no --framing");
+  if (framed && !transform.reply)
+    return std::string("--framing needs a replying transform (echo, upper, ...); transform none relays bytes as they come");
+  if (transform.whole_messages && !options.udp && !framed)
+    return "--transform " + std::string(transform.name) +
+           " works on whole messages: add --framing line or --framing length (or use -u)";
+  return std::nullopt;
+}
+
 constexpr Subcommand subcommands[] = {
     {"listen", "wait for a connection (or datagrams) on a local port", "[-p] PORT", Role::listen,
      declare_listen, apply_listen},
@@ -332,10 +375,11 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), help_for);
   }
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
-                             "idle-timeout", "send-file"}) {
+                             "idle-timeout", "send-file", "framing", "max-message"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", help_for);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, help_for);
+  if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
 
   CliOutcome outcome;
   outcome.options = std::move(options);

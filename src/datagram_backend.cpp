@@ -18,6 +18,7 @@
 #include "diag.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
+#include "framing.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
 
@@ -91,11 +92,14 @@ asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
   }
 }
 
-// Writes one received datagram to stdout. Returns false (after reporting, unless the reader
-// merely left) when stdout failed; `status` then holds the exit status.
+// Writes one received datagram to stdout, as a line when `as_line` (followed by LF). Returns
+// false (after reporting, unless the reader merely left) when stdout failed; `status` then
+// holds the exit status.
 asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const char* data, std::size_t n,
-                                     int& status) {
-  auto [ec, written] = co_await asio::async_write(out, asio::buffer(data, n), with_error);
+                                     bool as_line, int& status) {
+  static const char line_end = '\n';
+  std::array<asio::const_buffer, 2> pieces{asio::buffer(data, n), asio::buffer(&line_end, as_line ? 1 : 0)};
+  auto [ec, written] = co_await asio::async_write(out, pieces, with_error);
   if (!ec) co_return true;
   if (ec == asio::error::broken_pipe) {
     status = exit_ok;
@@ -232,6 +236,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   int status = exit_ok;
   std::uint64_t sent_count = 0;
   std::uint64_t received_count = 0;
+  const bool by_line = find_framing(options.framing)->whole_messages;  // cli.cpp allows only line here
 
   // Both sides call this to end the session: stop reading stdin and the socket.
   auto finish = [&] {
@@ -247,11 +252,82 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     finish();
   };
 
+  // Sends slots [0, count) of `batch`, waiting while the socket buffer is full.
+  auto send_batch = [&](DatagramBatch& batch, std::size_t count) -> asio::awaitable<void> {
+    for (std::size_t done = 0; done < count && !finished;) {
+      std::error_code send_error;
+      std::size_t sent = batch.send_connected(socket.native_handle(), done, count - done, send_error);
+      done += sent;
+      sent_count += sent;
+      if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
+        auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
+        if (wait_error) break;
+      } else if (send_error) {
+        report_refused(send_error);
+        break;
+      }
+    }
+  };
+  // --framing line: one datagram per stdin line (LF or CRLF, a last line without LF counts).
+  auto send_lines = [&]() -> asio::awaitable<void> {
+    auto batch = std::make_unique<DatagramBatch>();
+    const Framing& line = *find_framing("line");
+    std::vector<char> pending(send_size + 2 + receive_size);
+    std::size_t have = 0;
+    std::size_t checked = 0;
+    bool input_ended = !in.is_open();
+    while (!finished && !input_ended) {
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(pending.data() + have, pending.size() - have), with_error);
+      if (ec && ec != asio::error::eof) {
+        if (ec != asio::error::operation_aborted) {
+          diag::error("stdin", ec);
+          status = exit_failure;
+          finish();
+        }
+        break;
+      }
+      input_ended = ec == asio::error::eof;
+      have += n;
+      std::size_t at = 0;
+      std::size_t count = 0;
+      for (;;) {
+        std::span<const char> rest(pending.data() + at, have - at);
+        Decoded message = line.decode(rest, send_size, at == 0 ? checked : 0);
+        if (message.status == DecodeStatus::incomplete && input_ended && !rest.empty()) {
+          message.status = DecodeStatus::complete;  // the last line needs no LF
+          message.payload_size = rest.size() - (rest.back() == '\r' ? 1 : 0);
+          message.consumed = rest.size();
+        }
+        if (message.status == DecodeStatus::too_large) {
+          diag::error("stdin: a line over " + std::to_string(send_size) + " bytes does not fit in one datagram");
+          status = exit_failure;
+          finish();
+          co_return;
+        }
+        if (message.status != DecodeStatus::complete) break;
+        std::memcpy(batch->slot(count).data(), rest.data(), message.payload_size);
+        batch->set_length(count++, message.payload_size);
+        at += message.consumed;
+        if (count == DatagramBatch::capacity) {
+          co_await send_batch(*batch, count);
+          count = 0;
+        }
+      }
+      co_await send_batch(*batch, count);
+      std::memmove(pending.data(), pending.data() + at, have - at);
+      have -= at;
+      checked = have;
+    }
+  };
   auto send = [&]() -> asio::awaitable<void> {
     auto batch = std::make_unique<DatagramBatch>();
     std::error_code ignored;
     in.non_blocking(true, ignored);  // so that read_some below reports would_block, not waits
     bool input_ended = !in.is_open();
+    if (by_line) {
+      co_await send_lines();
+      input_ended = true;
+    }
     while (!finished && !input_ended) {
       // A batch starts with one read that may wait, then takes what stdin already holds:
       // still one datagram per read.
@@ -273,19 +349,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         if (read_error) break;  // would_block, EOF, or an error the next read reports
         batch->set_length(count++, more);
       }
-      for (std::size_t done = 0; done < count && !finished;) {
-        std::error_code send_error;
-        std::size_t sent = batch->send_connected(socket.native_handle(), done, count - done, send_error);
-        done += sent;
-        sent_count += sent;
-        if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
-          auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
-          if (wait_error) break;
-        } else if (send_error) {
-          report_refused(send_error);
-          break;
-        }
-      }
+      co_await send_batch(*batch, count);
     }
     // Input is over: wait for replies until the line has been quiet for the linger time.
     last_activity = std::chrono::steady_clock::now();
@@ -305,7 +369,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
       ++received_count;
       last_activity = std::chrono::steady_clock::now();
-      if (!co_await write_datagram(out, out_buffer->data(), n, status)) {
+      if (!co_await write_datagram(out, out_buffer->data(), n, by_line, status)) {
         finish();
         break;
       }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,12 @@ enum class Role { listen, connect };
 // How long `connect -u` waits for replies after stdin EOF when -q does not say: it ends
 // once this long has passed without a datagram.
 inline constexpr std::chrono::milliseconds default_udp_linger{1000};
+
+// The default of --max-message: the largest message payload a peer may send or announce.
+inline constexpr std::size_t default_max_message = 1024 * 1024;
+
+// The largest --max-message accepted: a framed client may be buffered this much.
+inline constexpr std::size_t largest_max_message = 1024 * 1024 * 1024;
 
 // Which address family names may resolve to: any (dual-stack), IPv4 only or IPv6 only.
 enum class Family { any, v4, v6 };
@@ -29,6 +36,8 @@ struct Options {
   std::string source_address;            // connect -s: local address to send from ("" = any)
   std::string source_port;               // connect --source-port ("" = ephemeral)
   std::string transform = "none";        // listen --transform: registry name
+  std::string framing = "raw";           // --framing: name in the framing table (framing.hpp)
+  std::size_t max_message = default_max_message;  // --max-message: largest payload, framed only
   bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
   bool zero_io = false;                  // connect -z: only check which of the PORTS accept
   std::chrono::milliseconds connect_timeout{0};  // connect -w: 0 = the system's own timeout

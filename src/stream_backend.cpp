@@ -13,6 +13,8 @@
 #include "endpoint.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
+#include "framed_client.hpp"
+#include "framed_server.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
 #include "broker_server.hpp"
@@ -151,6 +153,14 @@ asio::awaitable<int> serve_broker_mode(tcp::acceptor& acceptor, const Options& o
   co_return exit_ok;
 }
 
+// A replying transform over whole messages (--framing line or length).
+asio::awaitable<int> serve_framed_mode(tcp::acceptor& acceptor, const Options& options) {
+  const Framing& framing = *find_framing(options.framing);
+  co_await serve_framed(acceptor, FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
+                        limits_of(options));
+  co_return exit_ok;
+}
+
 asio::awaitable<int> serve_replies_mode(tcp::acceptor& acceptor, const Options& options) {
   co_await serve_replies(acceptor, find_transform(options.transform)->reply, limits_of(options));
   co_return exit_ok;
@@ -182,6 +192,8 @@ constexpr ServerMode server_modes[] = {
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
      serve_file_mode},
     {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
+     nullptr, serve_framed_mode},
     {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
     {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
     {[](const Options&) { return true; }, nullptr, relay_one_client},
@@ -272,6 +284,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   }
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
+  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
   co_return co_await relay_with_stdio(socket, options, peer);
 }
 
