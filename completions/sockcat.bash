@@ -5,7 +5,7 @@
 # Transform names are not listed here: they come from the binary at completion time.
 
 _sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -v --verbose -h --help'
-_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile'
+_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile --broker --chat --send-file'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
 # Prints the transform names that the sockcat being completed knows, one per line.
@@ -40,6 +40,14 @@ _sockcat() {
     # The subcommand is the first word after the command name.
     local subcommand=
     ((COMP_CWORD > 1)) && subcommand=${COMP_WORDS[1]}
+    # nc style (`sockcat -lvp 80`, `sockcat -v host 80`): -l or --listen anywhere means listen.
+    if [[ $subcommand == -* && $subcommand != @(-h|--help|-V|--version) ]]; then
+        local word
+        subcommand=connect
+        for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+            [[ $word == --listen || $word =~ ^-[a-zA-Z46]*l ]] && subcommand=listen
+        done
+    fi
 
     if [[ -z $subcommand ]]; then
         COMPREPLY=($(IFS=' ' compgen -W 'listen connect help --help -h --version -V' -- "$cur"))
@@ -59,6 +67,10 @@ _sockcat() {
 
     # The value of an option that takes one.
     case $subcommand:$prev in
+        listen:--send-file)
+            COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
+            return 0
+            ;;
         listen:--transform)
             COMPREPLY=($(compgen -P "$prefix" -W "$(_sockcat_transform_names "${COMP_WORDS[0]}")" -- "$cur"))
             return 0

@@ -73,6 +73,9 @@ complete -c sockcat -n $listen -l allow -x -d 'Serve only peers in these address
 complete -c sockcat -n $listen -l deny -x -d 'Refuse peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l allowfile -r -F -d 'Serve only peers listed in FILE'
 complete -c sockcat -n $listen -l denyfile -r -F -d 'Refuse peers listed in FILE'
+complete -c sockcat -n $listen -l broker -d 'Relay what each client sends to every other client'
+complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <userN>, controls stripped'
+complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
 
 # Options of connect.
 set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'

@@ -46,6 +46,9 @@ struct Options {
   bool keep_open = false;                // listen -k: keep accepting (none: clients share stdio)
   unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
   std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
+  bool broker = false;                   // listen --broker: relay each client's data to all others (implies -k)
+  bool chat = false;                     // listen --chat: broker by lines, labelled, controls stripped
+  std::string send_file;                 // listen --send-file: give each client this file ("" = off)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
   std::vector<std::string> command;      // -e/-c: argv of the child each connection is handed to (empty = none)
   std::vector<std::string> allow;        // listen --allow: comma-separated addresses/CIDR ranges, one per use

@@ -1,5 +1,6 @@
-// The stream (TCP) backend: listen or connect, then either serve clients through a transform
-// or relay one connection with stdin/stdout.
+// The stream (TCP) backend: listen or connect, then serve clients in the mode the options
+// choose (a table: file, broker, replying transform, shared stdio) or relay one connection
+// with stdin/stdout.
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -18,6 +19,8 @@
 #include "framed_server.hpp"
 #include "relay.hpp"
 #include "stdio.hpp"
+#include "broker_server.hpp"
+#include "file_server.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
 
@@ -141,43 +144,109 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
   co_return connect_error;
 }
 
-}  // namespace
+// What every listen mode needs besides the options: the limits on clients, with the access
+// lists (built before listening: an unreadable --allowfile ends the run there).
+struct Listener {
+  tcp::acceptor& acceptor;
+  const Options& options;
+  ServerLimits limits;
+};
 
-asio::awaitable<int> stream_listen(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
-  // A missing program or an unreadable access file ends the run before it listens.
-  const AccessList access = make_access_list(options);
-  std::optional<ChildCommand> command;
-  if (!options.command.empty()) command.emplace(options.command);
-  tcp::acceptor acceptor = open_acceptor(executor, options);
-  const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
+asio::awaitable<int> serve_file_mode(Listener& listener) {
+  co_return co_await serve_file(listener.acceptor, listener.options.send_file, listener.options.keep_open, listener.limits);
+}
+
+asio::awaitable<int> serve_broker_mode(Listener& listener) {
+  co_await serve_broker(listener.acceptor, listener.limits, listener.options.chat);
+  co_return exit_ok;
+}
+
+// A replying transform over whole messages (--framing line or length).
+asio::awaitable<int> serve_framed_mode(Listener& listener) {
+  const Options& options = listener.options;
   const Framing& framing = *find_framing(options.framing);
-  if (transform.reply && framing.whole_messages) {
-    co_await serve_framed(acceptor, FramedService{&framing, transform.reply, options.max_message}, limits);
-    co_return exit_ok;
-  }
-  if (transform.reply) {
-    co_await serve_replies(acceptor, transform.reply, limits);
-    co_return exit_ok;
-  }
-  if (command && options.keep_open) {
-    co_await serve_commands(acceptor, *command, limits);
-    co_return exit_ok;
-  }
-  if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
+  co_await serve_framed(listener.acceptor,
+                        FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
+                        listener.limits);
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_replies_mode(Listener& listener) {
+  co_await serve_replies(listener.acceptor, find_transform(listener.options.transform)->reply, listener.limits);
+  co_return exit_ok;
+}
+
+// -e/-c with -k: one child per client.
+asio::awaitable<int> serve_commands_mode(Listener& listener) {
+  const ChildCommand command(listener.options.command);
+  co_await serve_commands(listener.acceptor, command, listener.limits);
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
+  co_return co_await serve_shared_stdio(listener.acceptor, listener.limits, listener.options.half_close);
+}
+
+// listen with transform none and no -k: one client (the first one allowed) relayed with
+// stdin/stdout as nc does, or handed to the -e/-c program.
+asio::awaitable<int> serve_one_client(Listener& listener) {
+  std::optional<ChildCommand> command;
+  if (!listener.options.command.empty()) command.emplace(listener.options.command);
   tcp::endpoint remote;  // from accept(): valid even if the client has reset since
-  tcp::socket socket(executor);
+  tcp::socket socket(listener.acceptor.get_executor());
   for (;;) {
-    socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
-    if (admitted(limits.access, remote, format_endpoint(remote))) break;
+    socket = co_await listener.acceptor.async_accept(remote, asio::use_awaitable);
+    if (admitted(listener.limits.access, remote, format_endpoint(remote))) break;
     socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
   }
-  acceptor.close();
+  listener.acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
-  co_return co_await relay_with_stdio(socket, options, peer);
+  co_return co_await relay_with_stdio(socket, listener.options, peer);
+}
+
+// One way of serving the listening socket.
+struct ServerMode {
+  bool (*wanted)(const Options& options);       // whether the options ask for this mode
+  void (*check)(const Options& options);        // run before listening; throws; may be null
+  asio::awaitable<int> (*serve)(Listener& listener);  // the exit status
+};
+
+// Finds the -e/-c program before listening; throws when it cannot be run.
+void check_command(const Options& options) {
+  if (!options.command.empty()) ChildCommand{options.command};
+}
+
+// The modes, the first wanted one used; the last is wanted always.
+constexpr ServerMode server_modes[] = {
+    {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
+     serve_file_mode},
+    {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
+     nullptr, serve_framed_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
+    {[](const Options& o) { return !o.command.empty() && o.keep_open; }, check_command, serve_commands_mode},
+    {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
+    {[](const Options&) { return true; }, check_command, serve_one_client},
+};
+
+const ServerMode& choose_server_mode(const Options& options) {
+  for (const ServerMode& mode : server_modes)
+    if (mode.wanted(options)) return mode;
+  return server_modes[std::size(server_modes) - 1];
+}
+
+}  // namespace
+
+asio::awaitable<int> stream_listen(const Options& options) {
+  const ServerMode& mode = choose_server_mode(options);
+  if (mode.check) mode.check(options);
+  const AccessList access = make_access_list(options);
+  auto executor = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor = open_acceptor(executor, options);
+  Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access}};
+  co_return co_await mode.serve(listener);
 }
 
 // connect -z: checks which of the listed ports accept a connection, `probes_in_flight` at a
