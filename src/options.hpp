@@ -37,6 +37,16 @@ struct Options {
   unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
   std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
+  // Connection options of the relay (connect, and listen with transform none):
+  bool crlf = false;                     // -C: send every LF as CRLF
+  std::chrono::milliseconds line_delay{0};       // -d: pause between the lines sent (0 = none)
+  bool send_only = false;                // --send-only: discard what arrives; end at stdin EOF
+  bool recv_only = false;                // --recv-only: never read stdin; end when the peer closes
+  std::string output_file;               // -o: log every byte that crossed the wire ("" = none)
+  std::string hex_dump_file;             // -x: log a hex dump of it, each direction marked ("" = none)
+  bool append_output = false;            // --append-output: append to the -o/-x files, not truncate
+  bool progress = false;                 // --progress: show the transfer's progress on stderr
+  bool stats = false;                    // --stats: print byte counts and duration at the end
 };
 
 }  // namespace sockcat
