@@ -4,7 +4,7 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after -v --verbose -h --help'
+_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
 _sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
@@ -67,8 +67,12 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
             return 0
             ;;
+        *:-o | *:--output | *:-x | *:--hex-dump)
+            COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
+            return 0
+            ;;
         listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
-            connect:--source-port | connect:-w | connect:--wait | *:-q | *:--quit-after)
+            connect:--source-port | connect:-w | connect:--wait | *:-q | *:--quit-after | *:-d | *:--delay)
             return 0
             ;;
     esac
@@ -83,7 +87,8 @@ _sockcat() {
         local i words_before=0
         for ((i = 2; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after)
+                -s | --source | --source-port | -w | --wait | -q | --quit-after | -d | --delay | -o | --output | \
+                    -x | --hex-dump)
                     [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                     ((i++))
                     ;;
