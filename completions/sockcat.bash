@@ -4,8 +4,8 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
-_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout'
+_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
+_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
 # Prints the transform names that the sockcat being completed knows, one per line.
@@ -63,16 +63,25 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -W "$(_sockcat_transform_names "${COMP_WORDS[0]}")" -- "$cur"))
             return 0
             ;;
+        *:--framing)
+            COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W 'raw line length' -- "$cur"))
+            return 0
+            ;;
         listen:-b | listen:--bind | connect:-s | connect:--source)
             COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
             return 0
             ;;
-        *:-o | *:--output | *:-x | *:--hex-dump)
+        *:-e | *:--exec)
+            COMPREPLY=($(compgen -P "$prefix" -c -- "$cur"))
+            return 0
+            ;;
+        listen:--allowfile | listen:--denyfile | *:-o | *:--output | *:-x | *:--hex-dump)
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
         listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
-            connect:--source-port | connect:-w | connect:--wait | *:-q | *:--quit-after | *:-d | *:--delay)
+            listen:--allow | listen:--deny | connect:--source-port | connect:-w | connect:--wait | \
+            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec | *:-d | *:--delay)
             return 0
             ;;
     esac
@@ -87,8 +96,8 @@ _sockcat() {
         local i words_before=0
         for ((i = 2; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after | -d | --delay | -o | --output | \
-                    -x | --hex-dump)
+                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec | \
+                    -d | --delay | -o | --output | -x | --hex-dump)
                     [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                     ((i++))
                     ;;

@@ -26,7 +26,7 @@ function __sockcat_connect_wants_host
             continue
         end
         switch $token
-            case -s --source --source-port -w --wait -q --quit-after -d --delay -o --output -x --hex-dump
+            case -s --source --source-port -w --wait -q --quit-after --framing --max-message -e --exec -c --sh-exec -d --delay -o --output -x --hex-dump
                 set skip 1
             case '-*'
             case '*'
@@ -62,6 +62,10 @@ complete -c sockcat -n $both -s x -l hex-dump -r -F -d 'Write a hex dump of what
 complete -c sockcat -n $both -l append-output -d 'Append to the -o and -x files instead of truncating'
 complete -c sockcat -n $both -l progress -d 'Show bytes, rate, percent and ETA during the transfer'
 complete -c sockcat -n $both -l stats -d 'Print bytes sent and received and the duration at the end'
+complete -c sockcat -n $both -s e -l exec -x -a '(__fish_complete_command)' -d 'Hand the connection to a program (no shell)'
+complete -c sockcat -n $both -s c -l sh-exec -x -d 'Hand the connection to /bin/sh -c COMMAND'
+complete -c sockcat -n $both -l framing -x -a 'raw line length' -d 'Message boundaries: raw (default), line or length'
+complete -c sockcat -n $both -l max-message -x -d 'With --framing line|length: largest message (default 1M)'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 
@@ -74,6 +78,10 @@ complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and e
 complete -c sockcat -n $listen -s k -l keep-open -d 'Keep accepting clients (none: they share stdin/stdout)'
 complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once'
 complete -c sockcat -n $listen -s i -l idle-timeout -x -d 'Close a client that sends nothing for DURATION'
+complete -c sockcat -n $listen -l allow -x -d 'Serve only peers in these addresses/CIDR ranges'
+complete -c sockcat -n $listen -l deny -x -d 'Refuse peers in these addresses/CIDR ranges'
+complete -c sockcat -n $listen -l allowfile -r -F -d 'Serve only peers listed in FILE'
+complete -c sockcat -n $listen -l denyfile -r -F -d 'Refuse peers listed in FILE'
 
 # Options of connect.
 set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'

@@ -59,6 +59,10 @@ asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLi
       }
       if (ec) continue;  // e.g. ECONNABORTED: that client is gone already
       std::string peer = format_endpoint(remote);  // from accept(): valid even if it has reset since
+      if (!admitted(limits.access, remote, peer)) {
+        socket.close(ec);
+        continue;
+      }
       if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
         diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
                           " clients already (-m)");
@@ -70,6 +74,12 @@ asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor, ServerLi
                      [open_sessions](std::exception_ptr) { --*open_sessions; });
     }
   }
+}
+
+bool admitted(const AccessList* access, const asio::ip::tcp::endpoint& remote, const std::string& peer) {
+  if (!access || access->admits(remote.data())) return true;
+  diag::info(1, "connection from " + peer + " refused: not allowed (--allow/--deny)");
+  return false;
 }
 
 asio::awaitable<std::error_code> wait_readable(asio::ip::tcp::socket& socket, std::chrono::milliseconds idle) {

@@ -9,20 +9,28 @@
 #include <functional>
 #include <string>
 
+#include "access_list.hpp"
+
 namespace sockcat {
 
 // The limits a server enforces on its clients.
 struct ServerLimits {
   unsigned max_conns = 0;                     // clients served at once; 0 = no limit
   std::chrono::milliseconds idle_timeout{0};  // close a client silent this long; 0 = never
+  const AccessList* access = nullptr;         // --allow/--deny; nullptr = everyone (must outlive the server)
 };
+
+// True when `access` (if any) admits the peer at `remote`; otherwise notes the refusal under
+// -v (as "connection from PEER refused ...") and the caller closes the connection at once.
+bool admitted(const AccessList* access, const asio::ip::tcp::endpoint& remote, const std::string& peer);
 
 // Serves one accepted client until it is done; `peer` names it for diagnostics.
 using Session = std::function<asio::awaitable<void>(asio::ip::tcp::socket socket, std::string peer)>;
 
 // Accepts clients on `acceptor` until it is closed, running `session` for each in its own
-// coroutine, taking every pending connection per wake-up. A client over `limits.max_conns` is
-// closed at once (noted under -v). Accept failures from exhausted resources (EMFILE, ENFILE,
+// coroutine, taking every pending connection per wake-up. A client that `limits.access`
+// refuses is closed at once, unread, and does not count against `limits.max_conns`; a client
+// over that limit is closed at once too (both noted under -v). Accept failures from exhausted resources (EMFILE, ENFILE,
 // ENOBUFS, ENOMEM) are retried every 100 ms, never in a busy loop, and reported once per
 // episode: until the queue of pending connections has drained.
 // `session` must outlive the call (callers keep it in a named local: g++ 12 destroys a

@@ -7,11 +7,16 @@
 #include <exception>
 #include <system_error>
 
+#include "child_process.hpp"
 #include "diag.hpp"
 #include "exit_status.hpp"
 
 namespace sockcat {
 namespace {
+
+// How long children handed a connection (-e/-c) get to exit after SIGTERM when the program
+// ends, before SIGKILL.
+constexpr std::chrono::milliseconds child_grace{2000};
 
 constexpr Backend table[] = {
     {"tcp", stream_listen, stream_connect},
@@ -54,8 +59,10 @@ int run(const Options& options) {
     context.run();
   } catch (const std::exception& e) {
     diag::error(e.what());
-    return exit_failure;
+    status = exit_failure;
   }
+  // Children handed a connection (-e/-c) do not outlive the program.
+  ChildProcess::end_all(child_grace);
   return status;
 }
 

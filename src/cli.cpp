@@ -10,7 +10,9 @@
 #include <cxxopts.hpp>
 #include <variant>
 
+#include "access_list.hpp"
 #include "exit_status.hpp"
+#include "framing.hpp"
 #include "parse.hpp"
 #include "transform.hpp"
 
@@ -51,6 +53,14 @@ void declare_common(cxxopts::Options& spec) {
       ("append-output", "append to the -o and -x files instead of truncating them")
       ("progress", "show bytes, rate, percent and ETA on stderr during the transfer")
       ("stats", "print the bytes sent and received and the duration on stderr at the end")
+      ("e,exec", "hand the connection to program CMDLINE as its stdin and stdout (split on blanks; no shell)",
+       cxxopts::value<std::string>(), "CMDLINE")
+      ("c,sh-exec", "hand the connection to /bin/sh -c COMMAND as its stdin and stdout",
+       cxxopts::value<std::string>(), "COMMAND")
+      ("framing", "message boundaries: raw (default, a byte stream), line or length", cxxopts::value<std::string>(),
+       "NAME")
+      ("max-message", "with --framing line|length: largest message a peer may send (default 1M)",
+       cxxopts::value<std::string>(), "BYTES")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -68,7 +78,15 @@ void declare_listen(cxxopts::Options& spec) {
       ("list-transforms", "print the transforms and exit")
       ("k,keep-open", "keep accepting clients; with transform none they share stdin and stdout")
       ("m,max-conns", "serve at most N clients at once; close the others at once", cxxopts::value<std::string>(), "N")
-      ("i,idle-timeout", "close a client that sends nothing for DURATION", cxxopts::value<std::string>(), "DURATION");
+      ("i,idle-timeout", "close a client that sends nothing for DURATION", cxxopts::value<std::string>(), "DURATION")
+      ("allow", "serve only peers in ADDRS: addresses and CIDR ranges, comma-separated (repeatable)",
+       cxxopts::value<std::vector<std::string>>(), "ADDRS")
+      ("deny", "refuse peers in ADDRS: addresses and CIDR ranges, comma-separated (repeatable)",
+       cxxopts::value<std::vector<std::string>>(), "ADDRS")
+      ("allowfile", "serve only peers listed in FILE (one address or range per line)",
+       cxxopts::value<std::vector<std::string>>(), "FILE")
+      ("denyfile", "refuse peers listed in FILE (one address or range per line)",
+       cxxopts::value<std::vector<std::string>>(), "FILE");
 }
 
 void declare_connect(cxxopts::Options& spec) {
@@ -102,6 +120,69 @@ Problem check_port(const std::string& port, bool udp, bool allow_zero) {
   Parsed<std::uint16_t> parsed = parse_port(port, udp);
   if (auto* problem = std::get_if<std::string>(&parsed)) return *problem;
   if (!allow_zero && std::get<std::uint16_t>(parsed) == 0) return std::string("port 0 is not a valid destination");
+  return std::nullopt;
+}
+
+// Fills the access lists of a listener (--allow, --deny and their files); checks each entry.
+Problem apply_access(const cxxopts::ParseResult& parsed, Options& options) {
+  auto values = [&](const char* name) {
+    return parsed.count(name) ? parsed[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  options.allow = values("allow");
+  options.deny = values("deny");
+  options.allow_files = values("allowfile");
+  options.deny_files = values("denyfile");
+  std::vector<AddressRange> ranges;
+  for (const auto* list : {&options.allow, &options.deny}) {
+    for (const std::string& spec : *list) {
+      if (Problem problem = parse_range_list(spec, ranges))
+        return "--" + std::string(list == &options.allow ? "allow" : "deny") + ": " + *problem;
+    }
+  }
+  for (const auto* files : {&options.allow_files, &options.deny_files}) {
+    for (const std::string& path : *files)
+      if (path.empty()) return "empty file name for --" + std::string(files == &options.allow_files ? "allowfile" : "denyfile");
+  }
+  return std::nullopt;
+}
+
+// Splits an -e argument on blanks into a program and its arguments (no quoting, no shell).
+std::vector<std::string> split_on_blanks(const std::string& text) {
+  std::vector<std::string> words;
+  std::size_t at = 0;
+  while ((at = text.find_first_not_of(" \t", at)) != std::string::npos) {
+    std::size_t end = text.find_first_of(" \t", at);
+    words.push_back(text.substr(at, end - at));
+    at = end;
+  }
+  return words;
+}
+
+// Fills the command of -e/-c and checks what it excludes. Runs after the subcommand's own
+// checks, so that the transform, -k and -z are known.
+Problem apply_command(const cxxopts::ParseResult& parsed, Options& options) {
+  bool exec = parsed.count("exec") > 0;
+  bool shell = parsed.count("sh-exec") > 0;
+  if (!exec && !shell) return std::nullopt;
+  if (exec && shell) return std::string("-e and -c exclude each other (use one way to run the program)");
+  std::string flag = exec ? "-e" : "-c";
+  if (exec) {
+    options.command = split_on_blanks(parsed["exec"].as<std::string>());
+    if (options.command.empty()) return std::string("-e needs a program to run");
+  } else {
+    const std::string& command = parsed["sh-exec"].as<std::string>();
+    if (command.find_first_not_of(" \t") == std::string::npos) return std::string("-c needs a command to run");
+    options.command = {"/bin/sh", "-c", command};
+  }
+  if (options.udp) return flag + " hands a connection to a program; UDP has none (drop " + flag + " or -u)";
+  if (options.transform != "none")
+    return flag + " and --transform " + options.transform + " exclude each other (the program answers each client)";
+  if (options.zero_io) return flag + " has no meaning with -z (no connection is kept)";
+  if (options.framing != "raw") return flag + " and --framing exclude each other (the program reads the connection)";
+  if (options.quit_after || !options.half_close)
+    return "-q and --no-shutdown have no meaning with " + flag + " (the program, not sockcat, owns the connection)";
+  if (options.idle_timeout.count() != 0)
+    return "-i has no meaning with " + flag + " (the program, not sockcat, reads each client)";
   return std::nullopt;
 }
 
@@ -155,7 +236,7 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
     return std::string("-q applies to a relay (--transform none): a replying server never reads stdin");
   if (options.quit_after && options.keep_open && !options.udp)
     return std::string("-q applies to a relay of one connection, not to -k (which runs until a signal)");
-  return std::nullopt;
+  return apply_access(parsed, options);
 }
 
 Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
@@ -231,6 +312,8 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
 
   // Where they apply: a relay of one connection with stdin/stdout.
   if (options.zero_io) return first_given + " has no meaning with -z (nothing is relayed)";
+  if (!options.command.empty()) return first_given + " applies to a relay with stdin/stdout, not to -e/-c";
+  if (find_framing(options.framing)->whole_messages) return first_given + " applies to a byte stream (--framing raw)";
   if (options.role == Role::listen) {
     if (find_transform(options.transform)->reply)
       return first_given + " applies to a relay (--transform none), not to a replying server";
@@ -246,6 +329,44 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     return std::string("-q counts from stdin's end, and --recv-only never reads stdin");
   if (options.send_only && options.quit_after)
     return std::string("--send-only ends at stdin's end already: -q has no meaning with it");
+  return std::nullopt;
+}
+
+// Reads --framing and --max-message and checks them against the rest of the command line
+// (the transform, -u, -z): which combinations carry message boundaries at all.
+Problem apply_framing(const cxxopts::ParseResult& parsed, Options& options) {
+  if (parsed.count("framing")) {
+    options.framing = parsed["framing"].as<std::string>();
+    if (!find_framing(options.framing)) {
+      std::vector<std::string_view> names = framing_names();
+      std::string message = "unknown framing " + quote(options.framing) + " (raw, line or length)";
+      if (auto suggestion = closest_name(options.framing, names))
+        message += "; did you mean '" + std::string(*suggestion) + "'?";
+      return message;
+    }
+  }
+  const bool framed = find_framing(options.framing)->whole_messages;
+  if (parsed.count("max-message")) {
+    if (!framed) return std::string("--max-message applies to --framing line or length");
+    if (options.udp) return std::string("--max-message has no meaning with -u (a datagram is its own limit)");
+    Parsed<std::size_t> size = parse_byte_size(parsed["max-message"].as<std::string>(), largest_max_message);
+    if (auto* problem = std::get_if<std::string>(&size)) return "--max-message: " + *problem;
+    options.max_message = std::get<std::size_t>(size);
+  }
+  if (options.role == Role::connect) {
+    if (framed && options.zero_io) return std::string("--framing has no meaning with -z (nothing is sent)");
+    if (options.udp && options.framing == "length")
+      return std::string("over UDP a datagram is one message: -u takes --framing line (a datagram per line) or raw");
+    return std::nullopt;
+  }
+  const Transform& transform = *find_transform(options.transform);
+  if (framed && options.udp)
+    return std::string("over UDP every datagram is already one message: listen -u takes no --framing");
+  if (framed && !transform.reply)
+    return std::string("--framing needs a replying transform (echo, upper, ...); transform none relays bytes as they come");
+  if (transform.whole_messages && !options.udp && !framed)
+    return "--transform " + std::string(transform.name) +
+           " works on whole messages: add --framing line or --framing length (or use -u)";
   return std::nullopt;
 }
 
@@ -364,10 +485,13 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), sub.name);
   }
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
-                             "idle-timeout", "delay", "output", "hex-dump"}) {
+                             "idle-timeout", "framing", "max-message", "exec", "sh-exec", "delay", "output",
+                             "hex-dump"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", sub.name);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, sub.name);
+  if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, sub.name);
+  if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, sub.name);
   if (Problem problem = apply_relay_options(parsed, options)) return usage_error(*problem, sub.name);
 
   CliOutcome outcome;

@@ -1,5 +1,6 @@
 // The datagram (UDP) backend: one datagram per stdin read on the way out, one stdout write per
 // datagram on the way in, and a replying server that answers every sender.
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <asio/experimental/as_tuple.hpp>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "access_list.hpp"
 #include "backend.hpp"
 #include "datagram_batch.hpp"
 #include "diag.hpp"
@@ -21,6 +23,7 @@
 #include "progress.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "framing.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
 
@@ -77,10 +80,43 @@ udp::endpoint sender_of(const DatagramBatch& batch, std::size_t i) {
   return sender;
 }
 
+// The --allow/--deny check on datagrams: refused senders' datagrams are dropped unread, and
+// each refused sender is noted once under -v while it is among the last `remembered` noted.
+class SenderGate {
+ public:
+  explicit SenderGate(const AccessList& access) : access_(access) {}
+
+  // Drops from the first `count` datagrams of `batch`'s last receive those of refused senders;
+  // returns how many are left (at the front, in order).
+  std::size_t filter(DatagramBatch& batch, std::size_t count) {
+    if (access_.empty()) return count;
+    return batch.keep_if(count, [this](const sockaddr* sender) { return admits(sender); });
+  }
+
+ private:
+  static constexpr std::size_t remembered = 64;
+
+  bool admits(const sockaddr* sender) {
+    if (access_.admits(sender)) return true;
+    if (diag::verbosity() < 1) return false;
+    udp::endpoint endpoint;
+    std::memcpy(endpoint.data(), sender, std::min<std::size_t>(sizeof(sockaddr_in6), endpoint.capacity()));
+    endpoint.resize(sender->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    if (std::find(noted_.begin(), noted_.end(), endpoint) != noted_.end()) return false;
+    noted_[next_++ % remembered] = endpoint;
+    diag::info(1, "datagrams from " + format_endpoint(endpoint) + " refused: not allowed (--allow/--deny)");
+    return false;
+  }
+
+  const AccessList& access_;
+  std::array<udp::endpoint, remembered> noted_{};
+  std::size_t next_ = 0;
+};
+
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
 // that datagram.
-asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
+asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply, SenderGate& gate) {
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
@@ -92,6 +128,7 @@ asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
       if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
       continue;
     }
+    count = gate.filter(*batch, count);
     for (std::size_t i = 0; i < count; ++i) reply(batch->payload(i));
     for (std::size_t done = 0; done < count;) {
       done += batch->send_replies(fd, done, count - done, ec);
@@ -106,11 +143,14 @@ asio::awaitable<int> serve_datagrams(udp::socket& socket, ChunkFunction reply) {
   }
 }
 
-// Writes one received datagram to stdout. Returns false (after reporting, unless the reader
-// merely left) when stdout failed; `status` then holds the exit status.
+// Writes one received datagram to stdout, as a line when `as_line` (followed by LF). Returns
+// false (after reporting, unless the reader merely left) when stdout failed; `status` then
+// holds the exit status.
 asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const char* data, std::size_t n,
-                                     int& status) {
-  auto [ec, written] = co_await asio::async_write(out, asio::buffer(data, n), with_error);
+                                     bool as_line, int& status) {
+  static const char line_end = '\n';
+  std::array<asio::const_buffer, 2> pieces{asio::buffer(data, n), asio::buffer(&line_end, as_line ? 1 : 0)};
+  auto [ec, written] = co_await asio::async_write(out, pieces, with_error);
   if (!ec) co_return true;
   if (ec == asio::error::broken_pipe) {
     status = exit_ok;
@@ -124,7 +164,8 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
 // listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
 // datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
 // sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
-asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after) {
+asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chrono::milliseconds> quit_after,
+                                     SenderGate& gate) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
@@ -146,6 +187,8 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
         if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
         continue;
       }
+      count = gate.filter(*batch, count);
+      if (count == 0) continue;
       payloads.clear();
       for (std::size_t i = 0; i < count; ++i) {
         udp::endpoint sender = sender_of(*batch, i);
@@ -194,10 +237,12 @@ asio::awaitable<int> relay_datagrams(udp::socket& socket, std::optional<std::chr
 
 asio::awaitable<int> datagram_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  const AccessList access = make_access_list(options);  // an unreadable file ends the run before it binds
+  SenderGate gate(access);
   udp::socket socket = open_bound_socket(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply);
-  co_return co_await relay_datagrams(socket, options.quit_after);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate);
+  co_return co_await relay_datagrams(socket, options.quit_after, gate);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {
@@ -255,6 +300,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   int status = exit_ok;
   std::uint64_t sent_count = 0;
   std::uint64_t received_count = 0;
+  const bool by_line = find_framing(options.framing)->whole_messages;  // cli.cpp allows only line here
 
   // Both sides call this to end the session: stop reading stdin and the socket.
   auto finish = [&] {
@@ -271,6 +317,75 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     finish();
   };
 
+  // Sends slots [0, count) of `batch`, waiting while the socket buffer is full.
+  auto send_batch = [&](DatagramBatch& batch, std::size_t count) -> asio::awaitable<void> {
+    for (std::size_t done = 0; done < count && !finished;) {
+      std::error_code send_error;
+      std::size_t sent = batch.send_connected(socket.native_handle(), done, count - done, send_error);
+      if (tap)
+        for (std::size_t i = done; i < done + sent; ++i) tap->crossed(Direction::sent, batch.payload(i));
+      done += sent;
+      sent_count += sent;
+      if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
+        auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
+        if (wait_error) break;
+      } else if (send_error) {
+        report_refused(send_error);
+        break;
+      }
+    }
+  };
+  // --framing line: one datagram per stdin line (LF or CRLF, a last line without LF counts).
+  auto send_lines = [&]() -> asio::awaitable<void> {
+    auto batch = std::make_unique<DatagramBatch>();
+    const Framing& line = *find_framing("line");
+    std::vector<char> pending(send_size + 2 + receive_size);
+    std::size_t have = 0;
+    std::size_t checked = 0;
+    bool input_ended = !in.is_open();
+    while (!finished && !input_ended) {
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(pending.data() + have, pending.size() - have), with_error);
+      if (ec && ec != asio::error::eof) {
+        if (ec != asio::error::operation_aborted) {
+          diag::error("stdin", ec);
+          status = exit_failure;
+          finish();
+        }
+        break;
+      }
+      input_ended = ec == asio::error::eof;
+      have += n;
+      std::size_t at = 0;
+      std::size_t count = 0;
+      for (;;) {
+        std::span<const char> rest(pending.data() + at, have - at);
+        Decoded message = line.decode(rest, send_size, at == 0 ? checked : 0);
+        if (message.status == DecodeStatus::incomplete && input_ended && !rest.empty()) {
+          message.status = DecodeStatus::complete;  // the last line needs no LF
+          message.payload_size = rest.size() - (rest.back() == '\r' ? 1 : 0);
+          message.consumed = rest.size();
+        }
+        if (message.status == DecodeStatus::too_large) {
+          diag::error("stdin: a line over " + std::to_string(send_size) + " bytes does not fit in one datagram");
+          status = exit_failure;
+          finish();
+          co_return;
+        }
+        if (message.status != DecodeStatus::complete) break;
+        std::memcpy(batch->slot(count).data(), rest.data(), message.payload_size);
+        batch->set_length(count++, message.payload_size);
+        at += message.consumed;
+        if (count == DatagramBatch::capacity) {
+          co_await send_batch(*batch, count);
+          count = 0;
+        }
+      }
+      co_await send_batch(*batch, count);
+      std::memmove(pending.data(), pending.data() + at, have - at);
+      have -= at;
+      checked = have;
+    }
+  };
   auto send = [&]() -> asio::awaitable<void> {
     auto batch = std::make_unique<DatagramBatch>();
     std::error_code ignored;
@@ -293,6 +408,10 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       ++sent_count;
       if (send_error && send_error != asio::error::operation_aborted) report_refused(send_error);
     }
+    if (by_line) {
+      co_await send_lines();
+      input_ended = true;
+    }
     while (!finished && !input_ended) {
       // A batch starts with one read that may wait, then takes what stdin already holds:
       // still one datagram per read.
@@ -314,21 +433,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         if (read_error) break;  // would_block, EOF, or an error the next read reports
         batch->set_length(count++, more);
       }
-      for (std::size_t done = 0; done < count && !finished;) {
-        std::error_code send_error;
-        std::size_t sent = batch->send_connected(socket.native_handle(), done, count - done, send_error);
-        if (tap)
-          for (std::size_t i = done; i < done + sent; ++i) tap->crossed(Direction::sent, batch->payload(i));
-        done += sent;
-        sent_count += sent;
-        if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
-          auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
-          if (wait_error) break;
-        } else if (send_error) {
-          report_refused(send_error);
-          break;
-        }
-      }
+      co_await send_batch(*batch, count);
     }
     // --send-only: nothing to wait for. Otherwise wait for replies until the line has been
     // quiet for the linger time.
@@ -351,7 +456,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       ++received_count;
       if (tap) tap->crossed(Direction::received, std::span<const char>(out_buffer->data(), n));
       last_activity = std::chrono::steady_clock::now();
-      if (!co_await write_datagram(out, out_buffer->data(), n, status)) {
+      if (!co_await write_datagram(out, out_buffer->data(), n, by_line, status)) {
         finish();
         break;
       }

@@ -26,18 +26,29 @@ std::size_t DatagramBatch::receive(int fd, std::error_code& ec) {
   return static_cast<std::size_t>(received);
 }
 
+// Each message points at its own slot, iovec and address, so keep_if() may reorder messages.
 std::span<char> DatagramBatch::payload(std::size_t i) {
-  return {storage_.data() + i * slot_size, messages_[i].msg_len};
+  return {static_cast<char*>(messages_[i].msg_hdr.msg_iov->iov_base), messages_[i].msg_len};
 }
 
 const sockaddr* DatagramBatch::sender(std::size_t i) const {
-  return reinterpret_cast<const sockaddr*>(&addresses_[i]);
+  return static_cast<const sockaddr*>(messages_[i].msg_hdr.msg_name);
+}
+
+std::size_t DatagramBatch::keep_if(std::size_t count, const std::function<bool(const sockaddr* sender)>& keep) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!keep(sender(i))) continue;
+    if (kept != i) std::swap(messages_[kept], messages_[i]);
+    ++kept;
+  }
+  return kept;
 }
 
 socklen_t DatagramBatch::sender_length(std::size_t i) const { return messages_[i].msg_hdr.msg_namelen; }
 
 std::size_t DatagramBatch::send_replies(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
-  for (std::size_t i = first; i < first + count; ++i) vectors_[i].iov_len = messages_[i].msg_len;
+  for (std::size_t i = first; i < first + count; ++i) messages_[i].msg_hdr.msg_iov->iov_len = messages_[i].msg_len;
   return send(fd, first, count, ec);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <sys/socket.h>
 #include <system_error>
@@ -30,6 +31,10 @@ class DatagramBatch {
   // The sender of datagram `i` of the last receive.
   const sockaddr* sender(std::size_t i) const;
   socklen_t sender_length(std::size_t i) const;
+
+  // Keeps, of the first `count` datagrams of the last receive, those whose sender `keep`
+  // accepts, moved to the front in their order; returns how many were kept.
+  std::size_t keep_if(std::size_t count, const std::function<bool(const sockaddr* sender)>& keep);
 
   // Sends datagrams [first, first + count) of the last receive back to their senders (after
   // payload() edits, same lengths) without waiting. Returns how many went; on a failure of the

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sockcat {
 
@@ -14,6 +16,12 @@ enum class Role { listen, connect };
 // How long `connect -u` waits for replies after stdin EOF when -q does not say: it ends
 // once this long has passed without a datagram.
 inline constexpr std::chrono::milliseconds default_udp_linger{1000};
+
+// The default of --max-message: the largest message payload a peer may send or announce.
+inline constexpr std::size_t default_max_message = 1024 * 1024;
+
+// The largest --max-message accepted: a framed client may be buffered this much.
+inline constexpr std::size_t largest_max_message = 1024 * 1024 * 1024;
 
 // Which address family names may resolve to: any (dual-stack), IPv4 only or IPv6 only.
 enum class Family { any, v4, v6 };
@@ -29,6 +37,8 @@ struct Options {
   std::string source_address;            // connect -s: local address to send from ("" = any)
   std::string source_port;               // connect --source-port ("" = ephemeral)
   std::string transform = "none";        // listen --transform: registry name
+  std::string framing = "raw";           // --framing: name in the framing table (framing.hpp)
+  std::size_t max_message = default_max_message;  // --max-message: largest payload, framed only
   bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
   bool zero_io = false;                  // connect -z: only check which of the PORTS accept
   std::chrono::milliseconds connect_timeout{0};  // connect -w: 0 = the system's own timeout
@@ -47,6 +57,11 @@ struct Options {
   bool append_output = false;            // --append-output: append to the -o/-x files, not truncate
   bool progress = false;                 // --progress: show the transfer's progress on stderr
   bool stats = false;                    // --stats: print byte counts and duration at the end
+  std::vector<std::string> command;      // -e/-c: argv of the child each connection is handed to (empty = none)
+  std::vector<std::string> allow;        // listen --allow: comma-separated addresses/CIDR ranges, one per use
+  std::vector<std::string> deny;         // listen --deny: the same, for peers to refuse
+  std::vector<std::string> allow_files;  // listen --allowfile: files of allow entries, one per line
+  std::vector<std::string> deny_files;   // listen --denyfile: files of deny entries
 };
 
 }  // namespace sockcat

@@ -127,6 +127,25 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<long long>(total));
 }
 
+Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest) {
+  std::size_t digits_end = 0;
+  while (digits_end < text.size() && text[digits_end] >= '0' && text[digits_end] <= '9') ++digits_end;
+  std::string_view suffix = text.substr(digits_end);
+  std::uint64_t multiplier = 0;
+  if (suffix.empty()) multiplier = 1;
+  else if (suffix == "K" || suffix == "k") multiplier = 1024;
+  else if (suffix == "M") multiplier = 1024 * 1024;
+  else if (suffix == "G") multiplier = 1024 * 1024 * 1024;
+  if (digits_end == 0 || multiplier == 0)
+    return "size " + quote(text) + " is not a number of bytes (optionally followed by K, M or G)";
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits_end, value);
+  if (ec != std::errc() || value > largest / multiplier || value * multiplier > largest)
+    return "size " + quote(text) + " is over the limit of " + std::to_string(largest) + " bytes";
+  if (value == 0) return "size " + quote(text) + " must be at least 1 byte";
+  return static_cast<std::size_t>(value * multiplier);
+}
+
 std::optional<std::string_view> closest_name(std::string_view typo,
                                              std::span<const std::string_view> names) {
   std::optional<std::string_view> best;

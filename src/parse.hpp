@@ -36,6 +36,10 @@ Parsed<std::vector<std::uint16_t>> parse_port_list(std::string_view text, bool u
 // (no unit means seconds). Negative, empty, unknown units and overflow are errors.
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// Parses a size in bytes: a decimal number with an optional suffix K, M or G (binary: K is
+// 1024), from 1 to `largest` bytes. Fractions, zero, unknown suffixes and overflow are errors.
+Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest);
+
 // Returns the entry of `names` closest to `typo` by edit distance, if it is close enough
 // to be a plausible misspelling (distance at most a third of the name, and at least 1).
 std::optional<std::string_view> closest_name(std::string_view typo,

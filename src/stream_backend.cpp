@@ -8,11 +8,15 @@
 #include <unistd.h>
 
 #include "backend.hpp"
+#include "access_list.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
 #include "progress.hpp"
+#include "framed_client.hpp"
+#include "framed_server.hpp"
 #include "relay.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
@@ -168,21 +172,40 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
 
 asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  // A missing program or an unreadable access file ends the run before it listens.
+  const AccessList access = make_access_list(options);
+  std::optional<ChildCommand> command;
+  if (!options.command.empty()) command.emplace(options.command);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
   tcp::acceptor acceptor = open_acceptor(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout};
+  ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
+  const Framing& framing = *find_framing(options.framing);
+  if (transform.reply && framing.whole_messages) {
+    co_await serve_framed(acceptor, FramedService{&framing, transform.reply, options.max_message}, limits);
+    co_return exit_ok;
+  }
   if (transform.reply) {
     co_await serve_replies(acceptor, transform.reply, limits);
     co_return exit_ok;
   }
+  if (command && options.keep_open) {
+    co_await serve_commands(acceptor, *command, limits);
+    co_return exit_ok;
+  }
   if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
   tcp::endpoint remote;  // from accept(): valid even if the client has reset since
-  tcp::socket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+  tcp::socket socket(executor);
+  for (;;) {
+    socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+    if (admitted(limits.access, remote, format_endpoint(remote))) break;
+    socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
+  }
   acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
   co_return co_await relay_with_stdio(socket, options, peer, tap ? &*tap : nullptr);
 }
 
@@ -233,6 +256,8 @@ asio::awaitable<int> check_ports(const Options& options, const std::vector<asio:
 
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  std::optional<ChildCommand> command;  // a missing program ends the run before it connects
+  if (!options.command.empty()) command.emplace(options.command);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
@@ -257,6 +282,8 @@ asio::awaitable<int> stream_connect(const Options& options) {
   }
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
+  if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
+  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
   co_return co_await relay_with_stdio(socket, options, peer, tap ? &*tap : nullptr);
 }
 

@@ -15,10 +15,32 @@ void upper_chunk(std::span<char> chunk) {
   }
 }
 
+// lower: ASCII A-Z become a-z; every other byte passes unchanged (like Python's bytes.lower()).
+void lower_chunk(std::span<char> chunk) {
+  for (char& c : chunk) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+}
+
+// rot13: ASCII letters rotated by 13 places (applying it twice gives the input back).
+void rot13_chunk(std::span<char> chunk) {
+  for (char& c : chunk) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + (c - 'a' + 13) % 26);
+    else if (c >= 'A' && c <= 'Z') c = static_cast<char>('A' + (c - 'A' + 13) % 26);
+  }
+}
+
+// reverse: the whole message's bytes in reverse order (byte-wise, so UTF-8 is not kept).
+void reverse_message(std::span<char> message) { std::reverse(message.begin(), message.end()); }
+
 constexpr Transform table[] = {
     {"none", "plain netcat: client data to stdout, stdin to the client; one client", nullptr},
     {"echo", "send every byte back unchanged, to any number of clients", echo_chunk},
     {"upper", "send every byte back with ASCII a-z made A-Z, to any number of clients", upper_chunk},
+    {"lower", "send every byte back with ASCII A-Z made a-z, to any number of clients", lower_chunk},
+    {"rot13", "send every byte back with ASCII letters rotated by 13 (rot13 twice is the input)", rot13_chunk},
+    {"reverse", "send each whole message back reversed byte by byte (needs --framing line|length, or -u)",
+     reverse_message, true},
 };
 
 }  // namespace

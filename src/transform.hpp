@@ -10,8 +10,9 @@
 
 namespace sockcat {
 
-// Rewrites one received chunk in place into the reply. It must give the same result however
-// the stream is cut into chunks, and accept any bytes (NUL, UTF-8, binary).
+// Rewrites one received chunk (or, for a whole-message transform, one whole message) in place
+// into the reply, keeping its size. A chunk transform must give the same result however the
+// stream is cut into chunks. Either kind must accept any bytes (NUL, UTF-8, binary).
 using ChunkFunction = void (*)(std::span<char> chunk);
 
 // One row of the registry.
@@ -19,6 +20,7 @@ struct Transform {
   std::string_view name;  // what --transform takes
   std::string_view help;  // one line for --list-transforms
   ChunkFunction reply;    // nullptr: no reply; the server relays with stdin/stdout (netcat)
+  bool whole_messages = false;  // needs message boundaries: --framing line|length, or UDP
 };
 
 // All transforms, in the order --list-transforms prints them; the first is the default.

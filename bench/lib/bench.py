@@ -64,7 +64,8 @@ class Config:
             return e.get(name) or (smoke if s else full)
 
         self.reps = int(get("REPS", "5", "1"))
-        self.sections = get("SECTIONS", "tcp udp echo churn zio hold idle", "tcp udp echo churn zio hold idle").split()
+        self.sections = get("SECTIONS", "tcp udp echo framed churn zio hold idle",
+                                 "tcp udp echo framed churn zio hold idle").split()
         self.tools = get("TOOLS", "sockcat nc-openbsd ncat socat", "sockcat").split()
         self.bulk = parse_size(get("BULK_BYTES", "2G", "32M"))
         self.verify = parse_size(get("VERIFY_BYTES", "256M", "8M"))
@@ -114,6 +115,7 @@ def tool_table(sockcat):
             "udp_recv": [S, "listen", "-u", "-b", "{H}", "-p", "{P}"],
             "udp_send": [S, "connect", "-u", "{H}", "{P}"],
             "echo": [S, "listen", "-b", "{H}", "-p", "{P}", "--transform", "echo"],
+            "echo_line": [S, "listen", "-b", "{H}", "-p", "{P}", "--transform", "echo", "--framing", "line"],
             "zio": [S, "connect", "-z", "{H}", "{P}"],
             "idle": [S, "listen", "-b", "{H}", "-p", "{P}"],
         },
@@ -824,10 +826,10 @@ class Harness:
             return [helper("epoll_echo"), "-H", "{H}", "-p", "{P}", "-t", "3600"]
         return self.tools[row].get("echo")
 
-    def echo_one(self, section, row, conns, rep):
+    def echo_one(self, section, row, conns, rep, argv=None, loadgen_extra=()):
         cfg = self.cfg
         param = str(conns)
-        argv = self.echo_server_argv(row)
+        argv = argv or self.echo_server_argv(row)
         if not argv or self.is_na(section, row, param, "echo"):
             return
         mx = self.tools.get(row, {}).get("echo_max")
@@ -846,7 +848,7 @@ class Harness:
         rc, out, err = run_bounded([helper("loadgen"), "-H", cfg.host, "-p", str(port), "-c", str(conns),
                                     "-d", f"{cfg.echo_secs:g}", "-m", "churn" if section == "churn" else "persist",
                                     "-s", "64", "-S", f"{cfg.echo_setup:g}", "-T", "5", "-n", str(cfg.max_ops),
-                                    "-P", str(spid or 0)], cfg.echo_setup + cfg.echo_secs + 30)
+                                    "-P", str(spid or 0)] + list(loadgen_extra), cfg.echo_setup + cfg.echo_secs + 30)
         alive = srv.running()
         srv.stop()
         st = srv.stats()
@@ -871,7 +873,7 @@ class Harness:
         self.emit(section, row, param, rep, "server_pss_mb", r.get("server_pss_kb", 0) / 1024)
         if st:
             self.emit(section, row, param, rep, "server_maxrss_mb", st["maxrss_kb"] / 1024)
-        if section == "echo":
+        if section in ("echo", "framed"):
             self.emit(section, row, param, rep, "ready", r.get("ready"))
             self.emit(section, row, param, rep, "setup_s", r.get("setup_s"))
             if r.get("ready", 0) < conns:
@@ -896,6 +898,21 @@ class Harness:
                 for r in self.order(rows, rep):
                     self.echo_one(section, r, c, rep)
             log(f"{section} c={c} done")
+
+    def section_framed(self):
+        """sockcat's framed echo (--framing line) against its raw echo, both driven by the same
+        64 B lines (loadgen -L), interleaved: the row 'raw-echo' is the reference."""
+        cfg = self.cfg
+        if "sockcat" not in cfg.tools:
+            return
+        argv = {"raw-echo": self.tools["sockcat"]["echo"], "sockcat": self.tools["sockcat"]["echo_line"]}
+        rows = list(argv)
+        log(f"framed: conns {cfg.echo_conns}, {cfg.echo_secs:g} s each, {cfg.reps} reps; rows: {' '.join(rows)}")
+        for c in cfg.echo_conns:
+            for rep in range(1, cfg.reps + 1):
+                for r in self.order(rows, rep):
+                    self.echo_one("framed", r, c, rep, argv=argv[r], loadgen_extra=["-L"])
+            log(f"framed c={c} done")
 
     # ------------------------------------------------------------------ zero-I/O
     def section_zio(self):
@@ -1115,6 +1132,8 @@ class Harness:
                 self.section_udp()
             elif sec in ("echo", "churn"):
                 self.section_echo(sec)
+            elif sec == "framed":
+                self.section_framed()
             elif sec == "zio":
                 self.section_zio()
             elif sec == "hold":
@@ -1171,6 +1190,10 @@ SECTIONS = [
      ["rps", "p50_us", "p99_us", "ready", "setup_s", "errors", "mismatch", "server_cpu_us_per_op",
       "client_cpu_us_per_op", "server_procs", "server_rss_mb", "server_pss_mb"],
      "c-epoll", ["rps", "server_cpu_us_per_op"]),
+    ("framed", "Framed echo (--framing line) vs raw echo, 64 B lines (63 B + LF), persistent connections "
+               "(param = concurrent connections)",
+     ["rps", "p50_us", "p99_us", "ready", "errors", "mismatch", "server_cpu_us_per_op"],
+     "raw-echo", ["rps", "server_cpu_us_per_op"]),
     ("churn", "Connection churn: connect + 64 B echo + close (param = concurrent slots)",
      ["rps", "p50_us", "p99_us", "errors", "mismatch", "server_cpu_us_per_op", "server_procs"],
      "c-epoll", ["rps", "server_cpu_us_per_op"]),
@@ -1324,6 +1347,9 @@ def headline(res):
         if sec == "echo":
             add(f"echo 64 B, {param} conn(s), round trips/s", (sec, param), "rps", "c-epoll")
     for sec, param in keys:
+        if sec == "framed":
+            add(f"framed echo (line) 64 B, {param} conn(s), round trips/s", (sec, param), "rps", "raw-echo")
+    for sec, param in keys:
         if sec == "churn":
             add(f"connect+echo+close, {param} slots, conns/s", (sec, param), "rps", "c-epoll")
     for sec, param in keys:
@@ -1401,6 +1427,7 @@ def smoke_check(res, cfg):
     expect = {"tcp": [("tcp", human_bytes(cfg.bulk), "pipe", "gbps")],
               "echo": [("echo", str(c), "c-epoll", "rps") for c in cfg.echo_conns],
               "churn": [("churn", str(c), "c-epoll", "rps") for c in cfg.churn_conns],
+              "framed": [("framed", str(c), "raw-echo", "rps") for c in cfg.echo_conns],
               "zio": [("zio", "connect+close", "c-connect", "median_ms")],
               "hold": [("hold", None, "c-epoll", "answered2")],
               "idle": [("idle", "listener", "c-epoll", "rss_kb")],

@@ -2,7 +2,7 @@
  * non-blocking sockets).
  *
  *   loadgen -p PORT [-H ADDR] [-m persist|churn] [-c CONNS] [-d SECS] [-n MAX_OPS]
- *           [-s SIZE] [-S SETUP_S] [-T OP_TIMEOUT_S] [-P SERVER_PID]
+ *           [-s SIZE] [-S SETUP_S] [-T OP_TIMEOUT_S] [-P SERVER_PID] [-L]
  *
  * persist: open CONNS connections; each does one SIZE-byte round trip to prove it is
  *   served (set-up, at most SETUP_S seconds; connections not served by then are closed
@@ -11,6 +11,8 @@
  * churn: CONNS slots; each slot connects, sends SIZE bytes, reads them back, closes, and
  *   starts again at once, for SECS seconds. Latency is connect start to echo received.
  *
+ * -L makes every message one line (SIZE - 1 bytes without LF or CR, then LF), for a server
+ *   with --framing line; the reply must still be the same SIZE bytes.
  * Both stop after SECS seconds or MAX_OPS completed operations, whichever comes first;
  * a request not answered within OP_TIMEOUT_S counts as a timeout and its connection is
  * closed. With -P, the CPU time, process count, RSS and PSS of the server's process tree
@@ -63,6 +65,7 @@ static struct conn *cs;
 static unsigned char *tx;   /* scratch for the message being built */
 static enum phase phase = P_SETUP;
 static int running = 1;
+static int lines;   /* -L: each message is one LF-terminated line (for --framing line servers) */
 static long long ops, ready, connect_err, eof_err, reset_err, timeouts, mismatch, live, attempts;
 #define HIST_MAX 1000000   /* 1 us buckets up to 1 s; slower ones land in the last */
 static uint32_t *hist;
@@ -167,6 +170,11 @@ static void build_message(const struct conn *c, unsigned char *m) {
     memcpy(m, &c->id, 4);
     memcpy(m + 4, &c->seq, 8);
     for (int i = 12; i < size; i++) m[i] = (unsigned char)(c->seq * 7 + c->id + i);
+    if (lines) {   /* one line per message: no LF or CR inside, LF last */
+        for (int i = 0; i < size - 1; i++)
+            if (m[i] == '\n' || m[i] == '\r') m[i] = '.';
+        m[size - 1] = '\n';
+    }
 }
 
 /* ---- connection life ---- */
@@ -300,14 +308,14 @@ static long long percentile(double q, long long total) {
 
 static void usage(void) {
     fprintf(stderr, "usage: loadgen -p PORT [-H ADDR] [-m persist|churn] [-c CONNS] [-d SECS] [-n MAX_OPS]\n"
-                    "               [-s SIZE] [-S SETUP_S] [-T OP_TIMEOUT_S] [-P SERVER_PID]\n");
+                    "               [-s SIZE] [-S SETUP_S] [-T OP_TIMEOUT_S] [-P SERVER_PID] [-L]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     int port = -1, opt;
-    while ((opt = getopt(argc, argv, "H:p:m:c:d:n:s:S:T:P:")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:m:c:d:n:s:S:T:P:L")) != -1) {
         switch (opt) {
         case 'H': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -323,6 +331,7 @@ int main(int argc, char **argv) {
         case 'S': setup_s = atof(optarg); break;
         case 'T': op_timeout_s = atof(optarg); break;
         case 'P': server_pid = atoi(optarg); break;
+        case 'L': lines = 1; break;
         default: usage();
         }
     }

@@ -188,3 +188,20 @@ TEST_CASE("parse_port_list: ports, ranges, services, in order, without duplicate
   CHECK_THAT(problem("-5"), Catch::Contains("out of range"));
   CHECK_THAT(problem("no-such-service"), Catch::Contains("service"));
 }
+
+TEST_CASE("parse_byte_size: bytes with K, M, G suffixes, bounded") {
+  auto size = [](std::string_view text, std::size_t largest = std::size_t{1} << 30) {
+    return parse_byte_size(text, largest);
+  };
+  CHECK(std::get<std::size_t>(size("1")) == 1);
+  CHECK(std::get<std::size_t>(size("64K")) == 65536);
+  CHECK(std::get<std::size_t>(size("64k")) == 65536);
+  CHECK(std::get<std::size_t>(size("1M")) == 1048576);
+  CHECK(std::get<std::size_t>(size("1G")) == 1073741824);
+  CHECK(std::get<std::size_t>(size("100", 100)) == 100);
+  for (std::string_view bad : {"", "0", "0K", "K", "-1", "1.5M", "1MB", "1 M", " 1", "101", "99999999999999999999999"}) {
+    INFO("text '" << bad << "'");
+    CHECK(std::holds_alternative<std::string>(parse_byte_size(bad, 100)));
+  }
+  CHECK(std::holds_alternative<std::string>(size("2G")));
+}

@@ -196,6 +196,9 @@ TEST_CASE("cli: relay options where there is no relay are usage errors") {
   CHECK_THAT(refused({"listen", "-k", "-C", "0"}), Contains("-k"));
   CHECK_THAT(refused({"listen", "-u", "--stats", "0"}), Contains("listen -u"));
   CHECK_THAT(refused({"connect", "-z", "--stats", "127.0.0.1", "80"}), Contains("-z"));
+  CHECK_THAT(refused({"connect", "-e", "cat", "--stats", "127.0.0.1", "80"}), Contains("-e/-c"));
+  CHECK_THAT(refused({"listen", "-c", "cat", "-o", "f", "0"}), Contains("-e/-c"));
+  CHECK_THAT(refused({"connect", "--framing", "line", "-C", "127.0.0.1", "80"}), Contains("--framing raw"));
 }
 
 TEST_CASE("cli: relay options that contradict each other are usage errors") {

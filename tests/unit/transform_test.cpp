@@ -151,7 +151,7 @@ TEST_CASE("replying transforms do not depend on where chunks are cut") {
   for (std::size_t i = 0; i < data.size(); i += 3) data[i] = static_cast<char>('a' + (i % 26));
 
   for (const Transform& t : transforms()) {
-    if (!t.reply) continue;
+    if (!t.reply || t.whole_messages) continue;
     INFO("transform " << t.name);
     std::string whole = run_in_pieces(t.reply, data, {});
     if (t.name == "upper") {
@@ -170,5 +170,29 @@ TEST_CASE("replying transforms do not depend on where chunks are cut") {
       }
       CHECK(run_in_pieces(t.reply, data, cuts) == whole);
     }
+  }
+}
+
+TEST_CASE("lower, rot13 and reverse") {
+  CHECK(reply_of("lower", "Hello, WORLD 123 \xc3\x89") == "hello, world 123 \xc3\x89");
+  CHECK(reply_of("rot13", "Hello, World! az AZ nm") == "Uryyb, Jbeyq! nm NM az");
+  std::string all = every_byte();
+  CHECK(reply_of("rot13", reply_of("rot13", all)) == all);
+  for (int b = 0; b < 256; ++b) {
+    std::string one(1, static_cast<char>(b));
+    bool letter = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+    INFO("byte " << b);
+    CHECK((reply_of("rot13", one) != one) == letter);
+    CHECK(reply_of("lower", one) == std::string(1, (b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : one[0]));
+  }
+  CHECK(reply_of("reverse", "abc") == "cba");
+  CHECK(reply_of("reverse", "") == "");
+  CHECK(reply_of("reverse", std::string("a\0b\xff", 4)) == std::string("\xff" "b\0a", 4));
+}
+
+TEST_CASE("only reverse needs whole messages; chunk transforms do not") {
+  for (const Transform& t : transforms()) {
+    INFO("transform " << t.name);
+    CHECK(t.whole_messages == (t.name == "reverse"));
   }
 }

@@ -1,0 +1,74 @@
+// -e/--exec and -c/--sh-exec: a connection handed to a program as its stdin and stdout. The
+// socket itself goes to the child (blocking again), sockcat closes its own copy at once and
+// only waits for the child, so the client's EOF reaches the program and the program's exit
+// (with that of anything it started that still holds the socket) closes the connection.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <string>
+#include <vector>
+
+#include "accept_loop.hpp"
+
+namespace sockcat {
+
+// The program each connection is handed to, found once at start-up.
+class ChildCommand {
+ public:
+  // Takes the command's argv (Options::command; not empty). A program name with a slash is
+  // taken as it is; any other is searched in PATH, as the shell does. Throws
+  // std::system_error naming the program when it is missing, not a regular file or not
+  // executable. Also stops SIGCHLD being ignored (inherited from our parent), which would
+  // have the kernel reap children before we can.
+  explicit ChildCommand(std::vector<std::string> argv);
+
+  // The program's path, as found.
+  const std::string& path() const { return path_; }
+
+  // The arguments, argv[0] first (as given on the command line).
+  const std::vector<std::string>& argv() const { return argv_; }
+
+  // The command line as given, for -v lines.
+  std::string describe() const;
+
+ private:
+  std::vector<std::string> argv_;
+  std::string path_;
+};
+
+// What the child is told about its connection, as SOCKCAT_PROTO, SOCKCAT_REMOTE_ADDR,
+// SOCKCAT_REMOTE_PORT, SOCKCAT_LOCAL_ADDR and SOCKCAT_LOCAL_PORT.
+struct ConnectionEnds {
+  std::string proto;  // "tcp", ...
+  std::string remote_address;
+  std::string remote_port;
+  std::string local_address;
+  std::string local_port;
+};
+
+// The ends of a TCP connection; an IPv4-mapped IPv6 address is given as plain IPv4.
+ConnectionEnds tcp_connection_ends(const asio::ip::tcp::endpoint& remote, const asio::ip::tcp::endpoint& local);
+
+// Our environment with the SOCKCAT_* variables of `ends` in place of any inherited ones.
+std::vector<std::string> child_environment(const ConnectionEnds& ends);
+
+// Runs `command` with `connection` (a connected stream socket's descriptor, which this takes
+// over and closes once the child has it) as its stdin and stdout, and waits until the child has
+// exited and been reaped. `label` ("connection from ADDR:PORT") starts the -v lines about it.
+// Returns false, after one error line, when the child could not be started.
+asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, const ChildCommand& command,
+                                  const std::string& label);
+
+// run_command() for a TCP socket, which is left closed. Fails (one line) if the client has
+// already gone, since its address is then unknown.
+asio::awaitable<bool> hand_to_command(asio::ip::tcp::socket& socket, const ChildCommand& command,
+                                      const std::string& label);
+
+// listen -k with -e/-c: hands every client that `limits` admits to its own child, until the
+// acceptor is closed. -m counts running children; a child that cannot be started costs only
+// its client.
+asio::awaitable<void> serve_commands(asio::ip::tcp::acceptor& acceptor, const ChildCommand& command, ServerLimits limits);
+
+}  // namespace sockcat

@@ -1,0 +1,22 @@
+// The framed client (connect --framing line|length over TCP): every stdin line goes out as one
+// message, and every message that comes back is written to stdout as one line, so requests
+// and replies stay paired however TCP cuts or joins segments.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <string>
+
+#include "options.hpp"
+
+namespace sockcat {
+
+// Runs the session on the connected `socket` (`peer` names it) until the peer closes: stdin
+// lines (LF or CRLF; a last line without LF counts) become messages in options.framing, and
+// at stdin EOF our sending side is shut down (unless --no-shutdown). The peer's EOF ends the
+// session even if stdin goes on (no reply could come back). A stdin line or a received message
+// over options.max_message, or a message cut short by the peer's EOF, ends it with one error
+// line and status 1. -q bounds the wait after stdin EOF. Returns the exit status.
+asio::awaitable<int> framed_session(asio::ip::tcp::socket& socket, const Options& options, const std::string& peer);
+
+}  // namespace sockcat

@@ -1,0 +1,219 @@
+"""End-to-end tests of access control: --allow, --deny, --allowfile, --denyfile on every listen
+mode (one-connection relay, -k, replying servers, -e, UDP).
+
+Clients get a second peer address by binding to 127.0.0.2 (all of 127/8 is local), and IPv6
+clients come from ::1. Every wait has a deadline; a bounded wait is used only to show that
+something does NOT happen (no reply to a refused UDP sender)."""
+import re
+import select
+import socket
+import subprocess
+
+import pytest
+
+from conftest import run_sockcat, wait_until
+from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, procs, read_fd,  # noqa: F401
+                         recv_exact, recv_until_eof, sees_eof_within, wait_exit)
+
+OTHER4 = "127.0.0.2"
+
+
+def wait_log(server, pattern, count=1, timeout=5):
+    """Waits until the server's stderr holds `count` matches of regex `pattern`; returns them."""
+    regex = re.compile(pattern)
+    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
+    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
+    return regex.findall(server.stderr())
+
+
+def connect_from(source, port, timeout=10):
+    """A TCP connection to the server's loopback address of `source`'s family, from `source`."""
+    family = socket.AF_INET6 if ":" in source else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.bind((source, 0))
+    sock.connect((LOOP6 if family == socket.AF_INET6 else LOOP4, port))
+    return sock
+
+
+def refused(server, sock):
+    """Checks that the server closed `sock` at once without a byte, and logged the refusal."""
+    port = sock.getsockname()[1]
+    wait_log(server, r"connection from \S+:%d refused: not allowed" % port)
+    try:
+        assert sees_eof_within(sock, 5), "a refused client must be closed at once"
+    except ConnectionResetError:
+        pass  # closed with data unread: a reset is as good
+
+
+def served(sock, text=b"hello\n", reply=b"HELLO\n"):
+    sock.sendall(text)
+    assert recv_exact(sock, len(reply)) == reply
+
+
+def upper_server(start_server, *args):
+    return start_server("listen", "-v", "-p", "0", "--transform", "upper", *args)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule, on a replying server.
+
+def test_allow_one_ipv4_address(start_server):
+    server = upper_server(start_server, "--allow", "127.0.0.1")
+    served(connect_from(LOOP4, server.port))  # arrives as ::ffff:127.0.0.1 on the dual-stack listener
+    refused(server, connect_from(OTHER4, server.port))
+    refused(server, connect_from(LOOP6, server.port))
+    served(connect_from(LOOP4, server.port))
+
+
+def test_deny_wins_over_allow_and_ranges(start_server):
+    server = upper_server(start_server, "--allow", "127.0.0.0/8,::1", "--deny", "127.0.0.2")
+    served(connect_from(LOOP4, server.port))
+    served(connect_from(LOOP6, server.port))
+    refused(server, connect_from(OTHER4, server.port))
+
+
+def test_cidr_edge(start_server):
+    server = upper_server(start_server, "--allow", "127.0.0.0/31")
+    served(connect_from(LOOP4, server.port))
+    refused(server, connect_from(OTHER4, server.port))
+
+
+def test_deny_ipv6(start_server):
+    server = upper_server(start_server, "--deny", "::1/128")
+    served(connect_from(LOOP4, server.port))
+    refused(server, connect_from(LOOP6, server.port))
+
+
+def test_refused_peers_do_not_count_against_max_conns(start_server):
+    server = upper_server(start_server, "-m", "1", "--deny", OTHER4)
+    kept = connect_from(LOOP4, server.port)
+    served(kept)
+    other = connect_from(OTHER4, server.port)
+    refused(server, other)
+    assert "-m" not in "".join(l for l in server.stderr().splitlines() if str(other.getsockname()[1]) in l)
+    served(kept)
+
+
+def test_nc_from_a_refused_address(start_server, procs):
+    server = upper_server(start_server, "--allow", LOOP4)
+    nc = procs.popen(["nc.openbsd", "-N", "-s", OTHER4, LOOP4, str(server.port)],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = nc.communicate(b"let me in\n", timeout=10)
+    assert out == b""
+    wait_log(server, r"connection from 127\.0\.0\.2:\d+ refused: not allowed")
+    nc = procs.popen(["nc.openbsd", "-N", "-s", LOOP4, LOOP4, str(server.port)],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = nc.communicate(b"let me in\n", timeout=10)
+    assert out == b"LET ME IN\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Other listen modes.
+
+def test_single_connection_relay_waits_for_an_allowed_peer(start_server):
+    server = start_server("listen", "-v", "-p", "0", "--allow", "127.0.0.1")
+    refused(server, connect_from(OTHER4, server.port))
+    assert server.proc.poll() is None
+    good = connect_from(LOOP4, server.port)
+    good.sendall(b"allowed\n")
+    good.shutdown(socket.SHUT_WR)
+    assert recv_until_eof(good) == b""
+    assert server.wait(5) == 0
+    assert server.proc.stdout.read() == b"allowed\n"
+
+
+def test_keep_open_shared_stdio(start_server):
+    server = start_server("listen", "-k", "-v", "-p", "0", "--deny", OTHER4, stdin=subprocess.PIPE)
+    refused(server, connect_from(OTHER4, server.port))
+    good = connect_from(LOOP4, server.port)
+    good.sendall(b"shared\n")
+    assert read_fd(server.proc.stdout.fileno(), 7, timeout=5) == b"shared\n"
+
+
+def test_exec_children_only_for_allowed_peers(start_server):
+    server = start_server("listen", "-k", "-v", "-p", "0", "--allow", LOOP4, "-c", "echo hi")
+    refused(server, connect_from(OTHER4, server.port))
+    assert "running" not in server.stderr()
+    assert recv_until_eof(connect_from(LOOP4, server.port)) == b"hi\n"
+
+
+def udp_from(source):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
+    sock.settimeout(5)
+    return sock
+
+
+def test_udp_replying_server_drops_refused_senders_with_one_line_each(start_server):
+    server = start_server("listen", "-u", "-v", "-p", "0", "--transform", "upper", "--allow", LOOP4)
+    bad = udp_from(OTHER4)
+    good = udp_from(LOOP4)
+    for i in range(5):
+        bad.sendto(b"refused %d" % i, (LOOP4, server.port))
+    good.sendto(b"allowed", (LOOP4, server.port))
+    assert good.recvfrom(100)[0] == b"ALLOWED"
+    # The server handles datagrams in order: the refused ones were dropped before that reply.
+    assert select.select([bad], [], [], 0.3)[0] == [], "a refused sender got a reply"
+    lines = wait_log(server, r"datagrams from 127\.0\.0\.2:\d+ refused: not allowed")
+    assert len(lines) == 1, server.stderr()
+    bad.sendto(b"again", (LOOP4, server.port))
+    good.sendto(b"again", (LOOP4, server.port))
+    assert good.recvfrom(100)[0] == b"AGAIN"
+    assert len(re.findall(r"datagrams from 127\.0\.0\.2", server.stderr())) == 1
+
+
+def test_udp_relay_keeps_refused_datagrams_off_stdout(start_server):
+    server = start_server("listen", "-u", "-v", "-p", "0", "--deny", OTHER4, stdin=subprocess.PIPE)
+    udp_from(OTHER4).sendto(b"not this\n", (LOOP4, server.port))
+    udp_from(LOOP4).sendto(b"this\n", (LOOP4, server.port))
+    assert read_fd(server.proc.stdout.fileno(), 5, timeout=5) == b"this\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files.
+
+def test_allowfile_and_denyfile(start_server, tmp_path):
+    allow = tmp_path / "allow"
+    allow.write_text("# local only\n\n127.0.0.0/8   # IPv4 loopback\n")
+    deny = tmp_path / "deny"
+    deny.write_text("127.0.0.2\n")
+    server = upper_server(start_server, "--allowfile", str(allow), "--denyfile", str(deny))
+    served(connect_from(LOOP4, server.port))
+    refused(server, connect_from(OTHER4, server.port))
+    refused(server, connect_from(LOOP6, server.port))
+
+
+def test_empty_allowfile_admits_nobody(start_server, tmp_path):
+    allow = tmp_path / "allow"
+    allow.write_text("# nobody yet\n")
+    server = upper_server(start_server, "--allowfile", str(allow))
+    refused(server, connect_from(LOOP4, server.port))
+
+
+def test_unreadable_or_bad_file_exit_1_before_listening(tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_text("127.0.0.1\nexample.com\n")
+    for args, needles in (
+            (["--allowfile", str(tmp_path / "missing")], ["missing", "No such file"]),
+            (["--denyfile", str(tmp_path)], ["cannot read", "directory"]),
+            (["--allowfile", str(bad)], ["line 2", "'example.com'"])):
+        result = run_sockcat("listen", "-v", "-p", "0", *args)
+        assert result.returncode == 1, result.stderr
+        assert_one_error_line(result.stderr, *needles)
+    result = run_sockcat("listen", "-u", "-v", "-p", "0", "--allowfile", str(tmp_path / "missing"))
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "missing")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["listen", "--allow", "localhost", "0"], "'localhost'"),
+    (["listen", "--deny", "10.0.0.0/33", "0"], "'10.0.0.0/33'"),
+    (["listen", "--allow", "1.2.3.4,garbage", "0"], "'garbage'"),
+    (["listen", "--allow", "::1/129", "0"], "'::1/129'"),
+    (["connect", "--allow", "127.0.0.1", LOOP4, "9"], "listen"),
+])
+def test_bad_entries_are_usage_errors(args, needle):
+    result = run_sockcat(*args)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, needle, "--help")
