@@ -4,7 +4,7 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -v --verbose -h --help'
+_sockcat_common_options='-u --udp -4 -6 --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
 _sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile --broker --chat --send-file'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
@@ -87,13 +87,13 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -c -- "$cur"))
             return 0
             ;;
-        listen:--allowfile | listen:--denyfile)
+        listen:--allowfile | listen:--denyfile | *:-o | *:--output | *:-x | *:--hex-dump)
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
         listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
             listen:--allow | listen:--deny | connect:--source-port | connect:-w | connect:--wait | \
-            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec)
+            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec | *:-d | *:--delay)
             return 0
             ;;
     esac
@@ -108,7 +108,8 @@ _sockcat() {
         local i words_before=0
         for ((i = 2; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec)
+                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec | \
+                    -d | --delay | -o | --output | -x | --hex-dump)
                     [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                     ((i++))
                     ;;

@@ -42,6 +42,17 @@ void declare_common(cxxopts::Options& spec) {
       ("no-shutdown", "keep our sending side open after stdin ends (no TCP half-close)")
       ("q,quit-after", "after stdin ends, wait at most DURATION for the peer (UDP: for a quiet DURATION; default 1s)",
        cxxopts::value<std::string>(), "DURATION")
+      ("C,crlf", "send every LF as CRLF (a CRLF already there stays as it is)")
+      ("d,delay", "pause DURATION between the lines sent (each line is a send of its own)",
+       cxxopts::value<std::string>(), "DURATION")
+      ("send-only", "only send: discard what arrives, end once stdin has ended")
+      ("recv-only", "only receive: never read stdin, end when the peer closes")
+      ("o,output", "write every byte sent and received, in order, to FILE", cxxopts::value<std::string>(), "FILE")
+      ("x,hex-dump", "write a hex dump of what is sent (>) and received (<) to FILE",
+       cxxopts::value<std::string>(), "FILE")
+      ("append-output", "append to the -o and -x files instead of truncating them")
+      ("progress", "show bytes, rate, percent and ETA on stderr during the transfer")
+      ("stats", "print the bytes sent and received and the duration on stderr at the end")
       ("e,exec", "hand the connection to program CMDLINE as its stdin and stdout (split on blanks; no shell)",
        cxxopts::value<std::string>(), "CMDLINE")
       ("c,sh-exec", "hand the connection to /bin/sh -c COMMAND as its stdin and stdout",
@@ -297,6 +308,60 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return std::nullopt;
 }
 
+// Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
+// --append-output, --progress, --stats) and checks that they fit the rest of the command line.
+Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options) {
+  options.crlf = parsed.count("crlf") > 0;
+  options.send_only = parsed.count("send-only") > 0;
+  options.recv_only = parsed.count("recv-only") > 0;
+  options.append_output = parsed.count("append-output") > 0;
+  options.progress = parsed.count("progress") > 0;
+  options.stats = parsed.count("stats") > 0;
+  if (parsed.count("delay")) {
+    Parsed<std::chrono::milliseconds> delay = parse_duration(parsed["delay"].as<std::string>());
+    if (auto* problem = std::get_if<std::string>(&delay)) return *problem;
+    options.line_delay = std::get<std::chrono::milliseconds>(delay);
+    if (options.line_delay.count() == 0) return std::string("-d needs a duration above zero");
+  }
+  for (auto [name, file] : {std::pair{"output", &options.output_file}, std::pair{"hex-dump", &options.hex_dump_file}}) {
+    if (!parsed.count(name)) continue;
+    *file = parsed[name].as<std::string>();
+    if (file->empty()) return "empty file name for --" + std::string(name);
+  }
+  std::string first_given;
+  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
+                           "progress", "stats"}) {
+    if (parsed.count(name)) {
+      first_given = "--" + std::string(name);
+      break;
+    }
+  }
+  if (first_given.empty()) return std::nullopt;
+
+  // Where they apply: a relay of one connection with stdin/stdout.
+  if (options.zero_io) return first_given + " has no meaning with -z (nothing is relayed)";
+  if (!options.command.empty()) return first_given + " applies to a relay with stdin/stdout, not to -e/-c";
+  if (find_framing(options.framing)->whole_messages) return first_given + " applies to a byte stream (--framing raw)";
+  if (options.role == Role::listen) {
+    if (find_transform(options.transform)->reply)
+      return first_given + " applies to a relay (--transform none), not to a replying server";
+    if (options.udp) return first_given + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
+    if (options.keep_open) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
+    if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
+    if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
+  }
+  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
+    return std::string("--append-output needs -o or -x");
+  if (options.send_only && options.recv_only) return std::string("--send-only and --recv-only exclude each other");
+  if (options.recv_only && (options.crlf || options.line_delay.count() > 0))
+    return std::string("-C and -d change what is sent, and --recv-only sends nothing");
+  if (options.recv_only && options.quit_after && !options.udp)
+    return std::string("-q counts from stdin's end, and --recv-only never reads stdin");
+  if (options.send_only && options.quit_after)
+    return std::string("--send-only ends at stdin's end already: -q has no meaning with it");
+  return std::nullopt;
+}
+
 // Reads --framing and --max-message and checks them against the rest of the command line
 // (the transform, -u, -z): which combinations carry message boundaries at all.
 Problem apply_framing(const cxxopts::ParseResult& parsed, Options& options) {
@@ -454,12 +519,14 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), help_for);
   }
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
-                             "idle-timeout", "send-file", "framing", "max-message", "exec", "sh-exec"}) {
+                             "idle-timeout", "send-file", "framing", "max-message", "exec", "sh-exec", "delay",
+                             "output", "hex-dump"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", help_for);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, help_for);
+  if (Problem problem = apply_relay_options(parsed, options)) return usage_error(*problem, help_for);
 
   CliOutcome outcome;
   outcome.options = std::move(options);

@@ -15,9 +15,12 @@
 #include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
+#include "progress.hpp"
 #include "framed_client.hpp"
 #include "framed_server.hpp"
 #include "relay.hpp"
+#include "relay_tap.hpp"
+#include "send_shaper.hpp"
 #include "stdio.hpp"
 #include "broker_server.hpp"
 #include "file_server.hpp"
@@ -51,13 +54,14 @@ tcp::acceptor open_acceptor(const asio::any_io_executor& executor, const Options
 }
 
 // Maps how a relay ended to an exit status, printing one line for a failure.
-int relay_status(const RelayResult& result, const std::string& peer) {
+int relay_status(const RelayResult& result, const std::string& peer, const Options& options) {
   const PumpResult& down = result.received;
   const PumpResult& up = result.sent;
   diag::info(1, "connection with " + peer + " closed (received " + std::to_string(down.bytes) + " bytes, sent " +
                     std::to_string(up.bytes) + ")");
   if (result.quit) {
-    diag::info(1, "quitting: -q time after stdin ended is up");
+    diag::info(1, options.send_only ? "stdin ended: --send-only does not wait for the peer"
+                                    : "quitting: -q time after stdin ended is up");
     return exit_ok;
   }
   if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
@@ -85,19 +89,42 @@ int relay_status(const RelayResult& result, const std::string& peer) {
   return exit_ok;
 }
 
-// Relays `socket` with stdin/stdout until both directions are done.
-asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& options, const std::string& peer) {
+// Relays `socket` with stdin/stdout until both directions are done; `tap` (null unless -o, -x,
+// --stats or --progress asked for one) watches it.
+asio::awaitable<int> relay_with_stdio(tcp::socket& socket, const Options& options, const std::string& peer,
+                                      RelayTap* tap) {
   auto executor = co_await asio::this_coro::executor;
-  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  // --recv-only leaves stdin alone (a closed descriptor is never read); --send-only discards.
+  asio::posix::stream_descriptor in(executor);
+  if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
   // With a person at the keyboard nothing queued can be lost, so the peer's EOF ends the
   // session; from a pipe or file, the rest of stdin still goes to a peer that only half-closed.
   RelayOptions relay_options;
   relay_options.half_close = options.half_close;
   relay_options.on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
   relay_options.quit_after = options.quit_after;
-  RelayResult result = co_await relay(socket, in, out, relay_options);
-  co_return relay_status(result, peer);
+  if (options.send_only) relay_options.quit_after = std::chrono::milliseconds(0);
+  relay_options.read_source = !options.recv_only;
+  std::optional<SendShaper> shaper;
+  if (options.crlf || options.line_delay.count() > 0) {
+    shaper.emplace(executor, options.crlf, options.line_delay, relay_buffer_size);
+    relay_options.shaper = &*shaper;
+  }
+  relay_options.tap = tap;
+  if (tap) tap->start();
+  RelayResult result;
+  if (options.progress) {
+    std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
+    using namespace asio::experimental::awaitable_operators;
+    result = std::get<0>(co_await (relay(socket, in, out, relay_options) || show_progress(*tap, total)));
+  } else {
+    result = co_await relay(socket, in, out, relay_options);
+  }
+  if (tap) tap->stop();
+  int status = relay_status(result, peer, options);
+  if (status == exit_ok && tap && tap->failed()) status = exit_failure;
+  co_return status;
 }
 
 // The local endpoint to connect from for a peer at `target`, if -s or --source-port asks.
@@ -150,6 +177,7 @@ struct Listener {
   tcp::acceptor& acceptor;
   const Options& options;
   ServerLimits limits;
+  RelayTap* tap;  // -o, -x, --stats, --progress of the one-client relay; null when not asked
 };
 
 asio::awaitable<int> serve_file_mode(Listener& listener) {
@@ -203,7 +231,7 @@ asio::awaitable<int> serve_one_client(Listener& listener) {
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
-  co_return co_await relay_with_stdio(socket, listener.options, peer);
+  co_return co_await relay_with_stdio(socket, listener.options, peer, listener.tap);
 }
 
 // One way of serving the listening socket.
@@ -243,9 +271,12 @@ asio::awaitable<int> stream_listen(const Options& options) {
   const ServerMode& mode = choose_server_mode(options);
   if (mode.check) mode.check(options);
   const AccessList access = make_access_list(options);
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (RelayTap::wanted(options)) tap.emplace(options);
   auto executor = co_await asio::this_coro::executor;
   tcp::acceptor acceptor = open_acceptor(executor, options);
-  Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access}};
+  Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access},
+                    tap ? &*tap : nullptr};
   co_return co_await mode.serve(listener);
 }
 
@@ -298,6 +329,8 @@ asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
   if (!options.command.empty()) command.emplace(options.command);
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (RelayTap::wanted(options)) tap.emplace(options);
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
@@ -322,7 +355,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
   if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
   if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
-  co_return co_await relay_with_stdio(socket, options, peer);
+  co_return co_await relay_with_stdio(socket, options, peer, tap ? &*tap : nullptr);
 }
 
 }  // namespace sockcat

@@ -155,6 +155,8 @@ def test_top_level_help_shows_the_nc_forms():
 def test_bash_completes_nc_forms():
     from test_docs import bash_complete
     assert bash_complete(["sockcat", "-l", "--br"]) == ["--broker"]
-    assert bash_complete(["sockcat", "-lvp", "80", "--send"]) == ["--send-file"]
+    # with -l: listen's --send-file beside the common --send-only
+    assert sorted(bash_complete(["sockcat", "-lvp", "80", "--send-f"])) == ["--send-file"]
+    assert sorted(bash_complete(["sockcat", "-v", "--send"])) == ["--send-only"]  # without -l: no --send-file
     assert bash_complete(["sockcat", "-v", "--br"]) == []  # without -l: connect's options
     assert bash_complete(["sockcat", "-v", "--source-p"]) == ["--source-port"]
