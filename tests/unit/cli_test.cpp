@@ -254,6 +254,12 @@ TEST_CASE("cli: malformed short-option clusters are usage errors, not exceptions
   SECTION("-4=") { CHECK_THAT(rejected({"listen", "-4=", "80"}), Contains("=")); }
   SECTION("-u=1") { CHECK_THAT(rejected({"connect", "-u=1", "h", "1"}), Contains("=")); }
   SECTION("-x=1") { CHECK_THAT(rejected({"listen", "-x=1", "80"}), Contains("-x")); }
+  SECTION("a known option misspelt is called malformed, not foreign") {
+    CHECK_THAT(rejected({"listen", "-v=2", "80"}), Contains("malformed option '-v=2'") && !Contains("belongs"));
+    CHECK_THAT(rejected({"connect", "-z=1", "a..b", "1"}), Contains("malformed option '-z=1'"));
+    CHECK_THAT(rejected({"listen", "-p=80"}), Contains("malformed option '-p=80'"));
+    CHECK_THAT(rejected({"listen", "-6--v", "80"}), Contains("malformed option '-6--v'"));
+  }
 }
 
 TEST_CASE("cli: conflicting address family") {
