@@ -4,8 +4,8 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -v --verbose -h --help'
-_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
+_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile --broker --chat --send-file'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
 # Prints the transform names that the sockcat being completed knows, one per line.
@@ -40,6 +40,14 @@ _sockcat() {
     # The subcommand is the first word after the command name.
     local subcommand=
     ((COMP_CWORD > 1)) && subcommand=${COMP_WORDS[1]}
+    # nc style (`sockcat -lvp 80`, `sockcat -v host 80`): -l or --listen anywhere means listen.
+    if [[ $subcommand == -* && $subcommand != @(-h|--help|-V|--version) ]]; then
+        local word
+        subcommand=connect
+        for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+            [[ $word == --listen || $word =~ ^-[a-zA-Z46]*l ]] && subcommand=listen
+        done
+    fi
 
     if [[ -z $subcommand ]]; then
         COMPREPLY=($(IFS=' ' compgen -W 'listen connect help --help -h --version -V' -- "$cur"))
@@ -59,6 +67,10 @@ _sockcat() {
 
     # The value of an option that takes one.
     case $subcommand:$prev in
+        listen:--send-file)
+            COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
+            return 0
+            ;;
         listen:--transform)
             COMPREPLY=($(compgen -P "$prefix" -W "$(_sockcat_transform_names "${COMP_WORDS[0]}")" -- "$cur"))
             return 0
@@ -75,13 +87,13 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -c -- "$cur"))
             return 0
             ;;
-        listen:--allowfile | listen:--denyfile)
+        listen:--allowfile | listen:--denyfile | *:-o | *:--output | *:-x | *:--hex-dump)
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
         listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
             listen:--allow | listen:--deny | connect:--source-port | connect:-w | connect:--wait | \
-            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec)
+            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec | *:-d | *:--delay)
             return 0
             ;;
     esac
@@ -106,7 +118,8 @@ _sockcat() {
         local i words_before=0
         for ((i = 2; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec)
+                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec | \
+                    -d | --delay | -o | --output | -x | --hex-dump)
                     [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                     ((i++))
                     ;;

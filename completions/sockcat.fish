@@ -26,7 +26,7 @@ function __sockcat_connect_wants_host
             continue
         end
         switch $token
-            case -s --source --source-port -w --wait -q --quit-after --framing --max-message -e --exec -c --sh-exec
+            case -s --source --source-port -w --wait -q --quit-after --framing --max-message -e --exec -c --sh-exec -d --delay -o --output -x --hex-dump
                 set skip 1
             case '-*'
             case '*'
@@ -56,6 +56,15 @@ complete -c sockcat -n $both -s n -l nodns -d 'Numeric addresses and ports only:
 complete -c sockcat -n "$both; and __fish_contains_opt -s U unixsock" -F
 complete -c sockcat -n $both -l no-shutdown -d 'Keep the sending side open after stdin ends'
 complete -c sockcat -n $both -s q -l quit-after -x -d 'After stdin ends, wait at most DURATION (UDP: the linger)'
+complete -c sockcat -n $both -s C -l crlf -d 'Send every LF as CRLF'
+complete -c sockcat -n $both -s d -l delay -x -d 'Pause DURATION between the lines sent'
+complete -c sockcat -n $both -l send-only -d 'Only send: discard what arrives, end once stdin has ended'
+complete -c sockcat -n $both -l recv-only -d 'Only receive: never read stdin, end when the peer closes'
+complete -c sockcat -n $both -s o -l output -r -F -d 'Write every byte sent and received to FILE'
+complete -c sockcat -n $both -s x -l hex-dump -r -F -d 'Write a hex dump of what is sent and received to FILE'
+complete -c sockcat -n $both -l append-output -d 'Append to the -o and -x files instead of truncating'
+complete -c sockcat -n $both -l progress -d 'Show bytes, rate, percent and ETA during the transfer'
+complete -c sockcat -n $both -l stats -d 'Print bytes sent and received and the duration at the end'
 complete -c sockcat -n $both -s e -l exec -x -a '(__fish_complete_command)' -d 'Hand the connection to a program (no shell)'
 complete -c sockcat -n $both -s c -l sh-exec -x -d 'Hand the connection to /bin/sh -c COMMAND'
 complete -c sockcat -n $both -l framing -x -a 'raw line length' -d 'Message boundaries: raw (default), line or length'
@@ -76,6 +85,9 @@ complete -c sockcat -n $listen -l allow -x -d 'Serve only peers in these address
 complete -c sockcat -n $listen -l deny -x -d 'Refuse peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l allowfile -r -F -d 'Serve only peers listed in FILE'
 complete -c sockcat -n $listen -l denyfile -r -F -d 'Refuse peers listed in FILE'
+complete -c sockcat -n $listen -l broker -d 'Relay what each client sends to every other client'
+complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <userN>, controls stripped'
+complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
 
 # Options of connect.
 set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'

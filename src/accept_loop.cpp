@@ -82,9 +82,13 @@ bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& rem
   return false;
 }
 
-asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle) {
+namespace {
+
+// Waits until `socket` is ready for `what`, or until `idle` passes (then returns timed_out).
+asio::awaitable<std::error_code> wait_ready(StreamSocket& socket, asio::socket_base::wait_type what,
+                                            std::chrono::milliseconds idle) {
   if (idle.count() == 0) {
-    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
+    auto [ec] = co_await socket.async_wait(what, with_error);
     co_return ec;
   }
   // The deadline's handler may run after this wait is over (both completed in one round):
@@ -101,11 +105,21 @@ asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono
     std::error_code ignored;
     socket.cancel(ignored);
   });
-  auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, with_error);
+  auto [ec] = co_await socket.async_wait(what, with_error);
   state->waiting = false;
   deadline.cancel();
   if (state->expired) co_return std::make_error_code(std::errc::timed_out);
   co_return ec;
+}
+
+}  // namespace
+
+asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle) {
+  return wait_ready(socket, asio::socket_base::wait_read, idle);  // no frame of its own
+}
+
+asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle) {
+  return wait_ready(socket, asio::socket_base::wait_write, idle);
 }
 
 }  // namespace sockcat

@@ -41,4 +41,7 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
 // of zero waits as long as it takes. Returns the wait's error otherwise.
 asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle);
 
+// The same for room to write in `socket`'s send buffer.
+asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle);
+
 }  // namespace sockcat

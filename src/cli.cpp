@@ -7,6 +7,8 @@
 #include <cctype>
 // Positional arguments are kept whole: a port list such as 22,80 must not be split by cxxopts.
 #define CXXOPTS_VECTOR_DELIMITER '\0'
+// cxxopts without std::regex: compiling its patterns was a third of `connect -z`'s start-up.
+#define CXXOPTS_NO_REGEX
 #include <cxxopts.hpp>
 #include <variant>
 
@@ -45,6 +47,17 @@ void declare_common(cxxopts::Options& spec) {
       ("no-shutdown", "keep our sending side open after stdin ends (no TCP half-close)")
       ("q,quit-after", "after stdin ends, wait at most DURATION for the peer (UDP: for a quiet DURATION; default 1s)",
        cxxopts::value<std::string>(), "DURATION")
+      ("C,crlf", "send every LF as CRLF (a CRLF already there stays as it is)")
+      ("d,delay", "pause DURATION between the lines sent (each line is a send of its own)",
+       cxxopts::value<std::string>(), "DURATION")
+      ("send-only", "only send: discard what arrives, end once stdin has ended")
+      ("recv-only", "only receive: never read stdin, end when the peer closes")
+      ("o,output", "write every byte sent and received, in order, to FILE", cxxopts::value<std::string>(), "FILE")
+      ("x,hex-dump", "write a hex dump of what is sent (>) and received (<) to FILE",
+       cxxopts::value<std::string>(), "FILE")
+      ("append-output", "append to the -o and -x files instead of truncating them")
+      ("progress", "show bytes, rate, percent and ETA on stderr during the transfer")
+      ("stats", "print the bytes sent and received and the duration on stderr at the end")
       ("e,exec", "hand the connection to program CMDLINE as its stdin and stdout (split on blanks; no shell)",
        cxxopts::value<std::string>(), "CMDLINE")
       ("c,sh-exec", "hand the connection to /bin/sh -c COMMAND as its stdin and stdout",
@@ -78,7 +91,11 @@ void declare_listen(cxxopts::Options& spec) {
       ("allowfile", "serve only peers listed in FILE (one address or range per line)",
        cxxopts::value<std::vector<std::string>>(), "FILE")
       ("denyfile", "refuse peers listed in FILE (one address or range per line)",
-       cxxopts::value<std::vector<std::string>>(), "FILE");
+       cxxopts::value<std::vector<std::string>>(), "FILE")
+      ("broker", "relay what each client sends to every other client (implies -k; stdin/stdout unused)")
+      ("chat", "like --broker, by lines labelled <userN>, terminal controls stripped")
+      ("send-file", "give each client the whole of FILE, then close (stdin/stdout unused)",
+       cxxopts::value<std::string>(), "FILE");
 }
 
 void declare_connect(cxxopts::Options& spec) {
@@ -210,6 +227,29 @@ Problem apply_command(const cxxopts::ParseResult& parsed, Options& options) {
     return "-q and --no-shutdown have no meaning with " + flag + " (the program, not sockcat, owns the connection)";
   if (options.idle_timeout.count() != 0)
     return "-i has no meaning with " + flag + " (the program, not sockcat, reads each client)";
+  if (options.broker || !options.send_file.empty())
+    return flag + " and " + (options.broker ? (options.chat ? "--chat" : "--broker") : "--send-file") +
+           " exclude each other (the program answers each client)";
+  return std::nullopt;
+}
+
+// Reads --broker, --chat and --send-file and checks what they exclude: servers that never
+// touch stdin/stdout take no relay options, and each excludes the other and a transform.
+Problem apply_server_modes(const cxxopts::ParseResult& parsed, bool replying, Options& options) {
+  options.chat = parsed.count("chat") > 0;
+  options.broker = options.chat || parsed.count("broker") > 0;
+  std::string_view broker_name = options.chat ? "--chat" : "--broker";
+  if (parsed.count("send-file")) {
+    options.send_file = parsed["send-file"].as<std::string>();
+    if (options.send_file.empty()) return std::string("empty FILE for --send-file");
+    if (options.broker) return "--send-file and " + std::string(broker_name) + " exclude each other";
+  }
+  if (!options.broker && options.send_file.empty()) return std::nullopt;
+  std::string mode = options.broker ? std::string(broker_name) : std::string("--send-file");
+  if (options.udp) return mode + " serves TCP clients (drop -u)";
+  if (replying) return mode + " does not take --transform " + quote(options.transform);
+  if (!options.half_close) return "--no-shutdown has no meaning with " + mode + " (stdin is not used)";
+  if (options.quit_after) return "-q has no meaning with " + mode + " (stdin is not used)";
   return std::nullopt;
 }
 
@@ -249,9 +289,10 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
     }
   }
   bool replying = find_transform(options.transform)->reply != nullptr;
+  if (Problem problem = apply_server_modes(parsed, replying, options)) return problem;
   if (!options.half_close && replying)
     return "--no-shutdown applies only to --transform none (a replying server closes each client itself)";
-  options.keep_open = parsed.count("keep-open") > 0;
+  options.keep_open = parsed.count("keep-open") > 0 || options.broker;
   bool serves_many = !options.udp && (replying || options.keep_open);
   if (parsed.count("max-conns")) {
     if (!serves_many) return std::string("-m needs a server that takes many clients (-k, or a replying transform; TCP)");
@@ -339,6 +380,60 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return apply_wait(parsed, options);
 }
 
+// Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
+// --append-output, --progress, --stats) and checks that they fit the rest of the command line.
+Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options) {
+  options.crlf = parsed.count("crlf") > 0;
+  options.send_only = parsed.count("send-only") > 0;
+  options.recv_only = parsed.count("recv-only") > 0;
+  options.append_output = parsed.count("append-output") > 0;
+  options.progress = parsed.count("progress") > 0;
+  options.stats = parsed.count("stats") > 0;
+  if (parsed.count("delay")) {
+    Parsed<std::chrono::milliseconds> delay = parse_duration(parsed["delay"].as<std::string>());
+    if (auto* problem = std::get_if<std::string>(&delay)) return *problem;
+    options.line_delay = std::get<std::chrono::milliseconds>(delay);
+    if (options.line_delay.count() == 0) return std::string("-d needs a duration above zero");
+  }
+  for (auto [name, file] : {std::pair{"output", &options.output_file}, std::pair{"hex-dump", &options.hex_dump_file}}) {
+    if (!parsed.count(name)) continue;
+    *file = parsed[name].as<std::string>();
+    if (file->empty()) return "empty file name for --" + std::string(name);
+  }
+  std::string first_given;
+  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
+                           "progress", "stats"}) {
+    if (parsed.count(name)) {
+      first_given = "--" + std::string(name);
+      break;
+    }
+  }
+  if (first_given.empty()) return std::nullopt;
+
+  // Where they apply: a relay of one connection with stdin/stdout.
+  if (options.zero_io) return first_given + " has no meaning with -z (nothing is relayed)";
+  if (!options.command.empty()) return first_given + " applies to a relay with stdin/stdout, not to -e/-c";
+  if (find_framing(options.framing)->whole_messages) return first_given + " applies to a byte stream (--framing raw)";
+  if (options.role == Role::listen) {
+    if (find_transform(options.transform)->reply)
+      return first_given + " applies to a relay (--transform none), not to a replying server";
+    if (options.udp) return first_given + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
+    if (options.keep_open) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
+    if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
+    if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
+  }
+  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
+    return std::string("--append-output needs -o or -x");
+  if (options.send_only && options.recv_only) return std::string("--send-only and --recv-only exclude each other");
+  if (options.recv_only && (options.crlf || options.line_delay.count() > 0))
+    return std::string("-C and -d change what is sent, and --recv-only sends nothing");
+  if (options.recv_only && options.quit_after && !options.udp)
+    return std::string("-q counts from stdin's end, and --recv-only never reads stdin");
+  if (options.send_only && options.quit_after)
+    return std::string("--send-only ends at stdin's end already: -q has no meaning with it");
+  return std::nullopt;
+}
+
 // Reads --framing and --max-message and checks them against the rest of the command line
 // (the transform, -u, -z): which combinations carry message boundaries at all.
 Problem apply_framing(const cxxopts::ParseResult& parsed, Options& options) {
@@ -407,7 +502,9 @@ std::string top_level_help() {
       "usage:\n";
   for (const Subcommand& s : subcommands)
     text += "  sockcat " + std::string(s.name) + " [options] " + std::string(s.positional) + "\n";
-  text += "  sockcat --help | --version (-V) | help [SUBCOMMAND]\n\nsubcommands:\n";
+  text += "  sockcat -l [options] [-p] PORT             nc style: listen\n"
+          "  sockcat [options] HOST PORT                nc style: connect (-p is the source port)\n"
+          "  sockcat --help | --version (-V) | help [SUBCOMMAND]\n\nsubcommands:\n";
   for (const Subcommand& s : subcommands)
     text += "  " + std::string(s.name) + std::string(10 - s.name.size(), ' ') + std::string(s.summary) + "\n";
   text += "\n'sockcat SUBCOMMAND --help' lists the options of each; 'man sockcat' has the rest.\n";
@@ -433,30 +530,42 @@ CliOutcome print(std::string text) {
   return outcome;
 }
 
-// Names the other subcommand that owns `option`, to explain why it does not fit here.
+// Tells whether subcommand `sub` declares the option spelled `name` ("-p", "--port").
+bool declares(const Subcommand& sub, const std::string& name) {
+  bool is_long = name.rfind("--", 0) == 0;
+  std::string bare = name.substr(is_long ? 2 : 1);
+  cxxopts::Options spec = make_spec(sub);
+  for (const auto& group : spec.groups()) {
+    for (const auto& detail : spec.group_help(group).options) {
+      if (is_long ? (detail.l.size() == 1 && detail.l[0] == bare) : (bare.size() == 1 && detail.s == bare))
+        return true;
+    }
+  }
+  return false;
+}
+
+// Explains an argument cxxopts could not match: a malformed spelling of one of this
+// subcommand's options, an option of the other subcommand, or an unknown one.
 std::string unknown_option_message(const std::string& option, const Subcommand& here) {
   std::string name = option.substr(0, option.find('='));
   std::size_t dashes = std::min(name.find_first_not_of('-'), name.size());
-  std::string bare = name.substr(dashes);
-  if (bare.empty()) return "unexpected argument " + quote(option);
-  if (name.size() >= 2 && name[1] >= '0' && name[1] <= '9' && name != "-4" && name != "-6")
+  if (name.size() == dashes) return "unexpected argument " + quote(option);
+  if (dashes == 1 && name != "-4" && name != "-6" && name.find_first_not_of("0123456789", 1) == std::string::npos)
     return "unexpected argument " + quote(option) + " (ports and counts cannot be negative)";
+  if (dashes == 1 && name.size() > 2) name.resize(2);  // a short-option cluster: name its first
+  if (declares(here, name))
+    return "malformed option " + quote(option) + " (give a short option's value as the next argument: -p 80)";
   for (const Subcommand& other : subcommands) {
-    if (&other == &here) continue;
-    cxxopts::Options spec = make_spec(other);
-    for (const auto& group : spec.groups()) {
-      for (const auto& detail : spec.group_help(group).options) {
-        if ((name.rfind("--", 0) == 0 && detail.l.size() == 1 && detail.l[0] == bare) ||
-            (name.rfind("--", 0) != 0 && bare.size() == 1 && detail.s == bare))
-          return "option " + quote(name) + " does not apply to '" + std::string(here.name) + "' (it belongs to '" +
-                 std::string(other.name) + "')";
-      }
-    }
+    if (&other != &here && declares(other, name))
+      return "option " + quote(name) + " does not apply to '" + std::string(here.name) + "' (it belongs to '" +
+             std::string(other.name) + "')";
   }
   return "unknown option " + quote(name);
 }
 
-CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string>& args) {
+// Parses `args` (args[0] names the program) as subcommand `sub`. Usage errors point at
+// 'sockcat HELP_FOR --help' (at 'sockcat --help' when `help_for` is empty).
+CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string>& args, std::string_view help_for) {
   cxxopts::Options spec = make_spec(sub);
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
@@ -464,42 +573,44 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   try {
     parsed = spec.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
-    return usage_error(e.what(), sub.name);
+    return usage_error(e.what(), help_for);
   }
   if (parsed.count("help")) return print(spec.help());
-  if (!parsed.unmatched().empty()) return usage_error(unknown_option_message(parsed.unmatched()[0], sub), sub.name);
+  if (!parsed.unmatched().empty()) return usage_error(unknown_option_message(parsed.unmatched()[0], sub), help_for);
   if (sub.role == Role::listen && parsed.count("list-transforms")) return print(describe_transforms());
 
   Options options;
   options.role = sub.role;
   options.udp = parsed.count("udp") > 0;
-  if (parsed.count("4") && parsed.count("6")) return usage_error("-4 and -6 exclude each other", sub.name);
+  if (parsed.count("4") && parsed.count("6")) return usage_error("-4 and -6 exclude each other", help_for);
   if (parsed.count("4")) options.family = Family::v4;
   if (parsed.count("6")) options.family = Family::v6;
   options.unix_socket = parsed.count("unixsock") > 0;
   options.numeric_only = parsed.count("nodns") > 0;
   options.half_close = parsed.count("no-shutdown") == 0;
   if (!options.half_close && options.udp)
-    return usage_error("--no-shutdown has no meaning with --udp (datagrams have no half-close)", sub.name);
+    return usage_error("--no-shutdown has no meaning with --udp (datagrams have no half-close)", help_for);
   options.verbosity = static_cast<int>(parsed.count("verbose"));
   if (parsed.count("quit-after")) {
     Parsed<std::chrono::milliseconds> quit = parse_duration(parsed["quit-after"].as<std::string>());
-    if (auto* problem = std::get_if<std::string>(&quit)) return usage_error(*problem, sub.name);
+    if (auto* problem = std::get_if<std::string>(&quit)) return usage_error(*problem, help_for);
     options.quit_after = std::get<std::chrono::milliseconds>(quit);
   }
   std::vector<std::string> positional;
   if (parsed.count("positional")) positional = parsed["positional"].as<std::vector<std::string>>();
   // cxxopts passes malformed options ("--4", "--=x") through as positional arguments.
   for (const std::string& argument : positional) {
-    if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), sub.name);
+    if (argument.size() > 1 && argument[0] == '-') return usage_error(unknown_option_message(argument, sub), help_for);
   }
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
-                             "idle-timeout", "framing", "max-message", "exec", "sh-exec"}) {
-    if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", sub.name);
+                             "idle-timeout", "send-file", "framing", "max-message", "exec", "sh-exec", "delay",
+                             "output", "hex-dump"}) {
+    if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", help_for);
   }
-  if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, sub.name);
-  if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, sub.name);
-  if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, sub.name);
+  if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, help_for);
+  if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
+  if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, help_for);
+  if (Problem problem = apply_relay_options(parsed, options)) return usage_error(*problem, help_for);
 
   CliOutcome outcome;
   outcome.options = std::move(options);
@@ -509,7 +620,146 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
 // Parses argv; may throw on a parser bug (parse_command_line catches).
 CliOutcome parse_argv(const std::vector<std::string>& argv);
 
+// nc-style command lines: how an nc option letter is spelled in the subcommand form of each
+// mode. An empty spelling drops the letter; every letter not listed passes through untouched.
+struct NcSpelling {
+  char letter;
+  std::string_view in_listen;   // with -l
+  std::string_view in_connect;  // without -l
+};
+
+constexpr NcSpelling nc_spellings[] = {
+    {'l', "", ""},                   // the mode itself
+    {'p', "-p", "--source-port"},    // nc and ncat: -p is the source port of a connect
+    {'s', "--bind", "-s"},           // nc and ncat: -s is the local address
+};
+
+const NcSpelling* find_nc_spelling(char letter) {
+  for (const NcSpelling& row : nc_spellings)
+    if (row.letter == letter) return &row;
+  return nullptr;
+}
+
+// The option spellings ("-p", "--port") of every subcommand, read from the subcommands' own
+// declarations so that options added there are known here too.
+struct KnownOptions {
+  std::vector<std::string> valued;  // those that take a value
+  std::vector<std::string> flags;   // those that do not
+};
+
+KnownOptions known_options() {
+  KnownOptions known{{}, {"-l", "--listen"}};
+  for (const Subcommand& sub : subcommands) {
+    cxxopts::Options spec = make_spec(sub);
+    for (const auto& group : spec.groups()) {
+      for (const auto& detail : spec.group_help(group).options) {
+        std::vector<std::string>& list = detail.is_boolean ? known.flags : known.valued;
+        if (!detail.s.empty()) list.push_back("-" + detail.s);
+        for (const std::string& name : detail.l) list.push_back("--" + name);
+      }
+    }
+  }
+  return known;
+}
+
+// One argument of an nc-style command line, split into what the rewrite needs to know.
+struct NcWord {
+  std::vector<std::string> words;  // its spelling in the subcommand form
+  bool listen = false;             // it held -l or --listen
+  bool takes_next = false;         // its last option needs the next argument as its value
+  bool unknown = false;            // it holds an option no subcommand declares
+};
+
+// Rewrites one option argument (not a positional one) for mode `listen`, using `known` to
+// tell which options take a value.
+NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions& known) {
+  auto in = [](const std::vector<std::string>& list, const std::string& spelling) {
+    return std::find(list.begin(), list.end(), spelling) != list.end();
+  };
+  auto takes_value = [&](const std::string& spelling) { return in(known.valued, spelling); };
+  NcWord word;
+  if (arg.rfind("--", 0) == 0) {
+    std::string name = arg.substr(0, arg.find('='));
+    if (arg == "--listen") word.listen = true;
+    else word.words.push_back(arg);
+    word.takes_next = name == arg && takes_value(arg);
+    word.unknown = !takes_value(name) && !in(known.flags, name);
+    return word;
+  }
+  std::string bundle = "-";  // letters passed through, kept together
+  auto flush = [&] {
+    if (bundle.size() > 1) word.words.push_back(bundle);
+    bundle = "-";
+  };
+  for (std::size_t at = 1; at < arg.size(); ++at) {
+    char letter = arg[at];
+    bool valued_letter = takes_value(std::string("-") + letter);
+    std::string rest = arg.substr(at + 1);
+    const NcSpelling* spelling = find_nc_spelling(letter);
+    if (letter == 'l') word.listen = true;
+    if (!valued_letter && !in(known.flags, std::string("-") + letter)) word.unknown = true;
+    if (!spelling) {
+      bundle += letter;
+      if (!valued_letter) continue;
+      bundle += rest;  // the value, attached
+      word.takes_next = rest.empty();
+      break;
+    }
+    flush();
+    std::string_view replacement = listen ? spelling->in_listen : spelling->in_connect;
+    if (!valued_letter) {
+      if (!replacement.empty()) word.words.emplace_back(replacement);
+      continue;
+    }
+    word.takes_next = rest.empty();
+    if (rest.empty()) word.words.emplace_back(replacement);
+    else word.words.push_back(std::string(replacement) + (replacement.size() > 2 ? "=" : "") + rest);
+    break;
+  }
+  flush();
+  return word;
+}
+
 }  // namespace
+
+std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& argv) {
+  const KnownOptions known = known_options();
+  // Pass 1 finds the mode; pass 2 spells every argument for it.
+  bool listen = false;
+  bool unknown = false;  // then which arguments are values is uncertain: bind nothing
+  for (int pass = 1; pass <= 2; ++pass) {
+    std::vector<std::string> out{argv.empty() ? std::string("sockcat") : argv[0], listen ? "listen" : "connect"};
+    std::vector<std::size_t> positional;  // indices in `out`
+    bool options_ended = false;
+    for (std::size_t i = 1; i < argv.size(); ++i) {
+      const std::string& arg = argv[i];
+      if (options_ended || arg.size() < 2 || arg[0] != '-') {
+        positional.push_back(out.size());
+        out.push_back(arg);
+        continue;
+      }
+      if (arg == "--") {
+        options_ended = true;
+        out.push_back(arg);
+        continue;
+      }
+      NcWord word = rewrite_nc_option(arg, listen, known);
+      if (pass == 1 && word.listen) listen = true;
+      unknown = unknown || word.unknown;
+      out.insert(out.end(), word.words.begin(), word.words.end());
+      if (word.takes_next && i + 1 < argv.size()) out.push_back(argv[++i]);
+    }
+    if (pass == 1) continue;
+    // nc -l ADDR PORT (both nc's): the first of two positional arguments is the address to bind.
+    if (listen && positional.size() == 2 && !unknown) {
+      std::string address = out[positional[0]];
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(positional[0]));
+      out.insert(out.begin() + 2, {"--bind", address});
+    }
+    return out;
+  }
+  return {};
+}
 
 std::vector<std::string_view> subcommand_names() {
   std::vector<std::string_view> names;
@@ -541,12 +791,21 @@ CliOutcome parse_argv(const std::vector<std::string>& argv) {
   if (const Subcommand* sub = find_subcommand(first)) {
     std::vector<std::string> rest(argv.begin() + 1, argv.end());
     rest[0] = "sockcat " + first;
-    return parse_subcommand(*sub, rest);
+    return parse_subcommand(*sub, rest, sub->name);
   }
-  std::string message = "unknown subcommand " + quote(first);
+  // A near miss of a subcommand is a typo, not a host: `sockcat lisen -p 80`.
   std::vector<std::string_view> names = subcommand_names();
-  if (auto suggestion = closest_name(first, names)) message += "; did you mean '" + std::string(*suggestion) + "'?";
-  return usage_error(message, "");
+  names.push_back("help");
+  if (first.empty() || first[0] != '-') {
+    if (auto suggestion = closest_name(first, names))
+      return usage_error("unknown subcommand " + quote(first) + "; did you mean '" + std::string(*suggestion) + "'?", "");
+  }
+  // Otherwise nc style: `sockcat -l [-p] PORT` listens, `sockcat [options] HOST PORT` connects.
+  std::vector<std::string> rewritten = nc_to_subcommand_argv(argv);
+  const Subcommand* sub = find_subcommand(rewritten[1]);
+  rewritten.erase(rewritten.begin());
+  rewritten[0] = "sockcat " + rewritten[0];
+  return parse_subcommand(*sub, rewritten, "");
 }
 
 }  // namespace

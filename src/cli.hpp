@@ -22,6 +22,13 @@ struct CliOutcome {
 // Parses a whole argv (argv[0] is the program name). Never throws; never exits.
 CliOutcome parse_command_line(const std::vector<std::string>& argv);
 
+// Rewrites an nc-style argv (argv[0], then options and arguments without a subcommand) into
+// the subcommand form: {argv[0], "listen" or "connect", ...}. -l/--listen anywhere, also in a
+// bundle (-lvp), means listen and is dropped; -p becomes --source-port and -s stays when
+// connecting, -s becomes --bind when listening, and `-l ADDR PORT` binds ADDR. Every other
+// argument passes through untouched. Never fails: the subcommand's parser judges the result.
+std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& argv);
+
 // The subcommand names, for "did you mean" and the completions.
 std::vector<std::string_view> subcommand_names();
 

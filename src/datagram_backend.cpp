@@ -12,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access_list.hpp"
@@ -20,6 +21,9 @@
 #include "diag.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
+#include "progress.hpp"
+#include "relay_tap.hpp"
+#include "send_shaper.hpp"
 #include "framing.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
@@ -38,6 +42,18 @@ constexpr std::size_t receive_size = 64 * 1024;
 constexpr std::size_t send_size = 65507;
 
 using Buffer = std::array<char, receive_size>;
+
+// A connected UDP socket seen as a stream that SendShaper can write to: every write is one
+// datagram, sent whole.
+struct DatagramWriter {
+  DatagramSocket& socket;
+  using executor_type = DatagramSocket::executor_type;
+  executor_type get_executor() { return socket.get_executor(); }
+  template <typename Buffers, typename Handler>
+  auto async_write_some(const Buffers& buffers, Handler&& handler) {
+    return socket.async_send(buffers, std::forward<Handler>(handler));
+  }
+};
 
 // Binds the socket a listener uses (see bind_listen_address; -U: see
 // open_unix_datagram_listener). Throws on failure.
@@ -108,7 +124,7 @@ asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
-    auto [wait_error] = co_await socket.async_wait(DatagramSocket::wait_read, with_error);
+    auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
     if (wait_error == asio::error::operation_aborted) co_return exit_ok;
     std::error_code ec;
     std::size_t count = batch->receive(fd, ec);
@@ -121,7 +137,7 @@ asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply
     for (std::size_t done = 0; done < count;) {
       done += batch->send_replies(fd, done, count - done, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        auto [write_error] = co_await socket.async_wait(DatagramSocket::wait_write, with_error);
+        auto [write_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
         if (write_error == asio::error::operation_aborted) co_return exit_ok;
       } else if (ec) {
         diag::info(1, "reply to " + format_endpoint(sender_of(*batch, done)) + ": " + ec.message());
@@ -167,7 +183,7 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::
     auto batch = std::make_unique<DatagramBatch>();
     std::vector<asio::const_buffer> payloads;
     for (;;) {
-      auto [wait_error] = co_await socket.async_wait(DatagramSocket::wait_read, with_error);
+      auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
       if (wait_error == asio::error::operation_aborted) break;
       std::error_code ec;
       std::size_t count = batch->receive(socket.native_handle(), ec);
@@ -266,6 +282,8 @@ asio::awaitable<int> datagram_listen(const Options& options) {
 
 asio::awaitable<int> datagram_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (RelayTap::wanted(options)) tap.emplace(options);
   // A connected socket: the kernel drops datagrams from anyone else, and reports ICMP "port
   // unreachable" (UDP) or a closed peer (Unix) as a refused connection.
   DatagramSocket socket(executor);
@@ -278,10 +296,16 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   const std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "sending datagrams to " + peer + " from " + format_endpoint(socket.local_endpoint()));
 
-  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
-  auto in_buffer = std::make_unique<Buffer>();
+  // --recv-only leaves stdin alone (closed: its end comes at once); --send-only discards.
+  asio::posix::stream_descriptor in(executor);
+  if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
   auto out_buffer = std::make_unique<Buffer>();
+  std::optional<SendShaper> shaper;  // -C / -d: one datagram per line (or per read), converted
+  // Half a datagram per read with -C, so that a read of nothing but LFs still fits one datagram.
+  const std::size_t read_size = options.crlf ? send_size / 2 : send_size;
+  if (options.crlf || options.line_delay.count() > 0)
+    shaper.emplace(executor, options.crlf, options.line_delay, read_size);
   asio::steady_timer linger(executor);
   const std::chrono::milliseconds linger_time = options.quit_after.value_or(default_udp_linger);
   auto last_activity = std::chrono::steady_clock::now();
@@ -298,6 +322,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     in.cancel(ignored);
     socket.cancel(ignored);
     linger.cancel();
+    if (shaper) shaper->cancel();
   };
   auto report_refused = [&](const std::error_code& ec) {
     diag::error(peer, ec);
@@ -310,6 +335,8 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     for (std::size_t done = 0; done < count && !finished;) {
       std::error_code send_error;
       std::size_t sent = batch.send_connected(socket.native_handle(), done, count - done, send_error);
+      if (tap)
+        for (std::size_t i = done; i < done + sent; ++i) tap->crossed(Direction::sent, batch.payload(i));
       done += sent;
       sent_count += sent;
       if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
@@ -377,10 +404,31 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     std::error_code ignored;
     in.non_blocking(true, ignored);  // so that read_some below reports would_block, not waits
     bool input_ended = !in.is_open();
+    while (shaper && !finished && !input_ended) {  // -C / -d: a read at a time, through the shaper
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(batch->slot(0).data(), read_size), with_error);
+      if (ec) {
+        input_ended = true;
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          diag::error("stdin", ec);
+          status = exit_failure;
+          finish();
+        }
+        break;
+      }
+      DatagramWriter writer{socket};
+      auto [send_error, sent] = co_await shaper->write(writer, std::span<const char>(batch->slot(0).data(), n),
+                                                       tap ? &*tap : nullptr);
+      ++sent_count;
+      if (send_error && send_error != asio::error::operation_aborted) report_refused(send_error);
+    }
     if (by_line) {
       co_await send_lines();
       input_ended = true;
     }
+    // A socket stdin (a SOCK_SEQPACKET feed) gives the rest of a batch in one recvmmsg().
+    struct stat stdin_status {};
+    const bool stdin_is_socket = !input_ended && ::fstat(in.native_handle(), &stdin_status) == 0 &&
+                                 S_ISSOCK(stdin_status.st_mode);
     while (!finished && !input_ended) {
       // A batch starts with one read that may wait, then takes what stdin already holds:
       // still one datagram per read.
@@ -395,7 +443,8 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
       batch->set_length(0, n);
       std::size_t count = 1;
-      while (count < DatagramBatch::capacity) {
+      if (stdin_is_socket) count += batch->receive_records(in.native_handle(), count, send_size, input_ended);
+      while (!stdin_is_socket && count < DatagramBatch::capacity) {
         std::error_code read_error;
         std::size_t more = in.read_some(asio::buffer(batch->slot(count).data(), send_size), read_error);
         if (read_error == asio::error::eof) input_ended = true;
@@ -404,7 +453,9 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
       co_await send_batch(*batch, count);
     }
-    // Input is over: wait for replies until the line has been quiet for the linger time.
+    // --send-only: nothing to wait for. Otherwise wait for replies until the line has been
+    // quiet for the linger time.
+    if (options.send_only) finish();
     last_activity = std::chrono::steady_clock::now();
     while (!finished) {
       linger.expires_at(last_activity + linger_time);
@@ -421,6 +472,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         break;
       }
       ++received_count;
+      if (tap) tap->crossed(Direction::received, std::span<const char>(out_buffer->data(), n));
       last_activity = std::chrono::steady_clock::now();
       if (!co_await write_datagram(out, out_buffer->data(), n, by_line, status)) {
         finish();
@@ -428,9 +480,17 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
     }
   };
-  co_await (send() && receive());
+  if (tap) tap->start();
+  if (options.progress) {
+    std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
+    co_await ((send() && receive()) || show_progress(*tap, total));
+  } else {
+    co_await (send() && receive());
+  }
+  if (tap) tap->stop();
   diag::info(1, "sent " + std::to_string(sent_count) + " datagrams to " + peer + ", received " +
                     std::to_string(received_count));
+  if (status == exit_ok && tap && tap->failed()) status = exit_failure;
   co_return status;
 }
 

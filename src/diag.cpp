@@ -11,6 +11,7 @@ namespace sockcat::diag {
 namespace {
 
 int current_verbosity = 0;
+bool status_shown = false;  // a status line is on the terminal, with no newline after it
 
 // Writes all of `line` to fd 2. stderr may share a terminal's file description with
 // stdin/stdout that Asio made non-blocking, so EAGAIN waits for room instead of losing text.
@@ -40,7 +41,8 @@ void set_verbosity(int level) { current_verbosity = level; }
 int verbosity() { return current_verbosity; }
 
 void error(std::string_view message) {
-  std::string line = "sockcat: ";
+  std::string line = status_shown ? "\nsockcat: " : "sockcat: ";
+  status_shown = false;
   line += printable(message);  // whatever it quotes, a diagnostic stays one line
   line += '\n';
   write_line(line);
@@ -55,6 +57,20 @@ void error(std::string_view what, const std::error_code& ec) {
 
 void info(int level, std::string_view message) {
   if (current_verbosity >= level) error(message);
+}
+
+void status(std::string_view message) {
+  std::string line = "\rsockcat: ";
+  line += printable(message);
+  line += "\x1b[K";  // clear what a longer previous line left
+  write_line(line);
+  status_shown = true;
+}
+
+void end_status() {
+  if (!status_shown) return;
+  status_shown = false;
+  write_line("\n");
 }
 
 }  // namespace sockcat::diag

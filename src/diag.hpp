@@ -21,4 +21,11 @@ void error(std::string_view what, const std::error_code& ec);
 // Prints "sockcat: <message>" when the verbosity is at least `level`.
 void info(int level, std::string_view message);
 
+// Shows "sockcat: <message>" as the status line of a terminal: each call rewrites it in place
+// (carriage return, clear to end of line). Any other line printed meanwhile starts below it.
+void status(std::string_view message);
+
+// Ends the status line, if one is shown, so that the next output starts on a line of its own.
+void end_status();
+
 }  // namespace sockcat::diag

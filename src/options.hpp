@@ -49,7 +49,20 @@ struct Options {
   bool keep_open = false;                // listen -k: keep accepting (none: clients share stdio)
   unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
   std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
+  bool broker = false;                   // listen --broker: relay each client's data to all others (implies -k)
+  bool chat = false;                     // listen --chat: broker by lines, labelled, controls stripped
+  std::string send_file;                 // listen --send-file: give each client this file ("" = off)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
+  // Connection options of the relay (connect, and listen with transform none):
+  bool crlf = false;                     // -C: send every LF as CRLF
+  std::chrono::milliseconds line_delay{0};       // -d: pause between the lines sent (0 = none)
+  bool send_only = false;                // --send-only: discard what arrives; end at stdin EOF
+  bool recv_only = false;                // --recv-only: never read stdin; end when the peer closes
+  std::string output_file;               // -o: log every byte that crossed the wire ("" = none)
+  std::string hex_dump_file;             // -x: log a hex dump of it, each direction marked ("" = none)
+  bool append_output = false;            // --append-output: append to the -o/-x files, not truncate
+  bool progress = false;                 // --progress: show the transfer's progress on stderr
+  bool stats = false;                    // --stats: print byte counts and duration at the end
   std::vector<std::string> command;      // -e/-c: argv of the child each connection is handed to (empty = none)
   std::vector<std::string> allow;        // listen --allow: comma-separated addresses/CIDR ranges, one per use
   std::vector<std::string> deny;         // listen --deny: the same, for peers to refuse

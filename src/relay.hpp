@@ -24,7 +24,10 @@
 #include <sys/socket.h>
 #include <span>
 #include <system_error>
+#include <tuple>
 
+#include "relay_tap.hpp"
+#include "send_shaper.hpp"
 #include "zero_copy.hpp"
 
 namespace sockcat {
@@ -39,10 +42,22 @@ struct PumpResult {
   std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
 };
 
+// What watches or changes one direction of a relay. All null by default: nothing to pay.
+struct PumpHooks {
+  RelayTap* tap = nullptr;                // counts what crosses (and logs it, if it sees bytes)
+  Direction direction = Direction::sent;  // which way this pump moves bytes, for the tap
+  SendShaper* shaper = nullptr;           // -C / -d: changes and paces what is written
+
+  // Whether the pump must see every byte, which rules out the zero-copy paths.
+  bool must_see_bytes() const { return shaper || (tap && tap->sees_bytes()); }
+};
+
 // Copies `from` into `to` with `copier` (a zero-copy path) until `from` ends, either side
 // fails, or `*stop` becomes true. Waits on whichever side is not ready, one at a time.
+// Counts what moved into `tap`, if any.
 template <typename Source, typename Sink>
-asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& copier, const bool* stop) {
+asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& copier, const bool* stop,
+                                           PumpHooks hooks = {}) {
   constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
   auto executor = co_await asio::this_coro::executor;
   std::error_code ignored;
@@ -52,6 +67,7 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
   while (!*stop) {
     CopyStep step = copier.step();
     result.bytes += step.bytes;
+    if (hooks.tap) hooks.tap->counted(hooks.direction, step.bytes);
     if (step.read_error || step.write_error) {
       result.read_error = step.read_error;
       result.write_error = step.write_error;
@@ -79,21 +95,32 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
 // Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true, by
 // the cheapest path their descriptors allow (see zero_copy.hpp), else through `buffer`:
 // everything read is written before the next read, so a stop drops nothing already read
-// unless the sink itself was cancelled.
+// unless the sink itself was cancelled. `hooks` see (or count) what is written, and with a
+// shaper change it; bytes then counts what was written after the change.
 template <typename Source, typename Sink>
-asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop) {
+asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop,
+                                 PumpHooks hooks = {}) {
   constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
   PumpResult result;
   if (!from.is_open()) {  // a closed source (stdin) is an empty one
     result.read_error = asio::error::eof;
     co_return result;
   }
-  ZeroCopy copier(from.native_handle(), to.native_handle());
-  if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop);
+  if (!hooks.must_see_bytes()) {
+    ZeroCopy copier(from.native_handle(), to.native_handle());
+    if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop, hooks);
+  }
   while (!*stop) {
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
     if (n > 0) {
-      auto [write_error, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), with_error);
+      std::error_code write_error;
+      std::size_t written = 0;
+      if (hooks.shaper) {
+        std::tie(write_error, written) = co_await hooks.shaper->write(to, std::span<const char>(buffer.data(), n), hooks.tap);
+      } else {
+        std::tie(write_error, written) = co_await asio::async_write(to, asio::buffer(buffer.data(), n), with_error);
+        if (hooks.tap) hooks.tap->crossed(hooks.direction, std::span<const char>(buffer.data(), written));
+      }
       result.bytes += written;
       if (write_error) {
         result.write_error = write_error;
@@ -135,11 +162,14 @@ enum class PeerEofPolicy {
   stop_sending,  // the peer's EOF ends the session (an interactive source has nothing queued)
 };
 
-// How a relay behaves at the ends of its streams.
+// How a relay behaves at the ends of its streams, and what watches it.
 struct RelayOptions {
   bool half_close = true;                                // shut down our sending side at source EOF
   PeerEofPolicy on_peer_eof = PeerEofPolicy::keep_sending;
   std::optional<std::chrono::milliseconds> quit_after;   // after source EOF, end the relay this soon
+  bool read_source = true;     // false (--recv-only): never read the source, never half-close
+  RelayTap* tap = nullptr;     // counts (and logs) both directions
+  SendShaper* shaper = nullptr;  // -C / -d on the sending direction
 };
 
 // Runs both directions until each is done. Connection -> sink ends at the peer's EOF or an
@@ -147,7 +177,8 @@ struct RelayOptions {
 // the connection's sending side is shut down), on a failed send (the peer is gone), when the
 // other direction failed, or at the peer's EOF under PeerEofPolicy::stop_sending.
 // With `quit_after`, the relay ends that long after the source's EOF even if the peer goes on
-// (received.read_error is then operation_aborted and `quit` is set).
+// (received.read_error is then operation_aborted and `quit` is set). Without `read_source`
+// nothing is sent and the relay ends with the receiving direction.
 template <typename Connection, typename Source, typename Sink>
 asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
   const bool half_close = options.half_close;
@@ -165,7 +196,12 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   asio::steady_timer quit_timer(co_await asio::this_coro::executor);
 
   auto send = [&]() -> asio::awaitable<void> {
-    result.sent = co_await pump(source, connection, *up_buffer, &stop_sending);
+    if (!options.read_source) {
+      sending_done = true;
+      co_return;
+    }
+    result.sent = co_await pump(source, connection, *up_buffer, &stop_sending,
+                                PumpHooks{options.tap, Direction::sent, options.shaper});
     if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
       std::error_code ignored;
       connection.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -185,8 +221,11 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     }
   };
   auto receive = [&]() -> asio::awaitable<void> {
-    result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving);
-    if (result.received.read_error == asio::error::eof && !sending_done && eof_was_reset(connection.native_handle()))
+    result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving,
+                                    PumpHooks{options.tap, Direction::received, nullptr});
+    // Our FIN, if we sent one, changes the TCP state that tells a reset from an EOF.
+    bool no_fin_sent = !sending_done || !options.read_source;
+    if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.native_handle()))
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
     result.peer_closed_first = peer_finished_cleanly && !sending_done;
@@ -205,6 +244,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     receiving_done = true;
     quit_timer.cancel();
     stop_sending = true;
+    if (options.shaper) options.shaper->cancel();
     std::error_code ignored;
     source.cancel(ignored);
     connection.cancel(ignored);

@@ -1,6 +1,8 @@
 #include "stdio.hpp"
 
+#include <cerrno>
 #include <fcntl.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace sockcat {
@@ -29,6 +31,12 @@ asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor,
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy >= 0) descriptor.assign(copy);
   return descriptor;
+}
+
+asio::posix::stream_descriptor open_null_sink(const asio::any_io_executor& executor) {
+  int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd == -1) throw std::system_error(errno, std::generic_category(), "cannot open /dev/null");
+  return asio::posix::stream_descriptor(executor, fd);
 }
 
 }  // namespace sockcat

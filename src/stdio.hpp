@@ -31,4 +31,8 @@ void open_missing_stdio();
 // `fd` itself is closed: reading it then reports bad_descriptor.
 asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor, int fd);
 
+// A descriptor over /dev/null opened for writing: a sink that takes everything (--send-only).
+// Throws std::system_error if /dev/null cannot be opened.
+asio::posix::stream_descriptor open_null_sink(const asio::any_io_executor& executor);
+
 }  // namespace sockcat

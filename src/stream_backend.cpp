@@ -1,5 +1,6 @@
-// The stream backend (TCP, or Unix with -U): listen or connect, then either serve clients through a transform
-// or relay one connection with stdin/stdout.
+// The stream backend (TCP, or Unix with -U): listen or connect, then serve clients in the mode the options
+// choose (a table: file, broker, replying transform, shared stdio) or relay one connection
+// with stdin/stdout.
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -14,10 +15,15 @@
 #include "exec_session.hpp"
 #include "parse.hpp"
 #include "exit_status.hpp"
+#include "progress.hpp"
 #include "framed_client.hpp"
 #include "framed_server.hpp"
 #include "relay.hpp"
+#include "relay_tap.hpp"
+#include "send_shaper.hpp"
 #include "stdio.hpp"
+#include "broker_server.hpp"
+#include "file_server.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
 #include "unix_socket.hpp"
@@ -28,10 +34,9 @@ namespace {
 using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Opens the listening socket (see bind_listen_address for which address; -U: see
-// open_unix_acceptor). Throws on failure.
+// Opens the listening socket (see bind_listen_address for which address). Throws on failure.
 StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
-  if (options.unix_socket) return open_unix_acceptor(executor, options);
+  if (options.unix_socket) return open_unix_acceptor(executor, options);  // -U
   std::uint16_t port = port_number(options.port, false);
   tcp::acceptor acceptor(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
@@ -51,13 +56,14 @@ StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Option
 }
 
 // Maps how a relay ended to an exit status, printing one line for a failure.
-int relay_status(const RelayResult& result, const std::string& peer) {
+int relay_status(const RelayResult& result, const std::string& peer, const Options& options) {
   const PumpResult& down = result.received;
   const PumpResult& up = result.sent;
   diag::info(1, "connection with " + peer + " closed (received " + std::to_string(down.bytes) + " bytes, sent " +
                     std::to_string(up.bytes) + ")");
   if (result.quit) {
-    diag::info(1, "quitting: -q time after stdin ended is up");
+    diag::info(1, options.send_only ? "stdin ended: --send-only does not wait for the peer"
+                                    : "quitting: -q time after stdin ended is up");
     return exit_ok;
   }
   if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
@@ -85,19 +91,42 @@ int relay_status(const RelayResult& result, const std::string& peer) {
   return exit_ok;
 }
 
-// Relays `socket` with stdin/stdout until both directions are done.
-asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& options, const std::string& peer) {
+// Relays `socket` with stdin/stdout until both directions are done; `tap` (null unless -o, -x,
+// --stats or --progress asked for one) watches it.
+asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& options, const std::string& peer,
+                                      RelayTap* tap) {
   auto executor = co_await asio::this_coro::executor;
-  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  // --recv-only leaves stdin alone (a closed descriptor is never read); --send-only discards.
+  asio::posix::stream_descriptor in(executor);
+  if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
   // With a person at the keyboard nothing queued can be lost, so the peer's EOF ends the
   // session; from a pipe or file, the rest of stdin still goes to a peer that only half-closed.
   RelayOptions relay_options;
   relay_options.half_close = options.half_close;
   relay_options.on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
   relay_options.quit_after = options.quit_after;
-  RelayResult result = co_await relay(socket, in, out, relay_options);
-  co_return relay_status(result, peer);
+  if (options.send_only) relay_options.quit_after = std::chrono::milliseconds(0);
+  relay_options.read_source = !options.recv_only;
+  std::optional<SendShaper> shaper;
+  if (options.crlf || options.line_delay.count() > 0) {
+    shaper.emplace(executor, options.crlf, options.line_delay, relay_buffer_size);
+    relay_options.shaper = &*shaper;
+  }
+  relay_options.tap = tap;
+  if (tap) tap->start();
+  RelayResult result;
+  if (options.progress) {
+    std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
+    using namespace asio::experimental::awaitable_operators;
+    result = std::get<0>(co_await (relay(socket, in, out, relay_options) || show_progress(*tap, total)));
+  } else {
+    result = co_await relay(socket, in, out, relay_options);
+  }
+  if (tap) tap->stop();
+  int status = relay_status(result, peer, options);
+  if (status == exit_ok && tap && tap->failed()) status = exit_failure;
+  co_return status;
 }
 
 // The local endpoint to connect from for a peer at `target`, if -s or --source-port asks.
@@ -144,54 +173,125 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
   co_return connect_error;
 }
 
-}  // namespace
+// What every listen mode needs besides the options: the limits on clients, with the access
+// lists (built before listening: an unreadable --allowfile ends the run there).
+struct Listener {
+  StreamAcceptor& acceptor;
+  const Options& options;
+  ServerLimits limits;
+  RelayTap* tap;  // -o, -x, --stats, --progress of the one-client relay; null when not asked
+};
 
-asio::awaitable<int> stream_listen(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
-  // A missing program or an unreadable access file ends the run before it listens.
-  const AccessList access = make_access_list(options);
-  std::optional<ChildCommand> command;
-  if (!options.command.empty()) command.emplace(options.command);
-  StreamAcceptor acceptor = open_acceptor(executor, options);
-  const Transform& transform = *find_transform(options.transform);
-  ServerLimits limits{options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access};
+asio::awaitable<int> serve_file_mode(Listener& listener) {
+  co_return co_await serve_file(listener.acceptor, listener.options.send_file, listener.options.keep_open, listener.limits);
+}
+
+asio::awaitable<int> serve_broker_mode(Listener& listener) {
+  co_await serve_broker(listener.acceptor, listener.limits, listener.options.chat);
+  co_return exit_ok;
+}
+
+// A replying transform over whole messages (--framing line or length).
+asio::awaitable<int> serve_framed_mode(Listener& listener) {
+  const Options& options = listener.options;
   const Framing& framing = *find_framing(options.framing);
-  if (transform.reply && framing.whole_messages) {
-    co_await serve_framed(acceptor, FramedService{&framing, transform.reply, options.max_message}, limits);
-    co_return exit_ok;
-  }
-  if (transform.reply) {
-    co_await serve_replies(acceptor, transform.reply, limits);
-    co_return exit_ok;
-  }
-  if (command && options.keep_open) {
-    co_await serve_commands(acceptor, *command, limits);
-    co_return exit_ok;
-  }
-  if (options.keep_open) co_return co_await serve_shared_stdio(acceptor, limits, options.half_close);
+  co_await serve_framed(listener.acceptor,
+                        FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
+                        listener.limits);
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_replies_mode(Listener& listener) {
+  co_await serve_replies(listener.acceptor, find_transform(listener.options.transform)->reply, listener.limits);
+  co_return exit_ok;
+}
+
+// -e/-c with -k: one child per client.
+asio::awaitable<int> serve_commands_mode(Listener& listener) {
+  const ChildCommand command(listener.options.command);
+  co_await serve_commands(listener.acceptor, command, listener.limits);
+  co_return exit_ok;
+}
+
+asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
+  co_return co_await serve_shared_stdio(listener.acceptor, listener.limits, listener.options.half_close);
+}
+
+// listen with transform none and no -k: one client (the first one allowed) relayed with
+// stdin/stdout as nc does, or handed to the -e/-c program.
+asio::awaitable<int> serve_one_client(Listener& listener) {
+  std::optional<ChildCommand> command;
+  if (!listener.options.command.empty()) command.emplace(listener.options.command);
   StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
-  StreamSocket socket(executor);
+  StreamSocket socket(listener.acceptor.get_executor());
   for (;;) {
-    socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
-    if (admitted(limits.access, remote, format_endpoint(remote))) break;
+    socket = co_await listener.acceptor.async_accept(remote, asio::use_awaitable);
+    if (admitted(listener.limits.access, remote, format_endpoint(remote))) break;
     socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
   }
-  acceptor.close();
+  listener.acceptor.close();
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
-  co_return co_await relay_with_stdio(socket, options, peer);
+  co_return co_await relay_with_stdio(socket, listener.options, peer, listener.tap);
+}
+
+// One way of serving the listening socket.
+struct ServerMode {
+  bool (*wanted)(const Options& options);       // whether the options ask for this mode
+  void (*check)(const Options& options);        // run before listening; throws; may be null
+  asio::awaitable<int> (*serve)(Listener& listener);  // the exit status
+};
+
+// Finds the -e/-c program before listening; throws when it cannot be run.
+void check_command(const Options& options) {
+  if (!options.command.empty()) ChildCommand{options.command};
+}
+
+// The modes, the first wanted one used; the last is wanted always.
+constexpr ServerMode server_modes[] = {
+    {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
+     serve_file_mode},
+    {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
+     nullptr, serve_framed_mode},
+    {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
+    {[](const Options& o) { return !o.command.empty() && o.keep_open; }, check_command, serve_commands_mode},
+    {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
+    {[](const Options&) { return true; }, check_command, serve_one_client},
+};
+
+const ServerMode& choose_server_mode(const Options& options) {
+  for (const ServerMode& mode : server_modes)
+    if (mode.wanted(options)) return mode;
+  return server_modes[std::size(server_modes) - 1];
+}
+
+}  // namespace
+
+asio::awaitable<int> stream_listen(const Options& options) {
+  const ServerMode& mode = choose_server_mode(options);
+  if (mode.check) mode.check(options);
+  const AccessList access = make_access_list(options);
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (RelayTap::wanted(options)) tap.emplace(options);
+  auto executor = co_await asio::this_coro::executor;
+  StreamAcceptor acceptor = open_acceptor(executor, options);
+  Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access},
+                    tap ? &*tap : nullptr};
+  co_return co_await mode.serve(listener);
 }
 
 namespace {
 
 // What a client does with its connection to `peer`: hands it to -e/-c's program, exchanges
-// framed messages (--framing), or relays it with stdin/stdout.
+// framed messages (--framing), or relays it with stdin/stdout (watched by `tap`, if any).
 asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& options,
-                                      const std::optional<ChildCommand>& command, const std::string& peer) {
+                                      const std::optional<ChildCommand>& command, const std::string& peer,
+                                      RelayTap* tap) {
   if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
   if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
-  co_return co_await relay_with_stdio(socket, options, peer);
+  co_return co_await relay_with_stdio(socket, options, peer, tap);
 }
 
 }  // namespace
@@ -245,10 +345,13 @@ asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
   if (!options.command.empty()) command.emplace(options.command);
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (RelayTap::wanted(options)) tap.emplace(options);
   if (options.unix_socket) {
     StreamSocket socket = co_await connect_unix_stream(options);
     if (options.zero_io) co_return exit_ok;  // -z: someone listens there
-    co_return co_await serve_connection(socket, options, command, format_endpoint(socket.remote_endpoint()));
+    co_return co_await serve_connection(socket, options, command, format_endpoint(socket.remote_endpoint()),
+                                        tap ? &*tap : nullptr);
   }
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
@@ -273,7 +376,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::string peer = format_endpoint(socket.remote_endpoint());
   diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
   StreamSocket connected(std::move(socket));
-  co_return co_await serve_connection(connected, options, command, peer);
+  co_return co_await serve_connection(connected, options, command, peer, tap ? &*tap : nullptr);
 }
 
 }  // namespace sockcat

@@ -216,7 +216,8 @@ USAGE_ERRORS = [
     (["listen"], "missing port"),
     (["listen", "-p", "1", "2"], "port"),
     ([], "missing subcommand"),
-    (["frobnicate"], "frobnicate"),
+    (["frobnicate"], "missing port"),  # nc style: a HOST without a PORT
+    (["lisen", "-p", "80"], "did you mean"),
 ]
 
 

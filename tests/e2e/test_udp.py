@@ -5,6 +5,7 @@ import os
 import random
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -324,3 +325,39 @@ def test_senders_that_vanish_do_not_disturb_the_server(start_server):
     assert server.proc.poll() is None
     server.signal(2)
     assert server.wait(10) == 130
+
+
+def test_connect_udp_socket_stdin_sends_one_datagram_per_record_in_bursts():
+    # A SOCK_SEQPACKET stdin (as the benchmark's feeder gives) is read a batch of records at
+    # a time (recvmmsg); each record must still leave as exactly one datagram, in order.
+    rng = random.Random(11)
+    records = [payload(rng, rng.choice([1, 17, 1400, 9000, 60000])) for _ in range(400)]
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer, ours, theirs:
+        so_rcvbufforce = 33  # Linux: SO_RCVBUF past rmem_max, for root (Python names no constant)
+        peer.setsockopt(socket.SOL_SOCKET, so_rcvbufforce if os.geteuid() == 0 else socket.SO_RCVBUF, 32 << 20)
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(5)
+        proc = subprocess.Popen([SOCKCAT, "connect", "-u", "-q", "100ms", "127.0.0.1", str(peer.getsockname()[1])],
+                                stdin=theirs, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        theirs.close()
+        try:
+            def feed():
+                for record in records:
+                    ours.send(record)
+                ours.shutdown(socket.SHUT_WR)
+            feeder = threading.Thread(target=feed)
+            feeder.start()
+            received = []
+            while len(received) < len(records):
+                try:
+                    received.append(peer.recv(70000))
+                except socket.timeout:
+                    break
+            feeder.join(timeout=10)
+            status, _, err = finish(proc)
+        finally:
+            stop_process(proc)
+    assert [len(r) for r in received] == [len(r) for r in records]
+    assert received == records
+    assert status == 0, err

@@ -1,0 +1,273 @@
+#include "broker_server.hpp"
+
+#include <array>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <deque>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chat_lines.hpp"
+#include "diag.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Bytes read from a client in one go.
+constexpr std::size_t chunk_size = 64 * 1024;
+
+// Shared by every client of this io thread: a client reads into it only once its socket is
+// readable and turns the bytes into a message at once, so none holds it while suspended.
+thread_local std::array<char, chunk_size> broker_scratch;
+
+// What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
+using Message = std::shared_ptr<const std::string>;
+
+// One client of the broker.
+struct BrokerClient {
+  BrokerClient(StreamSocket s, std::string name, unsigned number)
+      : socket(std::move(s)), peer(std::move(name)), serial(number),
+        wake(socket.get_executor(), asio::steady_timer::time_point::max()) {}
+  StreamSocket socket;
+  std::string peer;                 // its address, for diagnostics
+  unsigned serial;                  // 1 for the first client of the server, 2 for the next...
+  std::deque<Message> queue;        // messages waiting for it; the front may be partly sent
+  std::size_t front_sent = 0;       // bytes of queue.front() already sent
+  std::size_t queued = 0;           // bytes in `queue` not yet sent
+  asio::steady_timer wake;          // cancelled when its writer has work or must stop
+  bool takes_messages = true;       // false once it has ended or is ending
+  bool reading_done = false;        // its end of file came: send what is queued, then close
+  std::string dropped_why;          // set when the broker dropped it
+  std::error_code failure;          // why it ended, when it did not end at its own EOF
+  std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
+};
+
+using ClientPtr = std::shared_ptr<BrokerClient>;
+
+// The state all sessions of one broker share.
+struct Broker {
+  std::list<ClientPtr> clients;
+  unsigned next_serial = 1;
+  bool chat = false;
+};
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+std::string chat_name(const BrokerClient& client) { return "<user" + std::to_string(client.serial) + ">"; }
+
+// Wakes the senders waiting for room at `client` (it took bytes, or it ended).
+void wake_senders(BrokerClient& client) {
+  for (asio::steady_timer* waiter : client.room_waiters) waiter->cancel();
+}
+
+// Ends `client` at once: no more messages; its reader and writer stop.
+void stop_client(BrokerClient& client) {
+  client.takes_messages = false;
+  std::error_code ignored;
+  client.socket.cancel(ignored);
+  client.wake.cancel();
+  wake_senders(client);
+}
+
+// Adds `message` to what goes to `to`, writing at once what its socket takes when nothing
+// is queued for it (no limit: callers check for room first).
+void enqueue(BrokerClient& to, const Message& message) {
+  std::size_t written = 0;
+  if (to.queue.empty()) {
+    std::error_code ec;
+    written = to.socket.write_some(asio::buffer(*message), ec);  // the socket is non-blocking
+    if (ec && !would_block(ec)) {
+      to.failure = ec;
+      stop_client(to);
+      return;
+    }
+    to.sent += written;
+    if (written == message->size()) return;
+    to.front_sent = written;
+  }
+  to.queue.push_back(message);
+  to.queued += message->size() - written;
+  to.wake.cancel();
+}
+
+// Removes a waiter's timer from a client's list when the wait ends, however it ends.
+struct RoomWaiter {
+  RoomWaiter(BrokerClient& client, asio::steady_timer& timer) : list(client.room_waiters), entry(&timer) {
+    list.push_back(entry);
+  }
+  ~RoomWaiter() { list.remove(entry); }
+  std::list<asio::steady_timer*>& list;
+  asio::steady_timer* entry;
+};
+
+// Waits until `to` has room for `size` more bytes or ends. A client that takes no byte for
+// broker_stall_limit meanwhile is dropped.
+asio::awaitable<void> wait_for_room(BrokerClient& to, std::size_t size) {
+  while (to.takes_messages && to.queued + size > broker_queue_limit) {
+    std::uint64_t sent_before = to.sent;
+    asio::steady_timer deadline(to.socket.get_executor(), broker_stall_limit);
+    {
+      RoomWaiter waiter(to, deadline);
+      co_await deadline.async_wait(with_error);  // cancelled when `to` takes bytes or ends
+    }
+    if (to.takes_messages && to.sent == sent_before) {
+      to.dropped_why = "it took nothing for " + std::to_string(broker_stall_limit.count()) + " s with " +
+                       std::to_string(broker_queue_limit >> 10) + " KiB waiting (not reading)";
+      stop_client(to);
+    }
+  }
+}
+
+// Gives `text` to every client taking messages except `from` (nullptr: to all), waiting
+// while one has no room for it (backpressure: `from` is not read meanwhile).
+asio::awaitable<void> deliver(Broker& broker, const BrokerClient* from, const std::string& text) {
+  if (text.empty()) co_return;
+  auto message = std::make_shared<const std::string>(text);
+  std::vector<ClientPtr> targets(broker.clients.begin(), broker.clients.end());
+  for (const ClientPtr& to : targets) {
+    if (to.get() == from) continue;
+    co_await wait_for_room(*to, message->size());
+    if (to->takes_messages) enqueue(*to, message);
+  }
+}
+
+// Waits until `socket` has data (at most `idle`) and reads it into broker_scratch, which the
+// caller must use before it next suspends. Returns the bytes read, or the error (eof at the
+// client's end, timed_out after `idle` of silence).
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_chunk(StreamSocket& socket, std::chrono::milliseconds idle) {
+  for (;;) {
+    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
+    std::error_code ec;
+    std::size_t n = socket.read_some(asio::buffer(broker_scratch), ec);
+    if (!would_block(ec)) co_return std::pair{ec, n};
+  }
+}
+
+// Relays what `client` sends to the others until its end of file or a failure.
+asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
+  ChatLines lines(chat_name(client) + " ");
+  // A client dropped (or failed) while this reader waited for room elsewhere stops here.
+  while (client.dropped_why.empty() && !client.failure) {
+    auto [read_error, n] = co_await read_chunk(client.socket, idle);
+    if (read_error) {
+      if (read_error != asio::error::eof && client.dropped_why.empty() && !client.failure) client.failure = read_error;
+      break;
+    }
+    client.received += n;
+    std::string text;
+    if (broker.chat) lines.feed(std::span<const char>(broker_scratch.data(), n), text);  // keeps line state
+    else if (broker.clients.size() > 1) text.assign(broker_scratch.data(), n);            // someone to hear it
+    co_await deliver(broker, &client, text);
+  }
+  if (broker.chat) {
+    std::string text;
+    lines.finish(text);
+    co_await deliver(broker, &client, text);
+  }
+  client.reading_done = true;
+  client.takes_messages = false;  // what is queued still goes out; nothing new joins it
+  wake_senders(client);
+  if (client.failure || !client.dropped_why.empty()) stop_client(client);
+  client.wake.cancel();
+}
+
+// Writes what is queued for `client`, one message at a time, until it ends; after its end of
+// file, until its queue is empty.
+asio::awaitable<void> send_to(BrokerClient& client) {
+  for (;;) {
+    while (client.queue.empty() && client.takes_messages && !client.reading_done) {
+      client.wake.expires_at(asio::steady_timer::time_point::max());
+      co_await client.wake.async_wait(with_error);
+    }
+    if (client.queue.empty() || (!client.takes_messages && !client.reading_done)) co_return;
+    if (!client.dropped_why.empty() || client.failure) co_return;
+    Message front = client.queue.front();
+    auto [write_error, written] = co_await client.socket.async_write_some(
+        asio::buffer(front->data() + client.front_sent, front->size() - client.front_sent), with_error);
+    client.sent += written;
+    client.queued -= written;
+    client.front_sent += written;
+    if (write_error) {
+      if (client.dropped_why.empty() && !client.failure) client.failure = write_error;
+      stop_client(client);
+      co_return;
+    }
+    if (client.front_sent == front->size()) {
+      client.queue.pop_front();
+      client.front_sent = 0;
+    }
+    wake_senders(client);
+  }
+}
+
+// Prints how a client's session ended, under -v.
+void report_end(const BrokerClient& client) {
+  std::string counts = " (received " + std::to_string(client.received) + " bytes, sent " + std::to_string(client.sent) + ")";
+  std::string who = "connection from " + client.peer;
+  if (!client.dropped_why.empty()) diag::info(1, who + " dropped: " + client.dropped_why + counts);
+  else if (client.failure == std::errc::timed_out) diag::info(1, who + " closed: idle too long (-i)" + counts);
+  else if (client.failure && client.failure != asio::error::operation_aborted)
+    diag::info(1, who + " failed: " + client.failure.message() + counts);
+  else diag::info(1, who + " closed" + counts);
+}
+
+// One client of the broker, from its arrival to its end.
+asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, std::shared_ptr<Broker> broker,
+                                     std::chrono::milliseconds idle) {
+  using namespace asio::experimental::awaitable_operators;
+  auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
+  std::error_code ec;
+  client->socket.non_blocking(true, ec);
+  client->socket.set_option(tcp::no_delay(true), ec);
+  diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
+  if (broker->chat) {
+    std::size_t others = broker->clients.size();
+    enqueue(*client, std::make_shared<const std::string>("<announce> you are " + chat_name(*client) + ", with " +
+                                                       std::to_string(others) + (others == 1 ? " other" : " others") +
+                                                       "\n"));
+  }
+  broker->clients.push_back(client);
+  if (broker->chat) {
+    const std::string joined = "<announce> " + chat_name(*client) + " has joined\n";
+    co_await deliver(*broker, client.get(), joined);
+  }
+
+  auto receive = [&]() -> asio::awaitable<void> { co_await receive_from(*broker, *client, idle); };
+  auto send = [&]() -> asio::awaitable<void> { co_await send_to(*client); };
+  co_await (receive() && send());
+
+  client->takes_messages = false;
+  broker->clients.remove(client);
+  if (broker->chat) {
+    const std::string left = "<announce> " + chat_name(*client) + " has left\n";
+    co_await deliver(*broker, nullptr, left);
+  }
+  if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
+  client->socket.close(ec);
+  report_end(*client);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, bool chat) {
+  auto broker = std::make_shared<Broker>();
+  broker->chat = chat;
+  const Session session = [broker, limits](StreamSocket socket, std::string peer) {
+    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout);
+  };
+  co_await accept_clients(acceptor, limits, session);
+}
+
+}  // namespace sockcat

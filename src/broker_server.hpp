@@ -1,0 +1,32 @@
+// listen --broker and --chat: every client's data goes to every other client. stdin and
+// stdout are not used. One coroutine per client reads it, and one writes its queue.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+
+#include "accept_loop.hpp"
+
+namespace sockcat {
+
+// Bytes waiting for one broker client at most (beyond what its socket buffer holds). A sender
+// whose data would pass it is not read from until the client takes some (backpressure), so
+// memory stays bounded: clients x (this + one 64 KiB chunk).
+inline constexpr std::size_t broker_queue_limit = 1 << 20;
+
+// A client that a sender is waiting for and that takes no byte for this long is dropped, so
+// one stalled reader holds up the others for this long at most.
+inline constexpr std::chrono::seconds broker_stall_limit{2};
+
+// Serves the clients of `acceptor` until it is closed. What a client sends goes to every other
+// client connected at the time, never back to itself, in the order it was sent; with `chat`,
+// a line at a time as "<userN> line" (N the connection's serial number from 1) with terminal
+// controls stripped, and "<announce>" lines tell who joins and leaves. A slower client holds
+// the senders back; a stalled one is dropped (see broker_stall_limit). At a client's end of
+// file the server sends it what is already queued for it and closes it. A failure ends only
+// that client.
+asio::awaitable<void> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, bool chat);
+
+}  // namespace sockcat

@@ -1,0 +1,182 @@
+#include "file_server.hpp"
+
+#include <array>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+#include "diag.hpp"
+#include "exit_status.hpp"
+#include "endpoint.hpp"
+#include "parse.hpp"
+#include "zero_copy.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::tcp;
+
+// A descriptor closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// An opened file to send and its size, or why it could not be opened.
+struct OpenedFile {
+  int fd = -1;
+  std::uint64_t size = 0;
+  std::error_code error;
+};
+
+// Opens `path` for reading, refusing anything but a regular file. O_NONBLOCK keeps a FIFO
+// from blocking the open; it changes nothing for a regular file.
+OpenedFile open_file(const std::string& path) {
+  OpenedFile opened;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    opened.error = {errno, std::system_category()};
+    return opened;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    opened.error = S_ISDIR(st.st_mode) ? std::make_error_code(std::errc::is_a_directory)
+                                       : std::make_error_code(std::errc::invalid_argument);
+    ::close(fd);
+    return opened;
+  }
+  opened.fd = fd;
+  opened.size = static_cast<std::uint64_t>(st.st_size);
+  return opened;
+}
+
+std::string file_problem(const std::string& path, const std::error_code& error) {
+  if (error == std::errc::invalid_argument) return "--send-file " + quote(path) + ": not a regular file";
+  return "--send-file " + quote(path) + ": " + error.message();
+}
+
+// How one client's transfer went.
+struct Transfer {
+  std::uint64_t sent = 0;
+  std::uint64_t size = 0;
+  std::error_code failure;  // the client's, or the file's; empty when the whole file went
+  bool file_failed = false;  // the file could not be opened (already reported)
+};
+
+// Sends the file to `socket` to its end, taking at most `idle` per wait for room.
+asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::string& path, std::chrono::milliseconds idle) {
+  auto executor = co_await asio::this_coro::executor;
+  Transfer transfer;
+  OpenedFile opened = open_file(path);
+  if (opened.error) {
+    diag::error(file_problem(path, opened.error));
+    transfer.failure = opened.error;
+    transfer.file_failed = true;
+    co_return transfer;
+  }
+  FileDescriptor file(opened.fd);
+  transfer.size = opened.size;
+  ZeroCopy copier(file.get(), socket.native_handle());  // a regular file to a socket: sendfile
+  for (;;) {
+    CopyStep step = copier.step();
+    transfer.sent += step.bytes;
+    if (step.write_error || step.read_error) {
+      transfer.failure = step.write_error ? step.write_error : step.read_error;
+      co_return transfer;
+    }
+    if (step.source_ended) co_return transfer;
+    if (step.wait_sink) {
+      if (std::error_code ec = co_await wait_writable(socket, idle)) {
+        transfer.failure = ec;
+        co_return transfer;
+      }
+    } else {
+      co_await asio::post(executor, asio::use_awaitable);  // a megabyte went: let the others run
+    }
+  }
+}
+
+// Shared by every client of this thread for what they send after the file: read and dropped.
+thread_local std::array<char, 16 * 1024> discarded;
+
+// Waits, at most send_file_linger, for the client to close, dropping what it sends.
+asio::awaitable<void> await_client_close(StreamSocket& socket) {
+  auto deadline = std::chrono::steady_clock::now() + send_file_linger;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) co_return;
+    if (co_await wait_readable(socket, left)) co_return;
+    std::error_code ec;
+    socket.read_some(asio::buffer(discarded), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return;  // eof included
+  }
+}
+
+// Serves one client: the file, the half-close, the wait for its close. Reports under -v.
+asio::awaitable<Transfer> serve_client(StreamSocket& socket, const std::string& peer, const std::string& path,
+                                       std::chrono::milliseconds idle) {
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  diag::info(1, "connection from " + peer);
+  Transfer transfer = co_await send_whole_file(socket, path, idle);
+  if (!transfer.failure) {
+    socket.shutdown(asio::socket_base::shutdown_send, ec);
+    co_await await_client_close(socket);
+  }
+  socket.close(ec);
+  std::string counts = " (sent " + std::to_string(transfer.sent) + " of " + std::to_string(transfer.size) + " bytes)";
+  if (!transfer.failure) diag::info(1, "connection from " + peer + " closed" + counts);
+  else if (transfer.failure == std::errc::timed_out)
+    diag::info(1, "connection from " + peer + " closed: took nothing for too long (-i)" + counts);
+  else diag::info(1, "connection from " + peer + " failed: " + transfer.failure.message() + counts);
+  co_return transfer;
+}
+
+// One client of the -k file server, owning its socket.
+asio::awaitable<void> file_session(StreamSocket socket, std::string peer, std::string path,
+                                   std::chrono::milliseconds idle) {
+  co_await serve_client(socket, peer, path, idle);
+}
+
+}  // namespace
+
+void check_file_to_send(const std::string& path) {
+  OpenedFile opened = open_file(path);
+  if (opened.error) throw std::system_error(opened.error, file_problem(path, opened.error));
+  ::close(opened.fd);
+}
+
+asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& path, bool keep_open, ServerLimits limits) {
+  if (keep_open) {
+    const Session session = [path, idle = limits.idle_timeout](StreamSocket socket, std::string peer) {
+      return file_session(std::move(socket), std::move(peer), path, idle);
+    };
+    co_await accept_clients(acceptor, limits, session);
+    co_return exit_ok;
+  }
+  StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
+  StreamSocket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
+  acceptor.close();
+  std::string peer = format_endpoint(remote);
+  Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout);
+  if (!transfer.failure) co_return exit_ok;
+  if (!transfer.file_failed)
+    diag::error("sending " + quote(path) + " to " + peer + ": " + transfer.failure.message() + " (sent " +
+                std::to_string(transfer.sent) + " of " + std::to_string(transfer.size) + " bytes)");
+  co_return exit_failure;
+}
+
+}  // namespace sockcat
