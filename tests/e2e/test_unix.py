@@ -451,3 +451,29 @@ def test_access_lists_do_not_apply_to_unix_sockets(sock_dir):
     result = run_sockcat("listen", "-U", "--allow", "127.0.0.1", f"{sock_dir}/s")
     assert result.returncode == 2
     assert_one_error_line(result.stderr, "--allow", "sockcat listen --help")
+
+
+# --- The other server modes over -U ------------------------------------------------------------
+
+def test_send_file_over_unix_socket(unix_server, sock_dir, tmp_path):
+    data = payload(random.Random(7), 2 * MIB + 3)
+    (tmp_path / "file").write_bytes(data)
+    server = unix_server("-k", "--send-file", tmp_path / "file", f"{sock_dir}/files")
+    for _ in range(2):
+        result = run_sockcat("connect", "-U", server.path, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stderr
+        assert sha256(result.stdout) == sha256(data)
+
+
+def test_broker_over_unix_socket(unix_server, sock_dir):
+    server = unix_server("--broker", f"{sock_dir}/hub")
+    first = unix_connect(server.path)
+    second = unix_connect(server.path)
+    # The broker says "connection from" as it takes a client in: both must be in before a send.
+    assert wait_until(lambda: server.stderr().count("connection from") >= 2), server.stderr()
+    first.sendall(b"ping\n")
+    assert recv_exact(second, 5) == b"ping\n"
+    second.sendall(b"pong\n")
+    assert recv_exact(first, 5) == b"pong\n"
+    first.close()
+    second.close()
