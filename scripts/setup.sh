@@ -11,6 +11,7 @@ packages=(
   netbase                                   # /etc/services, for ports given as service names
   python3 python3-pytest                    # end-to-end tests
   netcat-openbsd socat procps iproute2      # real peers and process tools the tests use
+  strace                                    # a test checks which copy path the relay takes
   groff-base mandoc bash-completion zsh fish  # the manual and completion tests
 )
 missing=()
