@@ -12,7 +12,6 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <memory>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access_list.hpp"
@@ -425,10 +424,6 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       co_await send_lines();
       input_ended = true;
     }
-    // A socket stdin (a SOCK_SEQPACKET feed) gives the rest of a batch in one recvmmsg().
-    struct stat stdin_status {};
-    const bool stdin_is_socket = !input_ended && ::fstat(in.native_handle(), &stdin_status) == 0 &&
-                                 S_ISSOCK(stdin_status.st_mode);
     while (!finished && !input_ended) {
       // A batch starts with one read that may wait, then takes what stdin already holds:
       // still one datagram per read.
@@ -443,8 +438,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
       batch->set_length(0, n);
       std::size_t count = 1;
-      if (stdin_is_socket) count += batch->receive_records(in.native_handle(), count, send_size, input_ended);
-      while (!stdin_is_socket && count < DatagramBatch::capacity) {
+      while (count < DatagramBatch::capacity) {
         std::error_code read_error;
         std::size_t more = in.read_some(asio::buffer(batch->slot(count).data(), send_size), read_error);
         if (read_error == asio::error::eof) input_ended = true;

@@ -3,10 +3,6 @@
 #include <asio/error.hpp>
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
-#include <cstring>
-#include <netinet/in.h>
-#include <netinet/udp.h>
 
 namespace sockcat {
 
@@ -67,93 +63,8 @@ void DatagramBatch::set_length(std::size_t i, std::size_t length) {
   messages_[i].msg_len = static_cast<unsigned>(length);
 }
 
-std::size_t DatagramBatch::receive_records(int fd, std::size_t first, std::size_t max_length, bool& ended) {
-  if (first >= capacity) return 0;
-  for (std::size_t i = first; i < capacity; ++i) set_length(i, std::min(max_length, slot_size));
-  int received = ::recvmmsg(fd, messages_.data() + first, static_cast<unsigned>(capacity - first), MSG_DONTWAIT, nullptr);
-  std::size_t filled = 0;
-  for (; received > 0 && filled < static_cast<std::size_t>(received); ++filled) {
-    std::size_t i = first + filled;
-    if (messages_[i].msg_len == 0) {
-      ended = true;
-      break;
-    }
-    set_length(i, messages_[i].msg_len);
-  }
-  return filled;
-}
-
-namespace {
-
-// The most payload one UDP/IPv4 datagram, and so one segmented message, can carry.
-constexpr std::size_t max_run_bytes = 65507;
-// The most datagrams the kernel cuts one message into (UDP_MAX_SEGMENTS in older kernels).
-constexpr std::size_t max_run_slots = 64;
-// Room for one control message carrying a 16-bit segment size.
-constexpr std::size_t control_size = CMSG_SPACE(sizeof(std::uint16_t));
-
-}  // namespace
-
 std::size_t DatagramBatch::send_connected(int fd, std::size_t first, std::size_t count, std::error_code& ec) {
-  if (fd != checked_fd_) {
-    // Only UDP cuts a message into datagrams; other datagram sockets (AF_UNIX) would ignore the
-    // control message and send the run as one datagram.
-    int protocol = 0;
-    socklen_t length = sizeof protocol;
-    segmenting_ = ::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_UDP;
-    checked_fd_ = fd;
-  }
-  if (!segmenting_) return send(fd, first, count, ec);
-  runs_.resize(capacity);
-  run_lengths_.resize(capacity);
-  run_controls_.assign(capacity * control_size, 0);
-  // A run: datagrams of one size, optionally ended by one shorter, non-empty datagram (an empty
-  // one has no segment to be cut into, so it always goes alone).
-  std::size_t runs = 0;
-  for (std::size_t i = first; i < first + count; ++runs) {
-    const std::size_t size = messages_[i].msg_len;
-    std::size_t end = i + 1;
-    std::size_t bytes = size;
-    // Slots set with set_length() are in storage order, so a run's iovecs are consecutive.
-    auto in_order = [&](std::size_t k) { return messages_[k].msg_hdr.msg_iov == &vectors_[k]; };
-    while (size > 0 && in_order(i) && end < first + count && in_order(end) && end - i < max_run_slots && messages_[end].msg_len <= size && messages_[end].msg_len > 0 &&
-           bytes + messages_[end].msg_len <= max_run_bytes) {
-      bytes += messages_[end].msg_len;
-      if (messages_[end++].msg_len < size) break;
-    }
-    mmsghdr& run = runs_[runs];
-    run = mmsghdr{};
-    run.msg_hdr.msg_iov = &vectors_[i];
-    run.msg_hdr.msg_iovlen = end - i;
-    if (end - i > 1) {
-      char* control = run_controls_.data() + runs * control_size;
-      run.msg_hdr.msg_control = control;
-      run.msg_hdr.msg_controllen = control_size;
-      cmsghdr* header = CMSG_FIRSTHDR(&run.msg_hdr);
-      header->cmsg_level = SOL_UDP;
-      header->cmsg_type = UDP_SEGMENT;
-      header->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-      const auto segment = static_cast<std::uint16_t>(size);
-      std::memcpy(CMSG_DATA(header), &segment, sizeof segment);
-    }
-    run_lengths_[runs] = end - i;
-    i = end;
-  }
-  int sent = ::sendmmsg(fd, runs_.data(), static_cast<unsigned>(runs), MSG_DONTWAIT);
-  if (sent < 0) {
-    // EINVAL, EIO, ENOPROTOOPT: no segmentation here (old kernel, a path MTU below the
-    // segment size); send these and the rest one datagram per message.
-    if (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
-      segmenting_ = false;
-      return send(fd, first, count, ec);
-    }
-    ec = std::error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
-  ec.clear();
-  std::size_t datagrams = 0;
-  for (int r = 0; r < sent; ++r) datagrams += run_lengths_[static_cast<std::size_t>(r)];
-  return datagrams;
+  return send(fd, first, count, ec);
 }
 
 std::size_t DatagramBatch::send(int fd, std::size_t first, std::size_t count, std::error_code& ec) {

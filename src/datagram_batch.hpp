@@ -47,19 +47,10 @@ class DatagramBatch {
   // Makes slot `i` an outgoing datagram of `length` bytes for a connected socket.
   void set_length(std::size_t i, std::size_t length);
 
-  // Fills slots [first, capacity) with the records already queued on socket `fd` (a
-  // SOCK_SEQPACKET or SOCK_DGRAM stdin), one record per slot and at most `max_length` bytes
-  // each, without waiting, ready for send_connected(). Returns how many slots it filled. An
-  // empty record is the end of the input: it sets `ended` and is not counted. Errors are left
-  // for the caller's next read to report.
-  std::size_t receive_records(int fd, std::size_t first, std::size_t max_length, bool& ended);
-
-  // Sends slots [first, first + count) set with set_length() on connected UDP socket `fd`,
-  // without waiting; returns how many datagrams went, as send_replies does. Runs of equal-sized
-  // datagrams go as one message that the kernel cuts back into those datagrams (UDP GSO,
-  // UDP_SEGMENT), so the stack is walked once per run; on other sockets, or where the kernel
-  // or the path refuses that, it sends one message per datagram (for good, once refused).
-  // Either way each slot leaves as exactly one datagram.
+  // Sends slots [first, first + count) set with set_length() on connected socket `fd`, without
+  // waiting; returns how many went, as send_replies does. One message per datagram: UDP GSO
+  // (UDP_SEGMENT) was tried and dropped, because the kernel counts a segmented run as one
+  // datagram sent (OutDatagrams), so counters and the benchmark lose track of what left.
   std::size_t send_connected(int fd, std::size_t first, std::size_t count, std::error_code& ec);
 
  private:
@@ -70,11 +61,6 @@ class DatagramBatch {
   std::vector<mmsghdr> messages_;
   std::vector<iovec> vectors_;
   std::vector<sockaddr_storage> addresses_;
-  int checked_fd_ = -1;                    // the socket segmenting_ was decided for
-  bool segmenting_ = false;                // send_connected may use UDP GSO on checked_fd_
-  std::vector<mmsghdr> runs_;              // send_connected: one message per run of slots
-  std::vector<std::size_t> run_lengths_;   // slots in each of runs_
-  std::vector<char> run_controls_;         // each run's UDP_SEGMENT control message
 };
 
 }  // namespace sockcat

@@ -328,8 +328,8 @@ def test_senders_that_vanish_do_not_disturb_the_server(start_server):
 
 
 def test_connect_udp_socket_stdin_sends_one_datagram_per_record_in_bursts():
-    # A SOCK_SEQPACKET stdin (as the benchmark's feeder gives) is read a batch of records at
-    # a time (recvmmsg); each record must still leave as exactly one datagram, in order.
+    # A SOCK_SEQPACKET stdin (as the benchmark's feeder gives), fed faster than it is read:
+    # each record must leave as exactly one datagram, in order, never merged with the next.
     rng = random.Random(11)
     records = [payload(rng, rng.choice([1, 17, 1400, 9000, 60000])) for _ in range(400)]
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
