@@ -100,3 +100,12 @@ def wait_until(predicate, timeout=10, interval=0.01):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def wait_log(server, pattern, count=1, timeout=10):
+    """Waits until the server's stderr holds `count` matches of regex `pattern`; fails the test
+    with the stderr otherwise. Returns the matches."""
+    regex = re.compile(pattern)
+    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
+    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
+    return regex.findall(server.stderr())

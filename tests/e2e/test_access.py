@@ -11,19 +11,12 @@ import subprocess
 
 import pytest
 
-from conftest import run_sockcat, wait_until
+from conftest import run_sockcat, wait_log, wait_until
 from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, procs, read_fd,  # noqa: F401
                          recv_exact, recv_until_eof, sees_eof_within, wait_exit)
 
 OTHER4 = "127.0.0.2"
 
-
-def wait_log(server, pattern, count=1, timeout=5):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`; returns them."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
-    return regex.findall(server.stderr())
 
 
 def connect_from(source, port, timeout=10):

@@ -7,15 +7,9 @@ import signal
 import socket
 import subprocess
 
-from conftest import wait_until
+from conftest import wait_log, wait_until
 from helpers_tcp import LOOP4, background, connect, random_bytes, recv_exact, sees_eof_within, sha256
 
-
-def wait_log(server, pattern, count=1, timeout=10):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
 
 
 def join(server, joined_before):

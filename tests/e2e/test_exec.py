@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import SOCKCAT, run_sockcat, wait_until
+from conftest import SOCKCAT, run_sockcat, wait_log, wait_until
 from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, connect, procs,  # noqa: F401
                          random_bytes, recv_exact, recv_until_eof, sees_eof_within, sha256,
                          tcp_listener, accept, unused_port, wait_exit)
@@ -22,13 +22,6 @@ from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, connect, procs,  #
 
 # ---------------------------------------------------------------------------------------------
 # Helpers.
-
-def wait_log(server, pattern, count=1, timeout=5):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`; returns them."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
-    return regex.findall(server.stderr())
 
 
 def child_pid(server, client_port, timeout=5):

@@ -7,16 +7,10 @@ import subprocess
 
 import pytest
 
-from conftest import run_sockcat, wait_until
+from conftest import run_sockcat, wait_log, wait_until
 from helpers_tcp import (LOOP4, accept, assert_one_error_line, connect, procs,  # noqa: F401
                          read_fd, recv_exact, recv_until_eof, tcp_listener, unused_port, wait_exit)
 
-
-def wait_log(server, pattern, count=1, timeout=5):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
 
 
 @pytest.mark.parametrize("argv", [

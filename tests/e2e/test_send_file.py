@@ -8,17 +8,11 @@ import subprocess
 
 import pytest
 
-from conftest import run_sockcat, wait_until
+from conftest import run_sockcat, wait_log, wait_until
 from helpers_peers import NC_OPENBSD, SOCAT
 from helpers_tcp import (LOOP4, assert_one_error_line, background, connect, random_bytes,
                          recv_exact, recv_until_eof, reset_close, sha256)
 
-
-def wait_log(server, pattern, count=1, timeout=10):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
 
 
 def python_download(port, timeout=60):

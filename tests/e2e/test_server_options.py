@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import run_sockcat, wait_until
+from conftest import run_sockcat, wait_log, wait_until
 from helpers_tcp import (LOOP4, background, connect, connection_log, procs,  # noqa: F401
                          random_bytes, read_fd, recv_exact, recv_until_eof, sees_eof_within,
                          sha256, stderr_lines, tcp_listener, wait_exit)
@@ -31,14 +31,6 @@ def start_hub(start_server, *extra, stdin=subprocess.PIPE, stdout=subprocess.PIP
     """`sockcat listen -k -v -p 0 EXTRA...` with stdin and stdout as pipes (by default)."""
     return start_server("listen", "-k", "-v", "-p", "0", *extra, stdin=stdin, stdout=stdout)
 
-
-def wait_log(server, pattern, count=1, timeout=5):
-    """Waits until the server's stderr holds `count` matches of regex `pattern`; fails the test
-    with the stderr otherwise. Returns the matches."""
-    regex = re.compile(pattern)
-    found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
-    assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
-    return regex.findall(server.stderr())
 
 
 def join_client(server, joined_before):
