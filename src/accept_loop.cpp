@@ -1,5 +1,6 @@
 #include "accept_loop.hpp"
 
+#include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -120,6 +121,25 @@ asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono
 
 asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle) {
   return wait_ready(socket, asio::socket_base::wait_write, idle);
+}
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+std::span<char> server_scratch() {
+  thread_local std::array<char, 64 * 1024> scratch;
+  return scratch;
+}
+
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_when_readable(StreamSocket& socket, std::span<char> into,
+                                                                            std::chrono::milliseconds idle) {
+  for (;;) {
+    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
+    std::error_code ec;
+    std::size_t n = socket.read_some(asio::buffer(into.data(), into.size()), ec);
+    if (!would_block(ec)) co_return std::pair{ec, n};
+  }
 }
 
 }  // namespace sockcat

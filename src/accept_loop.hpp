@@ -6,6 +6,8 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
+#include <span>
+#include <utility>
 #include <string>
 
 #include "access_list.hpp"
@@ -43,5 +45,19 @@ asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono
 
 // The same for room to write in `socket`'s send buffer.
 asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle);
+
+// Tells whether a non-blocking call's error only means "not now" (EAGAIN).
+bool would_block(const std::error_code& ec);
+
+// The thread's 64 KiB read buffer, shared by every client of a many-client server: a session
+// reads into it only once its socket is readable, and uses or copies the bytes before it next
+// suspends, so a quiet client holds no buffer at all.
+std::span<char> server_scratch();
+
+// Waits until `socket` is readable (at most `idle`), then reads what it holds into `into`.
+// Returns the bytes read, or the error: eof at the client's end, timed_out after `idle` of
+// silence.
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_when_readable(StreamSocket& socket, std::span<char> into,
+                                                                            std::chrono::milliseconds idle);
 
 }  // namespace sockcat

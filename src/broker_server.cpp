@@ -21,13 +21,6 @@ namespace {
 using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Bytes read from a client in one go.
-constexpr std::size_t chunk_size = 64 * 1024;
-
-// Shared by every client of this io thread: a client reads into it only once its socket is
-// readable and turns the bytes into a message at once, so none holds it while suspended.
-thread_local std::array<char, chunk_size> broker_scratch;
-
 // What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
 using Message = std::shared_ptr<const std::string>;
 
@@ -60,10 +53,6 @@ struct Broker {
   unsigned next_serial = 1;
   bool chat = false;
 };
-
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
 
 std::string chat_name(const BrokerClient& client) { return "<user" + std::to_string(client.serial) + ">"; }
 
@@ -143,32 +132,20 @@ asio::awaitable<void> deliver(Broker& broker, const BrokerClient* from, const st
   }
 }
 
-// Waits until `socket` has data (at most `idle`) and reads it into broker_scratch, which the
-// caller must use before it next suspends. Returns the bytes read, or the error (eof at the
-// client's end, timed_out after `idle` of silence).
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_chunk(StreamSocket& socket, std::chrono::milliseconds idle) {
-  for (;;) {
-    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
-    std::error_code ec;
-    std::size_t n = socket.read_some(asio::buffer(broker_scratch), ec);
-    if (!would_block(ec)) co_return std::pair{ec, n};
-  }
-}
-
 // Relays what `client` sends to the others until its end of file or a failure.
 asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
   ChatLines lines(chat_name(client) + " ");
   // A client dropped (or failed) while this reader waited for room elsewhere stops here.
   while (client.dropped_why.empty() && !client.failure) {
-    auto [read_error, n] = co_await read_chunk(client.socket, idle);
+    auto [read_error, n] = co_await read_when_readable(client.socket, server_scratch(), idle);
     if (read_error) {
       if (read_error != asio::error::eof && client.dropped_why.empty() && !client.failure) client.failure = read_error;
       break;
     }
     client.received += n;
     std::string text;
-    if (broker.chat) lines.feed(std::span<const char>(broker_scratch.data(), n), text);  // keeps line state
-    else if (broker.clients.size() > 1) text.assign(broker_scratch.data(), n);            // someone to hear it
+    if (broker.chat) lines.feed(std::span<const char>(server_scratch().data(), n), text);  // keeps line state
+    else if (broker.clients.size() > 1) text.assign(server_scratch().data(), n);            // someone to hear it
     co_await deliver(broker, &client, text);
   }
   if (broker.chat) {

@@ -19,10 +19,6 @@ constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 // Bytes read from a client in one go.
 constexpr std::size_t read_size = 64 * 1024;
 
-// Shared by every session of this io thread: a session reads into it only once its socket is
-// readable, answers in place and copies what it must keep before it next suspends.
-thread_local std::array<char, read_size> scratch;
-
 // The bytes of one client's incomplete message, carried from one read to the next. Grows to
 // at most `limit` bytes; holds no memory while the client sends whole messages.
 class HeldBytes {
@@ -74,22 +70,6 @@ class HeldBytes {
   std::size_t limit_;
 };
 
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
-
-// Waits until `socket` has data (at most `idle`) and reads it into `into`. Returns the bytes
-// read, or the error: eof at the client's end, timed_out after `idle` of silence.
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_into(StreamSocket& socket, std::span<char> into,
-                                                                   std::chrono::milliseconds idle) {
-  for (;;) {
-    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
-    std::error_code ec;
-    std::size_t n = socket.read_some(asio::buffer(into.data(), into.size()), ec);
-    if (!would_block(ec)) co_return std::pair{ec, n};
-  }
-}
-
 // How one client's session ended, for the log.
 struct Ending {
   std::error_code failure;      // a read or write error (timed_out for -i)
@@ -137,8 +117,8 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
     // Read into the scratch buffer, or behind the incomplete message held from before.
     const bool continuing = !held.empty();
     const std::size_t checked = continuing ? held.bytes().size() : 0;
-    std::span<char> into = continuing ? held.room() : std::span<char>(scratch);
-    auto [read_error, n] = co_await read_into(socket, into, idle);
+    std::span<char> into = continuing ? held.room() : server_scratch();
+    auto [read_error, n] = co_await read_when_readable(socket, into, idle);
     if (read_error == asio::error::eof) {
       if (!held.empty())
         diag::error("connection from " + peer + ": truncated message at end of stream (" +
@@ -150,7 +130,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
       break;
     }
     end.received += n;
-    std::span<char> data = continuing ? (held.grow(n), held.bytes()) : std::span<char>(scratch.data(), n);
+    std::span<char> data = continuing ? (held.grow(n), held.bytes()) : server_scratch().first(n);
     InPlaceReplies replies = reply_in_place(framing, data, service.max_message, service.reply, checked);
 
     std::size_t written = asio::write(socket, asio::buffer(data.data(), replies.reply_size), ec);

@@ -25,27 +25,6 @@ constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 // Bytes read from a client in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
 
-// Shared by every session of this io thread: a session reads into it only once its socket is
-// readable and uses or copies the bytes at once, so no session holds it while suspended.
-thread_local std::array<char, chunk_size> scratch;
-
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
-
-// Waits until `socket` has data (at most `idle`) and reads it into the thread's scratch buffer,
-// which the caller must use or copy before it next suspends. Returns the bytes read, or the
-// error: eof at the client's end, timed_out after `idle` of silence.
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_into_scratch(StreamSocket& socket,
-                                                                           std::chrono::milliseconds idle) {
-  for (;;) {
-    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
-    std::error_code ec;
-    std::size_t n = socket.read_some(asio::buffer(scratch), ec);
-    if (!would_block(ec)) co_return std::pair{ec, n};
-  }
-}
-
 // Prints how a client's session ended, under -v.
 void report_end(const std::string& peer, const std::error_code& failure, std::uint64_t received, std::uint64_t sent) {
   std::string counts = " (received " + std::to_string(received) + " bytes, sent " + std::to_string(sent) + ")";
@@ -67,15 +46,15 @@ asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, Chu
   std::uint64_t sent = 0;
   std::error_code failure;
   for (;;) {
-    auto [read_error, n] = co_await read_into_scratch(socket, idle);
+    auto [read_error, n] = co_await read_when_readable(socket, server_scratch(), idle);
     if (read_error == asio::error::eof) break;
     if (read_error) {
       failure = read_error;
       break;
     }
     received += n;
-    reply(std::span<char>(scratch.data(), n));
-    std::size_t written = asio::write(socket, asio::buffer(scratch.data(), n), ec);
+    reply(std::span<char>(server_scratch().data(), n));
+    std::size_t written = asio::write(socket, asio::buffer(server_scratch().data(), n), ec);
     sent += written;
     if (ec && !would_block(ec)) {
       failure = ec;
@@ -86,7 +65,7 @@ asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, Chu
       // from it until that buffer is gone.
       std::size_t left = n - written;
       auto pending = std::make_unique<char[]>(left);
-      std::memcpy(pending.get(), scratch.data() + written, left);
+      std::memcpy(pending.get(), server_scratch().data() + written, left);
       auto [write_error, more] = co_await asio::async_write(socket, asio::buffer(pending.get(), left), with_error);
       sent += more;
       if (write_error) {
@@ -178,14 +157,14 @@ asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer,
   std::uint64_t received = 0;
   std::error_code failure;
   for (;;) {
-    auto [read_error, n] = co_await read_into_scratch(*socket, idle);
+    auto [read_error, n] = co_await read_when_readable(*socket, server_scratch(), idle);
     if (read_error == asio::error::eof) break;
     if (read_error) {
       failure = read_error;
       break;
     }
     auto chunk = std::make_unique<char[]>(n);  // held only while it waits for stdout
-    std::memcpy(chunk.get(), scratch.data(), n);
+    std::memcpy(chunk.get(), server_scratch().data(), n);
     received += n;
     co_await hub->stdout_turn.take();
     auto [write_error, written] = co_await asio::async_write(hub->out, asio::buffer(chunk.get(), n), with_error);
