@@ -632,6 +632,7 @@ constexpr NcSpelling nc_spellings[] = {
     {'l', "", ""},                   // the mode itself
     {'p', "-p", "--source-port"},    // nc and ncat: -p is the source port of a connect
     {'s', "--bind", "-s"},           // nc and ncat: -s is the local address
+    {'N', "", ""},                   // OpenBSD nc: half-close at stdin EOF, which sockcat always does
 };
 
 const NcSpelling* find_nc_spelling(char letter) {
@@ -648,7 +649,7 @@ struct KnownOptions {
 };
 
 KnownOptions known_options() {
-  KnownOptions known{{}, {"-l", "--listen"}};
+  KnownOptions known{{}, {"-l", "--listen", "-N"}};
   for (const Subcommand& sub : subcommands) {
     cxxopts::Options spec = make_spec(sub);
     for (const auto& group : spec.groups()) {

@@ -553,6 +553,12 @@ TEST_CASE("nc argv: -l anywhere, alone or in a bundle, means listen and is dropp
   CHECK(nc_rewrite({"80", "-k", "-l"}) == Words{"listen", "80", "-k"});
 }
 
+TEST_CASE("nc argv: OpenBSD nc's -N (half-close at EOF) is accepted and dropped: sockcat always does it") {
+  CHECK(nc_rewrite({"-N", "127.0.0.1", "80"}) == Words{"connect", "127.0.0.1", "80"});
+  CHECK(nc_rewrite({"-vN", "127.0.0.1", "80"}) == Words{"connect", "-v", "127.0.0.1", "80"});
+  CHECK(nc_rewrite({"-lN", "127.0.0.1", "80"}) == Words{"listen", "--bind", "127.0.0.1", "80"});
+}
+
 TEST_CASE("nc argv: options the rewrite does not know pass through untouched") {
   // -U (a flag) and the like land in other branches; the rewrite must not need to know them.
   CHECK(nc_rewrite({"-lU", "/tmp/s"}) == Words{"listen", "-U", "/tmp/s"});
