@@ -475,9 +475,9 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     }
   };
   if (tap) tap->start();
-  if (options.progress) {
+  if (const ProgressMode mode = tap ? progress_mode(options) : ProgressMode::off; mode != ProgressMode::off) {
     std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
-    co_await ((send() && receive()) || show_progress(*tap, total));
+    co_await ((send() && receive()) || show_progress(*tap, total, mode));
   } else {
     co_await (send() && receive());
   }

@@ -16,6 +16,8 @@ namespace {
 // How often the display changes: on a terminal, and in a log (stderr not a terminal).
 constexpr std::chrono::milliseconds terminal_interval{250};
 constexpr std::chrono::milliseconds log_interval{1000};
+// How long a session runs before the automatic display appears: short ones never show it.
+constexpr std::chrono::milliseconds automatic_delay{1000};
 
 // "0:04", "1:02:03".
 std::string format_eta(double seconds) {
@@ -52,17 +54,28 @@ std::optional<std::uint64_t> regular_file_remaining(int fd) {
   return static_cast<std::uint64_t>(st.st_size - at);
 }
 
-asio::awaitable<void> show_progress(const RelayTap& tap, std::optional<std::uint64_t> total_to_send) {
+ProgressMode progress_mode(const Options& options) {
+  if (options.progress) return ProgressMode::asked;
+  struct stat out {};
+  bool download = ::fstat(STDOUT_FILENO, &out) == 0 && S_ISREG(out.st_mode);
+  return download && ::isatty(STDERR_FILENO) == 1 ? ProgressMode::automatic : ProgressMode::off;
+}
+
+asio::awaitable<void> show_progress(const RelayTap& tap, std::optional<std::uint64_t> total_to_send,
+                                    ProgressMode mode) {
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   const std::chrono::milliseconds interval = terminal ? terminal_interval : log_interval;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::uint64_t last_total = 0;
   auto last_time = std::chrono::steady_clock::now();
   bool over = false;
+  bool shown = false;
   while (!over) {
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     over = ec == asio::error::operation_aborted;
+    if (mode == ProgressMode::automatic && !shown && (over || tap.elapsed() < automatic_delay)) continue;
+    shown = true;
     ProgressSnapshot snapshot{tap.bytes(Direction::sent), tap.bytes(Direction::received), total_to_send, 0, 0};
     auto now = std::chrono::steady_clock::now();
     std::uint64_t total = snapshot.sent + snapshot.received;

@@ -1,6 +1,7 @@
 // --progress: a one-line display of a running transfer on stderr (bytes each way, rate, and
 // percent and ETA when the size of what we send is known). On a terminal the line is rewritten
-// in place four times a second; elsewhere a plain line is printed once a second.
+// in place four times a second; elsewhere a plain line is printed once a second. Without
+// --progress it appears by itself for a download watched from a terminal.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "options.hpp"
 #include "relay_tap.hpp"
 
 namespace sockcat {
@@ -29,8 +31,21 @@ std::string format_progress(const ProgressSnapshot& snapshot);
 // Bytes left to read from `fd` when it is a regular file (stdin redirected from a file).
 std::optional<std::uint64_t> regular_file_remaining(int fd);
 
+// When the display is shown.
+enum class ProgressMode {
+  off,
+  asked,      // --progress: from the start, on a terminal or not
+  automatic,  // no --progress, but stderr is a terminal and stdout a regular file (a download
+              // being watched): shown once the session has lasted a second, else never
+};
+
+// The mode `options` and the standard descriptors call for.
+ProgressMode progress_mode(const Options& options);
+
 // Shows the progress of `tap`'s session until cancelled (the relay ending cancels it), then
-// shows the final figures once more. `total_to_send` gives the percentage and ETA.
-asio::awaitable<void> show_progress(const RelayTap& tap, std::optional<std::uint64_t> total_to_send);
+// shows the final figures once more (automatic: only if it showed any). `total_to_send` gives
+// the percentage and ETA.
+asio::awaitable<void> show_progress(const RelayTap& tap, std::optional<std::uint64_t> total_to_send,
+                                    ProgressMode mode);
 
 }  // namespace sockcat

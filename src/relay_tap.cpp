@@ -9,6 +9,7 @@
 
 #include "diag.hpp"
 #include "parse.hpp"
+#include "progress.hpp"
 
 namespace sockcat {
 namespace {
@@ -26,7 +27,8 @@ int open_log(const std::string& path, bool append, const char* option) {
 }  // namespace
 
 bool RelayTap::wanted(const Options& options) {
-  return !options.output_file.empty() || !options.hex_dump_file.empty() || options.stats || options.progress;
+  return !options.output_file.empty() || !options.hex_dump_file.empty() || options.stats ||
+         progress_mode(options) != ProgressMode::off;
 }
 
 RelayTap::RelayTap(const Options& options)

@@ -116,10 +116,10 @@ asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& optio
   relay_options.tap = tap;
   if (tap) tap->start();
   RelayResult result;
-  if (options.progress) {
+  if (const ProgressMode mode = tap ? progress_mode(options) : ProgressMode::off; mode != ProgressMode::off) {
     std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
     using namespace asio::experimental::awaitable_operators;
-    result = std::get<0>(co_await (relay(socket, in, out, relay_options) || show_progress(*tap, total)));
+    result = std::get<0>(co_await (relay(socket, in, out, relay_options) || show_progress(*tap, total, mode)));
   } else {
     result = co_await relay(socket, in, out, relay_options);
   }

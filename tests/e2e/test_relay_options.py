@@ -408,6 +408,65 @@ def test_progress_on_a_terminal_rewrites_one_line(procs, tmp_path):
     assert re.match(rb"\r?sockcat: sent 10 bytes, received 4 bytes in ", stats.lstrip(b"\r")), text
 
 
+def read_terminal(master):
+    """Everything written to a pty's other side until it is closed (EIO) or quiet for 5 s."""
+    text = b""
+    while True:
+        readable, _, _ = select.select([master], [], [], 5)
+        if not readable:
+            return text
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            return text
+        if not chunk:
+            return text
+        text += chunk
+
+
+def download_watched_from_a_terminal(tmp_path, procs, pause):
+    """connect > file with stderr a terminal and no --progress; the peer sends 64 KiB, waits
+    `pause` seconds (the length of the transfer is what is under test), sends 64 KiB more and
+    closes. Returns (what the terminal showed, the file's bytes)."""
+    first, second = random_bytes(64 * 1024, seed=41), random_bytes(64 * 1024, seed=42)
+    master, slave = os.openpty()
+    listener, port = tcp_listener()
+
+    def slow_peer():
+        conn = accept(listener, timeout=20)
+        with conn:
+            conn.sendall(first)
+            time.sleep(pause)
+            conn.sendall(second)
+            conn.shutdown(socket.SHUT_WR)
+            return recv_until_eof(conn, timeout=30)
+
+    with listener, open(tmp_path / "download", "wb") as out:
+        peer = background(slow_peer)
+        client = procs.sockcat("connect", LOOP4, port, stdin=subprocess.DEVNULL, stdout=out, stderr=slave)
+        os.close(slave)
+        text = read_terminal(master)
+        client.wait(timeout=30)
+        assert peer.join(30) == b""
+    os.close(master)
+    assert client.returncode == 0, text
+    return text, (tmp_path / "download").read_bytes(), first + second
+
+
+def test_a_long_download_watched_from_a_terminal_shows_progress_by_itself(procs, tmp_path):
+    text, got, sent = download_watched_from_a_terminal(tmp_path, procs, pause=1.6)
+    assert got == sent
+    assert b"\rsockcat: sent 0 B, received " in text, text
+    last = text.rsplit(b"\rsockcat: sent ", 1)[1]
+    assert b"received 128.0 KiB" in last, text
+
+
+def test_a_short_download_shows_no_progress(procs, tmp_path):
+    text, got, sent = download_watched_from_a_terminal(tmp_path, procs, pause=0)
+    assert got == sent
+    assert text == b"", text
+
+
 # UDP --------------------------------------------------------------------------------------------
 
 def udp_upper_server():
