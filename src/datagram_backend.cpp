@@ -447,9 +447,11 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
       co_await send_batch(*batch, count);
     }
-    // --send-only: nothing to wait for. Otherwise wait for replies until the line has been
-    // quiet for the linger time.
+    // --send-only: nothing to wait for. A peer that answered none of the many datagrams it
+    // got is a sink (a log collector, a receiver): waiting would only delay the exit, unless
+    // -q asks for it. Otherwise wait for replies until the line has been quiet for the linger.
     if (options.send_only) finish();
+    if (!options.quit_after && received_count == 0 && sent_count >= udp_sink_datagrams) finish();
     last_activity = std::chrono::steady_clock::now();
     while (!finished) {
       linger.expires_at(last_activity + linger_time);

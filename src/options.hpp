@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -16,6 +17,10 @@ enum class Role { listen, connect };
 // How long `connect -u` waits for replies after stdin EOF when -q does not say: it ends
 // once this long has passed without a datagram.
 inline constexpr std::chrono::milliseconds default_udp_linger{1000};
+
+// ... except when the peer answered none of at least this many datagrams by then: it is a
+// sink, and `connect -u` exits at stdin EOF (unless -q sets a linger).
+inline constexpr std::uint64_t udp_sink_datagrams = 64;
 
 // The default of --max-message: the largest message payload a peer may send or announce.
 inline constexpr std::size_t default_max_message = 1024 * 1024;

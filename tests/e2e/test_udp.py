@@ -361,3 +361,42 @@ def test_connect_udp_socket_stdin_sends_one_datagram_per_record_in_bursts():
     assert [len(r) for r in received] == [len(r) for r in records]
     assert received == records
     assert status == 0, err
+
+
+def send_records_to_a_sink(count, *extra):
+    """`connect -u` with `count` records on a SOCK_SEQPACKET stdin, to a peer that never
+    answers; returns (exit status, seconds from start to exit, datagrams the peer got)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink, ours, theirs:
+        sink.bind(("127.0.0.1", 0))
+        for i in range(count):
+            ours.send(b"record %d" % i)
+        ours.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        result = subprocess.run([SOCKCAT, "connect", "-u", *extra, "127.0.0.1", str(sink.getsockname()[1])],
+                                stdin=theirs, capture_output=True, timeout=30)
+        elapsed = time.monotonic() - started
+        sink.settimeout(0)
+        got = 0
+        try:
+            while True:
+                sink.recv(100)
+                got += 1
+        except BlockingIOError:
+            pass
+    return result.returncode, elapsed, got
+
+
+def test_connect_udp_to_a_sink_skips_the_linger_after_64_unanswered_datagrams():
+    # 63 unanswered datagrams: the 1 s linger still applies (a reply may yet come) ...
+    status, elapsed, got = send_records_to_a_sink(63)
+    assert (status, got) == (0, 63)
+    assert elapsed >= 1.0
+    # ... 64 or more: the peer is a sink, and sockcat ends at stdin EOF.
+    status, elapsed, got = send_records_to_a_sink(64)
+    assert (status, got) == (0, 64)
+    assert elapsed < 0.9
+    # -q still asks for a linger.
+    status, elapsed, got = send_records_to_a_sink(64, "-q", "1s")
+    assert (status, got) == (0, 64)
+    assert elapsed >= 1.0
