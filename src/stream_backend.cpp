@@ -180,6 +180,7 @@ struct Listener {
   const Options& options;
   ServerLimits limits;
   RelayTap* tap;  // -o, -x, --stats, --progress of the one-client relay; null when not asked
+  const ChildCommand* command;  // -e/-c, found before listening; null without them
 };
 
 asio::awaitable<int> serve_file_mode(Listener& listener) {
@@ -208,8 +209,7 @@ asio::awaitable<int> serve_replies_mode(Listener& listener) {
 
 // -e/-c with -k: one child per client.
 asio::awaitable<int> serve_commands_mode(Listener& listener) {
-  const ChildCommand command(listener.options.command);
-  co_await serve_commands(listener.acceptor, command, listener.limits);
+  co_await serve_commands(listener.acceptor, *listener.command, listener.limits);
   co_return exit_ok;
 }
 
@@ -220,8 +220,7 @@ asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
 // listen with transform none and no -k: one client (the first one allowed) relayed with
 // stdin/stdout as nc does, or handed to the -e/-c program.
 asio::awaitable<int> serve_one_client(Listener& listener) {
-  std::optional<ChildCommand> command;
-  if (!listener.options.command.empty()) command.emplace(listener.options.command);
+  const ChildCommand* command = listener.command;
   StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
   StreamSocket socket(listener.acceptor.get_executor());
   for (;;) {
@@ -243,11 +242,6 @@ struct ServerMode {
   asio::awaitable<int> (*serve)(Listener& listener);  // the exit status
 };
 
-// Finds the -e/-c program before listening; throws when it cannot be run.
-void check_command(const Options& options) {
-  if (!options.command.empty()) ChildCommand{options.command};
-}
-
 // The modes, the first wanted one used; the last is wanted always.
 constexpr ServerMode server_modes[] = {
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
@@ -256,9 +250,9 @@ constexpr ServerMode server_modes[] = {
     {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
      nullptr, serve_framed_mode},
     {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
-    {[](const Options& o) { return !o.command.empty() && o.keep_open; }, check_command, serve_commands_mode},
+    {[](const Options& o) { return !o.command.empty() && o.keep_open; }, nullptr, serve_commands_mode},
     {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
-    {[](const Options&) { return true; }, check_command, serve_one_client},
+    {[](const Options&) { return true; }, nullptr, serve_one_client},
 };
 
 const ServerMode& choose_server_mode(const Options& options) {
@@ -273,12 +267,16 @@ asio::awaitable<int> stream_listen(const Options& options) {
   const ServerMode& mode = choose_server_mode(options);
   if (mode.check) mode.check(options);
   const AccessList access = make_access_list(options);
+  // The -e/-c program is found once, before listening: a missing one ends the run here, and
+  // one that disappears later costs only the clients that would have run it.
+  std::optional<ChildCommand> command;
+  if (!options.command.empty()) command.emplace(options.command);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
   auto executor = co_await asio::this_coro::executor;
   StreamAcceptor acceptor = open_acceptor(executor, options);
   Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access},
-                    tap ? &*tap : nullptr};
+                    tap ? &*tap : nullptr, command ? &*command : nullptr};
   co_return co_await mode.serve(listener);
 }
 
