@@ -3,6 +3,7 @@
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
@@ -70,6 +71,10 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
         socket.close(ec);
         continue;
       }
+      // Every session reads and writes without blocking, and a TCP client's replies leave at
+      // once (no Nagle delay on small answers).
+      socket.non_blocking(true, ec);
+      if (remote.protocol().family() != AF_UNIX) socket.set_option(asio::ip::tcp::no_delay(true), ec);
       ++*open_sessions;
       asio::co_spawn(executor, session(std::move(socket), std::move(peer)),
                      [open_sessions](std::exception_ptr) { --*open_sessions; });

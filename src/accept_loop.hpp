@@ -26,7 +26,8 @@ struct ServerLimits {
 // -v (as "connection from PEER refused ...") and the caller closes the connection at once.
 bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& remote, const std::string& peer);
 
-// Serves one accepted client until it is done; `peer` names it for diagnostics.
+// Serves one accepted client until it is done; `peer` names it for diagnostics. The socket
+// comes non-blocking, with TCP_NODELAY when it is TCP.
 using Session = std::function<asio::awaitable<void>(StreamSocket socket, std::string peer)>;
 
 // Accepts clients on `acceptor` until it is closed, running `session` for each in its own

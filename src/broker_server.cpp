@@ -18,7 +18,6 @@
 namespace sockcat {
 namespace {
 
-using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
@@ -206,8 +205,6 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
   using namespace asio::experimental::awaitable_operators;
   auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
   std::error_code ec;
-  client->socket.non_blocking(true, ec);
-  client->socket.set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
   if (broker->chat) {
     std::size_t others = broker->clients.size();

@@ -129,7 +129,6 @@ asio::awaitable<void> await_client_close(StreamSocket& socket) {
 asio::awaitable<Transfer> serve_client(StreamSocket& socket, const std::string& peer, const std::string& path,
                                        std::chrono::milliseconds idle) {
   std::error_code ec;
-  socket.non_blocking(true, ec);
   diag::info(1, "connection from " + peer);
   Transfer transfer = co_await send_whole_file(socket, path, idle);
   if (!transfer.failure) {

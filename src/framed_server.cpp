@@ -13,7 +13,6 @@
 namespace sockcat {
 namespace {
 
-using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes read from a client in one go.
@@ -107,8 +106,6 @@ std::uint64_t count_messages(const Framing& framing, std::span<const char> repli
 asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, FramedService service,
                                     std::chrono::milliseconds idle) {
   std::error_code ec;
-  socket.non_blocking(true, ec);
-  socket.set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + peer);
   const Framing& framing = *service.framing;
   HeldBytes held(service.max_message + framing.overhead + 1 + read_size);

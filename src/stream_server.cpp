@@ -19,7 +19,6 @@
 namespace sockcat {
 namespace {
 
-using asio::ip::tcp;
 constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes read from a client in one go.
@@ -39,8 +38,6 @@ void report_end(const std::string& peer, const std::error_code& failure, std::ui
 asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, ChunkFunction reply,
                                       std::chrono::milliseconds idle) {
   std::error_code ec;
-  socket.non_blocking(true, ec);
-  socket.set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + peer);
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
@@ -147,8 +144,6 @@ asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer,
   auto client = std::make_shared<SharedClient>(std::move(accepted));
   StreamSocket* socket = &client->socket;
   std::error_code ec;
-  socket->non_blocking(true, ec);
-  socket->set_option(tcp::no_delay(true), ec);
   diag::info(1, "connection from " + peer);
   if (hub->stdin_ended && hub->half_close) socket->shutdown(asio::socket_base::shutdown_send, ec);
   hub->clients.push_back(client);

@@ -6,36 +6,15 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "cli_checks.hpp"
 #include "exit_status.hpp"
 
 using namespace sockcat;
 using Catch::Matchers::Contains;
 
+using namespace sockcat::test;
+
 namespace {
-
-CliOutcome parse(std::initializer_list<std::string> args) {
-  std::vector<std::string> argv{"sockcat"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return parse_command_line(argv);
-}
-
-// The options of a command line that must parse.
-Options accepted(std::initializer_list<std::string> args) {
-  CliOutcome outcome = parse(args);
-  INFO("error: " << outcome.error);
-  REQUIRE(outcome.options.has_value());
-  return *outcome.options;
-}
-
-// The error line of a command line that must be a usage error.
-std::string rejected(std::initializer_list<std::string> args) {
-  CliOutcome outcome = parse(args);
-  REQUIRE_FALSE(outcome.options.has_value());
-  CHECK(outcome.status == exit_usage);
-  CHECK_THAT(outcome.error, Contains("--help"));
-  CHECK(outcome.error.find('\n') == std::string::npos);
-  return outcome.error;
-}
 
 using Words = std::vector<std::string>;
 

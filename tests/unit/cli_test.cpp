@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "cli_checks.hpp"
 #include "exit_status.hpp"
 #include "transform.hpp"
 
@@ -14,49 +15,9 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
+using namespace sockcat::test;
+
 namespace {
-
-// parse_command_line with "sockcat" as argv[0].
-CliOutcome parse_args(std::initializer_list<std::string> args) {
-  std::vector<std::string> argv{"sockcat"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return parse_command_line(argv);
-}
-
-std::string joined(std::initializer_list<std::string> args) {
-  std::string text;
-  for (const std::string& a : args) text += (text.empty() ? "" : " ") + a;
-  return text;
-}
-
-// The options of a command line that must parse; fails the test with the error otherwise.
-Options accepted(std::initializer_list<std::string> args) {
-  INFO("argv: sockcat " << joined(args));
-  CliOutcome outcome;
-  REQUIRE_NOTHROW(outcome = parse_args(args));
-  INFO("error: " << outcome.error);
-  REQUIRE(outcome.options.has_value());
-  CHECK(outcome.error.empty());
-  CHECK(outcome.output.empty());
-  return *outcome.options;
-}
-
-// The error line of a command line that must be a usage error (status 2, nothing to run).
-std::string rejected(std::initializer_list<std::string> args) {
-  INFO("argv: sockcat " << joined(args));
-  CliOutcome outcome;
-  REQUIRE_NOTHROW(outcome = parse_args(args));
-  CHECK_FALSE(outcome.options.has_value());
-  CHECK(outcome.status == exit_usage);
-  CHECK(outcome.status == 2);
-  CHECK(outcome.output.empty());
-  INFO("error: " << outcome.error);
-  CHECK_FALSE(outcome.error.empty());
-  CHECK_THAT(outcome.error, Contains("--help"));
-  CHECK(outcome.error.find('\n') == std::string::npos);
-  CHECK(outcome.error.rfind("sockcat: ", 0) != 0);  // main() adds the prefix
-  return outcome.error;
-}
 
 // The text of a command line that prints something and exits 0.
 std::string printed(std::initializer_list<std::string> args) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "cli_checks.hpp"
 #include "exit_status.hpp"
 #include "hex_dump.hpp"
 #include "line_shaping.hpp"
@@ -16,6 +17,8 @@
 using namespace sockcat;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
+
+using namespace sockcat::test;
 
 namespace {
 
@@ -44,27 +47,6 @@ std::string dump(HexDump& hex, Direction direction, const std::string& chunk) {
   std::string out;
   hex.format(direction, chunk, out);
   return out;
-}
-
-CliOutcome parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "sockcat");
-  return parse_command_line(args);
-}
-
-// The usage error of a command line that must be refused.
-std::string refused(std::vector<std::string> args) {
-  CliOutcome outcome = parse(args);
-  REQUIRE_FALSE(outcome.options.has_value());
-  CHECK(outcome.status == exit_usage);
-  CHECK_THAT(outcome.error, Contains("--help"));
-  return outcome.error;
-}
-
-Options accepted(std::vector<std::string> args) {
-  CliOutcome outcome = parse(args);
-  INFO("error: " << outcome.error);
-  REQUIRE(outcome.options.has_value());
-  return *outcome.options;
 }
 
 }  // namespace
@@ -191,25 +173,25 @@ TEST_CASE("cli: the relay options fill Options") {
 }
 
 TEST_CASE("cli: relay options where there is no relay are usage errors") {
-  CHECK_THAT(refused({"listen", "--transform", "echo", "--stats", "0"}), Contains("replying server"));
-  CHECK_THAT(refused({"listen", "--transform", "upper", "-o", "f", "0"}), Contains("replying server"));
-  CHECK_THAT(refused({"listen", "-k", "-C", "0"}), Contains("-k"));
-  CHECK_THAT(refused({"listen", "-u", "--stats", "0"}), Contains("listen -u"));
-  CHECK_THAT(refused({"connect", "-z", "--stats", "127.0.0.1", "80"}), Contains("-z"));
-  CHECK_THAT(refused({"connect", "-e", "cat", "--stats", "127.0.0.1", "80"}), Contains("-e/-c"));
-  CHECK_THAT(refused({"listen", "-c", "cat", "-o", "f", "0"}), Contains("-e/-c"));
-  CHECK_THAT(refused({"connect", "--framing", "line", "-C", "127.0.0.1", "80"}), Contains("--framing raw"));
+  CHECK_THAT(rejected({"listen", "--transform", "echo", "--stats", "0"}), Contains("replying server"));
+  CHECK_THAT(rejected({"listen", "--transform", "upper", "-o", "f", "0"}), Contains("replying server"));
+  CHECK_THAT(rejected({"listen", "-k", "-C", "0"}), Contains("-k"));
+  CHECK_THAT(rejected({"listen", "-u", "--stats", "0"}), Contains("listen -u"));
+  CHECK_THAT(rejected({"connect", "-z", "--stats", "127.0.0.1", "80"}), Contains("-z"));
+  CHECK_THAT(rejected({"connect", "-e", "cat", "--stats", "127.0.0.1", "80"}), Contains("-e/-c"));
+  CHECK_THAT(rejected({"listen", "-c", "cat", "-o", "f", "0"}), Contains("-e/-c"));
+  CHECK_THAT(rejected({"connect", "--framing", "line", "-C", "127.0.0.1", "80"}), Contains("--framing raw"));
 }
 
 TEST_CASE("cli: relay options that contradict each other are usage errors") {
-  CHECK_THAT(refused({"connect", "--send-only", "--recv-only", "127.0.0.1", "80"}), Contains("exclude"));
-  CHECK_THAT(refused({"connect", "--recv-only", "-C", "127.0.0.1", "80"}), Contains("--recv-only"));
-  CHECK_THAT(refused({"connect", "--recv-only", "-d", "1s", "127.0.0.1", "80"}), Contains("--recv-only"));
-  CHECK_THAT(refused({"connect", "--recv-only", "-q", "1s", "127.0.0.1", "80"}), Contains("-q"));
-  CHECK_THAT(refused({"connect", "--send-only", "-q", "1s", "127.0.0.1", "80"}), Contains("-q"));
-  CHECK_THAT(refused({"connect", "--append-output", "127.0.0.1", "80"}), Contains("-o or -x"));
-  CHECK_THAT(refused({"connect", "-d", "0", "127.0.0.1", "80"}), Contains("above zero"));
-  CHECK_THAT(refused({"connect", "-d", "soon", "127.0.0.1", "80"}), Contains("soon"));
-  CHECK_THAT(refused({"connect", "-o", "", "127.0.0.1", "80"}), Contains("empty"));
-  CHECK_THAT(refused({"connect", "-o", "a", "-o", "b", "127.0.0.1", "80"}), Contains("more than once"));
+  CHECK_THAT(rejected({"connect", "--send-only", "--recv-only", "127.0.0.1", "80"}), Contains("exclude"));
+  CHECK_THAT(rejected({"connect", "--recv-only", "-C", "127.0.0.1", "80"}), Contains("--recv-only"));
+  CHECK_THAT(rejected({"connect", "--recv-only", "-d", "1s", "127.0.0.1", "80"}), Contains("--recv-only"));
+  CHECK_THAT(rejected({"connect", "--recv-only", "-q", "1s", "127.0.0.1", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"connect", "--send-only", "-q", "1s", "127.0.0.1", "80"}), Contains("-q"));
+  CHECK_THAT(rejected({"connect", "--append-output", "127.0.0.1", "80"}), Contains("-o or -x"));
+  CHECK_THAT(rejected({"connect", "-d", "0", "127.0.0.1", "80"}), Contains("above zero"));
+  CHECK_THAT(rejected({"connect", "-d", "soon", "127.0.0.1", "80"}), Contains("soon"));
+  CHECK_THAT(rejected({"connect", "-o", "", "127.0.0.1", "80"}), Contains("empty"));
+  CHECK_THAT(rejected({"connect", "-o", "a", "-o", "b", "127.0.0.1", "80"}), Contains("more than once"));
 }
