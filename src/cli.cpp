@@ -16,6 +16,7 @@
 #include "exit_status.hpp"
 #include "framing.hpp"
 #include "parse.hpp"
+#include "table_lookup.hpp"
 #include "transform.hpp"
 #include "unix_endpoint.hpp"
 
@@ -479,11 +480,7 @@ constexpr Subcommand subcommands[] = {
      Role::connect, declare_connect, apply_connect},
 };
 
-const Subcommand* find_subcommand(std::string_view name) {
-  for (const Subcommand& s : subcommands)
-    if (s.name == name) return &s;
-  return nullptr;
-}
+const Subcommand* find_subcommand(std::string_view name) { return find_row<Subcommand>(subcommands, name); }
 
 // Builds the cxxopts parser of one subcommand.
 cxxopts::Options make_spec(const Subcommand& sub) {
@@ -762,11 +759,7 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
   return {};
 }
 
-std::vector<std::string_view> subcommand_names() {
-  std::vector<std::string_view> names;
-  for (const Subcommand& s : subcommands) names.push_back(s.name);
-  return names;
-}
+std::vector<std::string_view> subcommand_names() { return row_names<Subcommand>(subcommands); }
 
 CliOutcome parse_command_line(const std::vector<std::string>& argv) {
   try {

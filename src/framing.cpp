@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "table_lookup.hpp"
+
 namespace sockcat {
 namespace {
 
@@ -98,16 +100,9 @@ constexpr Framing table[] = {
 
 std::span<const Framing> framings() { return table; }
 
-const Framing* find_framing(std::string_view name) {
-  auto found = std::find_if(std::begin(table), std::end(table), [&](const Framing& f) { return f.name == name; });
-  return found == std::end(table) ? nullptr : found;
-}
+const Framing* find_framing(std::string_view name) { return find_row(framings(), name); }
 
-std::vector<std::string_view> framing_names() {
-  std::vector<std::string_view> names;
-  for (const Framing& f : table) names.push_back(f.name);
-  return names;
-}
+std::vector<std::string_view> framing_names() { return row_names(framings()); }
 
 InPlaceReplies reply_in_place(const Framing& framing, std::span<char> buffer, std::size_t max_message,
                               void (*reply)(std::span<char> payload), std::size_t checked) {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <asio/co_spawn.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "table_lookup.hpp"
+
 namespace sockcat {
 namespace {
 
@@ -47,16 +49,9 @@ constexpr Transform table[] = {
 
 std::span<const Transform> transforms() { return table; }
 
-const Transform* find_transform(std::string_view name) {
-  auto found = std::find_if(std::begin(table), std::end(table), [&](const Transform& t) { return t.name == name; });
-  return found == std::end(table) ? nullptr : found;
-}
+const Transform* find_transform(std::string_view name) { return find_row(transforms(), name); }
 
-std::vector<std::string_view> transform_names() {
-  std::vector<std::string_view> names;
-  for (const Transform& t : table) names.push_back(t.name);
-  return names;
-}
+std::vector<std::string_view> transform_names() { return row_names(transforms()); }
 
 std::string describe_transforms() {
   size_t width = 0;
