@@ -3,10 +3,18 @@
 # Installed as share/bash-completion/completions/sockcat. Keep the option lists in step with
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
+# An option that takes a value is listed with a trailing '=' (it is offered without it).
 
-_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
-_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile --broker --chat --send-file'
-_sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= -v --verbose -h --help'
+_sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file='
+_sockcat_connect_options='-s= --source= --source-port= -w= --wait= -z --zero-io'
+# The nc-style command line (no subcommand; "nc-style command lines" in sockcat(1)): -l or
+# --listen anywhere means listen, else it connects. With -l, -s is the address to bind;
+# without it, -p is the local port to connect from.
+_sockcat_nc_options='-l --listen'
+_sockcat_nc_listen_options='-s='
+_sockcat_nc_connect_options='-p='
+_sockcat_all_options=" $_sockcat_common_options $_sockcat_listen_options $_sockcat_connect_options $_sockcat_nc_options "
 
 # Prints the transform names that the sockcat being completed knows, one per line.
 _sockcat_transform_names() {
@@ -14,6 +22,61 @@ _sockcat_transform_names() {
     [[ $sockcat == "~"* ]] && sockcat=$HOME${sockcat#\~}
     "$sockcat" listen --list-transforms 2>/dev/null | while read -r name _; do
         [[ -n $name ]] && printf '%s\n' "$name"
+    done
+}
+
+# Prints the service names of protocol $1 (tcp or udp) in /etc/services, one per line.
+_sockcat_service_names() {
+    awk -v protocol="$1" '$1 !~ /^#/ && $2 ~ ("/" protocol "$") { print $1 }' /etc/services 2>/dev/null
+}
+
+# Succeeds if the option word $1 needs the next word as its value: a long option listed with
+# '=', or a bundle of short options ("-vw") whose first option taking a value is its last letter.
+_sockcat_takes_next() {
+    local word=$1 i
+    [[ $word == --* ]] && { [[ $_sockcat_all_options == *" $word= "* ]]; return; }
+    for ((i = 1; i < ${#word}; i++)); do
+        if [[ $_sockcat_all_options == *" -${word:i:1}= "* ]]; then
+            ((i == ${#word} - 1))
+            return
+        fi
+    done
+    return 1
+}
+
+# Succeeds if the option word $1 gives the flag -$2 (or --$3): it is --$3, or a bundle of short
+# options holding $2 before any option that takes a value ("-lvp" holds l, "-olog" does not).
+_sockcat_holds_flag() {
+    local word=$1 letter=$2 long=$3 i
+    [[ $word == "--$long" ]] && return 0
+    [[ $word == --* ]] && return 1
+    for ((i = 1; i < ${#word}; i++)); do
+        [[ ${word:i:1} == "$letter" ]] && return 0
+        [[ $_sockcat_all_options == *" -${word:i:1}= "* ]] && return 1
+    done
+    return 1
+}
+
+# Reads COMP_WORDS from index $1 up to the word being completed and sets the caller's
+# `listen` (-l/--listen given), `udp` (-u), `unix` (-U) to 1 when seen, and `positionals` to
+# the number of positional arguments (option values are skipped).
+_sockcat_scan_words() {
+    local i word options_ended=
+    for ((i = $1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ -n $options_ended || $word != -?* ]]; then
+            ((positionals++))
+        elif [[ $word == -- ]]; then
+            options_ended=1
+        else
+            _sockcat_holds_flag "$word" l listen && listen=1
+            _sockcat_holds_flag "$word" u udp && udp=1
+            _sockcat_holds_flag "$word" U unixsock && unix=1
+            if _sockcat_takes_next "$word"; then
+                [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
+                ((i++))
+            fi
+        fi
     done
 }
 
@@ -37,33 +100,56 @@ _sockcat() {
         cur=${cur#*=}
     fi
 
-    # The subcommand is the first word after the command name.
-    local subcommand=
-    ((COMP_CWORD > 1)) && subcommand=${COMP_WORDS[1]}
-    # nc style (`sockcat -lvp 80`, `sockcat -v host 80`): -l or --listen anywhere means listen.
-    if [[ $subcommand == -* && $subcommand != @(-h|--help|-V|--version) ]]; then
-        local word
-        subcommand=connect
-        for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-            [[ $word == --listen || $word =~ ^-[a-zA-Z46]*l ]] && subcommand=listen
-        done
+    local first=
+    ((COMP_CWORD > 1)) && first=${COMP_WORDS[1]}
+    if [[ -z $first ]]; then
+        if [[ $cur == -* ]]; then
+            options="-V --version $_sockcat_common_options $_sockcat_connect_options $_sockcat_nc_connect_options $_sockcat_nc_options"
+            COMPREPLY=($(IFS=' ' compgen -W "${options//=/}" -- "$cur"))
+        else
+            COMPREPLY=($(IFS=' ' compgen -W 'listen connect help' -- "$cur"))
+        fi
+        return 0
     fi
-
-    if [[ -z $subcommand ]]; then
-        COMPREPLY=($(IFS=' ' compgen -W 'listen connect help --help -h --version -V' -- "$cur"))
+    if [[ $first == help ]]; then
+        ((COMP_CWORD == 2)) && COMPREPLY=($(IFS=' ' compgen -W 'listen connect' -- "$cur"))
         return 0
     fi
 
-    local options
-    case $subcommand in
-        listen) options="$_sockcat_common_options $_sockcat_listen_options" ;;
-        connect) options="$_sockcat_common_options $_sockcat_connect_options" ;;
-        help)
-            ((COMP_CWORD == 2)) && COMPREPLY=($(IFS=' ' compgen -W 'listen connect' -- "$cur"))
-            return 0
+    # The words typed so far: after the subcommand, or all of them in the nc style.
+    local listen= udp= unix= positionals=0 nc=
+    case $first in
+        listen)
+            listen=1
+            _sockcat_scan_words 2
+            ;;
+        connect) _sockcat_scan_words 2 ;;
+        -h | --help | -V | --version) return 0 ;;
+        -*)
+            nc=1
+            _sockcat_scan_words 1
             ;;
         *) return 0 ;;
     esac
+    local subcommand=connect options="$_sockcat_common_options $_sockcat_connect_options"
+    [[ -n $nc ]] && options="$options $_sockcat_nc_connect_options $_sockcat_nc_options"
+    if [[ -n $listen ]]; then
+        subcommand=listen
+        options="$_sockcat_common_options $_sockcat_listen_options"
+        [[ -n $nc ]] && options="$options $_sockcat_nc_listen_options"
+    fi
+
+    # The option whose value is being completed: the last of a bundle ("-lvp" is -p), in the
+    # subcommand's spelling (nc's -s with -l is --bind, its -p without -l --source-port).
+    if [[ $prev == -[!-]* ]] && _sockcat_takes_next "$prev"; then
+        prev=-${prev: -1}
+    fi
+    if [[ -n $nc ]]; then
+        case $subcommand:$prev in
+            listen:-s) prev=--bind ;;
+            connect:-p) prev=--source-port ;;
+        esac
+    fi
 
     # The value of an option that takes one.
     case $subcommand:$prev in
@@ -91,48 +177,35 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
-        listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
-            listen:--allow | listen:--deny | connect:--source-port | connect:-w | connect:--wait | \
-            *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec | *:-d | *:--delay)
-            return 0
-            ;;
     esac
+    if [[ $prev == -?* ]] && _sockcat_takes_next "$prev"; then
+        return 0 # ports, numbers, durations, addresses and commands are typed
+    fi
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
+        COMPREPLY=($(IFS=' ' compgen -W "${options//=/}" -- "$cur"))
         return 0
     fi
 
     # With -U the argument is a socket's path (or @NAME, typed).
-    local word
-    for word in "${COMP_WORDS[@]:2:COMP_CWORD-2}"; do
-        if [[ $word == --unixsock || $word =~ ^-[A-Za-z0-9]*U[A-Za-z0-9]*$ ]]; then
-            compopt -o filenames 2>/dev/null
-            COMPREPLY=($(compgen -f -- "$cur"))
-            return 0
-        fi
-    done
-
-    # Positional arguments: connect's HOST is a host name; ports and durations are typed.
-    if [[ $subcommand == connect ]]; then
-        local i words_before=0
-        for ((i = 2; i < COMP_CWORD; i++)); do
-            case ${COMP_WORDS[i]} in
-                -s | --source | --source-port | -w | --wait | -q | --quit-after | --framing | --max-message | -e | --exec | -c | --sh-exec | \
-                    -d | --delay | -o | --output | -x | --hex-dump)
-                    [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
-                    ((i++))
-                    ;;
-                -*) ;;
-                *) ((words_before++)) ;;
-            esac
-        done
-        if ((words_before == 0)); then
-            COMPREPLY=($(compgen -A hostname -- "$cur"))
-            return 0
-        fi
+    if [[ -n $unix ]]; then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return 0
     fi
-    COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
+
+    # Positional arguments: connect's HOST is a host name, its PORT a number or a service name.
+    if [[ $subcommand == connect ]] && ((positionals == 0)); then
+        COMPREPLY=($(compgen -A hostname -- "$cur"))
+        return 0
+    fi
+    if [[ $subcommand == connect ]] && ((positionals == 1)); then
+        local protocol=tcp
+        [[ -n $udp ]] && protocol=udp
+        COMPREPLY=($(compgen -W "$(_sockcat_service_names $protocol)" -- "$cur"))
+        return 0
+    fi
+    COMPREPLY=($(IFS=' ' compgen -W "${options//=/}" -- "$cur"))
     return 0
 }
 

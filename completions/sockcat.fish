@@ -10,44 +10,85 @@ function __sockcat_transforms
     command $command listen --list-transforms 2>/dev/null | string replace -r '^(\S+)\s+(.*)$' '$1\t$2'
 end
 
-# Succeeds while the word being completed is connect's HOST (no positional argument yet, no -U).
-function __sockcat_connect_wants_host
+# Prints how the words before the cursor read, one word a line: listen or connect (by the
+# subcommand, or in the nc style by -l/--listen anywhere, else connect), nc for the nc style
+# (sockcat(1), "nc-style command lines"), help, and first while the first word is typed
+# (an option there starts the nc style).
+function __sockcat_reading
     set -l tokens (commandline -opc)
-    set -l seen 0
-    set -l skip 0
+    if not set -q tokens[2]
+        printf '%s\n' first nc connect
+        return
+    end
+    switch $tokens[2]
+        case listen connect help
+            echo $tokens[2]
+        case -h --help -V --version
+        case '-*'
+            echo nc
+            for token in $tokens[2..-1]
+                # an l in a bundle before any option that takes a value: -lvp, -ul, not -olog
+                if test "$token" = --listen; or string match -qr -- '^-[^-qdoxecpbmisw]*l' $token
+                    echo listen
+                    return
+                end
+            end
+            echo connect
+    end
+end
+
+# Succeeds if __sockcat_reading prints every word given.
+function __sockcat_reads
+    set -l reading (__sockcat_reading)
+    for word in $argv
+        contains -- $word $reading; or return 1
+    end
+end
+
+# Succeeds while the word being completed is connect's positional argument number $argv[1]
+# (1 HOST, 2 PORT), by subcommand or in the nc style, and -U was not given. Option values
+# are skipped: a valued long option, or a short bundle whose first valued option ends it.
+function __sockcat_connect_wants
+    __sockcat_reads connect; and not __sockcat_reads first; or return 1
+    __fish_contains_opt -s U unixsock; and return 1
+    set -l tokens (commandline -opc)
+    set -l first 2
+    test $tokens[2] = connect; and set first 3
     set -l positional 0
-    for token in $tokens[2..-1]
-        if test $seen = 0
-            test $token = connect; and set seen 1
-            continue
-        end
+    set -l skip 0
+    for token in $tokens[$first..-1]
         if test $skip = 1
             set skip 0
-            continue
-        end
-        switch $token
-            case -s --source --source-port -w --wait -q --quit-after --framing --max-message -e --exec -c --sh-exec -d --delay -o --output -x --hex-dump
-                set skip 1
-            case '-*'
-            case '*'
-                set positional (math $positional + 1)
+        else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout)$' $token
+            set skip 1
+        else if string match -qr -- '^-[^-qdoxecpbmisw]*[qdoxecpbmisw]$' $token
+            set skip 1
+        else if not string match -q -- '-?*' $token
+            set positional (math $positional + 1)
         end
     end
-    test $seen = 1 -a $positional = 0; and not __fish_contains_opt -s U unixsock
+    test $positional = (math $argv[1] - 1)
+end
+
+# Prints "name<TAB>port/protocol" for each service in /etc/services of the protocol in use
+# (udp with -u, else tcp).
+function __sockcat_services
+    set -l protocol tcp
+    __fish_contains_opt -s u udp; and set protocol udp
+    string replace -rf -- "^([^#\s]\S*)\s+(\d+/$protocol)\b.*" '$1\t$2' </etc/services
 end
 
 complete -c sockcat -f
 
 # Subcommands, and what sockcat takes without one.
-complete -c sockcat -n __fish_use_subcommand -a listen -d 'Wait for a connection (or datagrams) on a local port'
-complete -c sockcat -n __fish_use_subcommand -a connect -d 'Connect to HOST PORT and relay stdin/stdout'
-complete -c sockcat -n __fish_use_subcommand -a help -d 'Print the help of sockcat or of one subcommand'
-complete -c sockcat -n __fish_use_subcommand -s h -l help -d 'Print the help and exit'
-complete -c sockcat -n __fish_use_subcommand -s V -l version -d 'Print the version and exit'
-complete -c sockcat -n '__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from listen connect' -a 'listen connect'
+complete -c sockcat -n '__sockcat_reads first' -a listen -d 'Wait for a connection (or datagrams) on a local port'
+complete -c sockcat -n '__sockcat_reads first' -a connect -d 'Connect to HOST PORT and relay stdin/stdout'
+complete -c sockcat -n '__sockcat_reads first' -a help -d 'Print the help of sockcat or of one subcommand'
+complete -c sockcat -n '__sockcat_reads first' -s V -l version -d 'Print the version and exit'
+complete -c sockcat -n '__sockcat_reads help; and test (count (commandline -opc)) = 2' -a 'listen connect'
 
 # Options of both listen and connect.
-set -l both '__fish_seen_subcommand_from listen connect; and not __fish_seen_subcommand_from help'
+set -l both '__sockcat_reads listen; or __sockcat_reads connect'
 complete -c sockcat -n $both -s u -l udp -d 'Use UDP datagrams instead of a TCP stream'
 complete -c sockcat -n $both -s 4 -d 'Use IPv4 only'
 complete -c sockcat -n $both -s 6 -d 'Use IPv6 only'
@@ -69,18 +110,18 @@ complete -c sockcat -n $both -s e -l exec -x -a '(__fish_complete_command)' -d '
 complete -c sockcat -n $both -s c -l sh-exec -x -d 'Hand the connection to /bin/sh -c COMMAND'
 complete -c sockcat -n $both -l framing -x -a 'raw line length' -d 'Message boundaries: raw (default), line or length'
 complete -c sockcat -n $both -l max-message -x -d 'With --framing line|length: largest message (default 1M)'
+complete -c sockcat -n $both -s i -l idle-timeout -x -d 'End when nothing is sent either way for DURATION'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 
 # Options of listen.
-set -l listen '__fish_seen_subcommand_from listen; and not __fish_seen_subcommand_from help'
+set -l listen '__sockcat_reads listen'
 complete -c sockcat -n $listen -s p -l port -x -d 'Local port to listen on (0 picks a free one)'
 complete -c sockcat -n $listen -s b -l bind -x -a '(__fish_print_hostnames)' -d 'Local address to bind'
 complete -c sockcat -n $listen -l transform -x -a '(__sockcat_transforms)' -d 'How to answer each client'
 complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and exit'
 complete -c sockcat -n $listen -s k -l keep-open -d 'Keep accepting clients (none: they share stdin/stdout)'
 complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once'
-complete -c sockcat -n $listen -s i -l idle-timeout -x -d 'Close a client that sends nothing for DURATION'
 complete -c sockcat -n $listen -l allow -x -d 'Serve only peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l deny -x -d 'Refuse peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l allowfile -r -F -d 'Serve only peers listed in FILE'
@@ -90,9 +131,16 @@ complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <use
 complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
 
 # Options of connect.
-set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcommand_from help'
+set -l connect '__sockcat_reads connect'
 complete -c sockcat -n $connect -s s -l source -x -a '(__fish_print_hostnames)' -d 'Local address to connect from'
 complete -c sockcat -n $connect -l source-port -x -d 'Local port to connect from'
 complete -c sockcat -n $connect -s w -l wait -x -d 'Give up connecting after DURATION (500ms, 1.5s)'
 complete -c sockcat -n $connect -s z -l zero-io -d 'Only check whether the ports accept (22,80,8000-8100)'
-complete -c sockcat -n '__sockcat_connect_wants_host' -a '(__fish_print_hostnames)' -d Host
+complete -c sockcat -n '__sockcat_connect_wants 1' -a '(__fish_print_hostnames)' -d Host
+complete -c sockcat -n '__sockcat_connect_wants 2' -a '(__sockcat_services)'
+
+# The nc style: -l, and the letters nc spells differently (-s binds with -l, -p is the
+# local port without it).
+complete -c sockcat -n '__sockcat_reads nc connect' -s l -l listen -d 'Listen (nc style): sockcat -l [options] [-p] PORT'
+complete -c sockcat -n '__sockcat_reads nc listen' -s s -x -a '(__fish_print_hostnames)' -d 'Local address to bind (nc style for -b)'
+complete -c sockcat -n '__sockcat_reads nc connect' -s p -x -d 'Local port to connect from (nc style for --source-port)'

@@ -287,6 +287,28 @@ def test_bash_offers_exactly_the_subcommands_options(subcommand, options):
     assert set(bash_complete(["sockcat", subcommand, "-"])) == options[subcommand]
 
 
+# The nc style (no subcommand): connect's options until -l is given, then listen's, with the
+# letters nc spells differently (-p, the source port, before -l; -s, the address to bind, after).
+NC_CONNECT_EXTRA = {"-l", "--listen", "-p"}
+NC_LISTEN_EXTRA = {"-s"}
+TOP_LEVEL_ONLY = {"-V", "--version"}
+
+
+def test_bash_offers_nc_style_options(options):
+    assert set(bash_complete(["sockcat", "-"])) == options["connect"] | NC_CONNECT_EXTRA | TOP_LEVEL_ONLY
+    assert set(bash_complete(["sockcat", "-v", "-"])) == options["connect"] | NC_CONNECT_EXTRA
+    assert set(bash_complete(["sockcat", "-lv", "-"])) == options["listen"] | NC_LISTEN_EXTRA
+    assert bash_complete(["sockcat", "-lvp", "80", "--tr"]) == ["--transform"]
+    assert bash_complete(["sockcat", "-olog", "-v", "--tr"]) == []  # -olog holds no -l
+
+
+def test_bash_completes_service_names_at_connects_port():
+    assert bash_complete(["sockcat", "connect", "localhost", "http"]) == ["http", "https", "http-alt"]
+    assert bash_complete(["sockcat", "-vw", "5", "localhost", "http"]) == ["http", "https", "http-alt"]
+    assert "domain" in bash_complete(["sockcat", "connect", "-u", "localhost", "dom"])
+    assert bash_complete(["sockcat", "connect", "localhost", "80", "ht"]) == []
+
+
 def test_bash_does_not_offer_listen_options_to_connect():
     assert bash_complete(["sockcat", "connect", "--tr"]) == []
 
@@ -322,6 +344,19 @@ def test_fish_completes_subcommands(subcommands):
 @pytest.mark.parametrize("subcommand", SUBCOMMANDS)
 def test_fish_offers_exactly_the_subcommands_options(subcommand, options):
     assert set(fish_complete(f"sockcat {subcommand} -")) == options[subcommand]
+
+
+def test_fish_offers_nc_style_options(options):
+    assert set(fish_complete("sockcat -")) == options["connect"] | NC_CONNECT_EXTRA | TOP_LEVEL_ONLY
+    assert set(fish_complete("sockcat -v -")) == options["connect"] | NC_CONNECT_EXTRA
+    assert set(fish_complete("sockcat -lv -")) == options["listen"] | NC_LISTEN_EXTRA
+    assert fish_complete("sockcat -lvp 80 --tr") == ["--transform"]
+
+
+def test_fish_completes_service_names_at_connects_port():
+    assert sorted(fish_complete("sockcat connect localhost http")) == ["http", "http-alt", "https"]
+    assert sorted(fish_complete("sockcat -vw 5 localhost http")) == ["http", "http-alt", "https"]
+    assert fish_complete("sockcat connect localhost 80 ht") == []
 
 
 # zsh: an interactive zsh in a pseudo-terminal (zsh/zpty) with compinit and our file in
@@ -378,7 +413,7 @@ def zsh_complete(lines, path_dir, tmp_path):
 def test_zsh_completion(tmp_path, options, transforms, subcommands):
     lines = ["sockcat ", "sockcat listen --tr", "sockcat listen --transform u",
              "sockcat listen --transform ", "sockcat listen -", "sockcat connect -",
-             "sockcat connect --tr"]
+             "sockcat connect --tr", "sockcat -", "sockcat -v -", "sockcat -lv -"]
     found = zsh_complete(lines, sockcat_dir(), tmp_path)
     assert set(found["sockcat "]) == subcommands
     assert found["sockcat listen --tr"] == ["--transform"]
@@ -387,6 +422,9 @@ def test_zsh_completion(tmp_path, options, transforms, subcommands):
     assert set(found["sockcat listen -"]) == options["listen"]
     assert set(found["sockcat connect -"]) == options["connect"]
     assert found["sockcat connect --tr"] == []
+    assert set(found["sockcat -"]) == options["connect"] | NC_CONNECT_EXTRA | TOP_LEVEL_ONLY
+    assert set(found["sockcat -v -"]) == options["connect"] | NC_CONNECT_EXTRA
+    assert set(found["sockcat -lv -"]) == options["listen"] | NC_LISTEN_EXTRA
 
 
 def test_zsh_asks_the_binary_being_completed(tmp_path, fake_sockcat):

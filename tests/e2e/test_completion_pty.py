@@ -1,0 +1,214 @@
+"""Shell completion as a person meets it: a real interactive bash, zsh and fish on a terminal,
+the completion files of this repository loaded the way each shell loads them, a partial
+command line typed, Tab pressed (twice where the shell lists only then), and the screen read.
+
+The terminal is tmux, with a private server per shell: it draws what the shell writes, so the
+test reads the screen a person would see rather than the shell's escape sequences. Every wait
+polls the screen until what is expected is on it or a deadline passes. The built sockcat is
+first on PATH, since the completions ask it for the transform names."""
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SOCKCAT, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+COMPLETIONS = REPO / "completions"
+BASH_COMPLETION_LIBRARY = Path("/usr/share/bash-completion/bash_completion")
+SHELLS = ("bash", "zsh", "fish")
+PROMPT = "<ready> "
+# The prompt as typed: split by quotes, so that the echo of the typed line is not the prompt.
+PROMPT_TYPED = "'<rea''dy> '"
+WIDTH, HEIGHT = 200, 100  # room for every candidate, so no shell asks before listing them
+DEADLINE = 15  # seconds for a shell to start or to draw what it completed
+# What a shell prints when a completion function fails: zsh's "_sockcat_unix_or:4: command
+# not found: -J" or "_arguments:comparguments:327: invalid option definition", bash's
+# "bash: ...: command not found", fish's "... (line 12): ..." and "Unknown command".
+ERRORS = re.compile(r"command not found|unknown command|invalid option|[\w-]+:\d+: |\(line \d+\)|"
+                    r"in function '", re.IGNORECASE)
+
+
+class Terminal:
+    """One interactive shell in a tmux pane of WIDTH x HEIGHT, on a tmux server of its own."""
+
+    def __init__(self, directory, command, environment):
+        self.socket = str(directory / "tmux.socket")
+        subprocess.run(self.tmux("new-session", "-d", "-s", "t", "-x", str(WIDTH), "-y", str(HEIGHT),
+                                 "--", *command),
+                       env=environment, check=True, capture_output=True, timeout=DEADLINE)
+
+    def tmux(self, *arguments):
+        return ["tmux", "-S", self.socket, "-f", "/dev/null", *arguments]
+
+    def screen(self):
+        """The lines shown now (tmux drops the blanks that end a line), trailing empty ones
+        dropped."""
+        result = subprocess.run(self.tmux("capture-pane", "-p", "-t", "t"), capture_output=True,
+                                timeout=DEADLINE, check=True)
+        return result.stdout.decode(errors="replace").rstrip("\n").splitlines()
+
+    def type(self, text):
+        subprocess.run(self.tmux("send-keys", "-t", "t", "-l", text), check=True, timeout=DEADLINE)
+
+    def press(self, *keys):
+        subprocess.run(self.tmux("send-keys", "-t", "t", *keys), check=True, timeout=DEADLINE)
+
+    def wait_for(self, predicate, what):
+        """Polls the screen until predicate(lines) holds; fails showing the screen otherwise."""
+        shown = wait_until(lambda: predicate(self.screen()), timeout=DEADLINE, interval=0.05)
+        assert shown, f"no {what} within {DEADLINE} s; the screen:\n" + "\n".join(self.screen())
+
+    def wait_for_empty_prompt(self):
+        """Clears the screen and waits until it shows only an empty prompt."""
+        self.press("C-l")
+        self.wait_for(lambda lines: [line.rstrip() for line in lines] == [PROMPT.rstrip()],
+                      "empty prompt alone on the screen")
+
+    def close(self):
+        subprocess.run(self.tmux("kill-server"), capture_output=True, timeout=DEADLINE)
+
+
+def environment(tmp_path):
+    """The environment of the shells: the built sockcat first on PATH, tmux's own variables
+    dropped, and fish's files kept in the test's directory."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TMUX")}
+    env["PATH"] = f"{Path(SOCKCAT).resolve().parent}{os.pathsep}{env.get('PATH', '')}"
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    return env
+
+
+def start_bash(tmp_path):
+    """bash with bash-completion, then completions/sockcat.bash, sourced from its rc file."""
+    if not BASH_COMPLETION_LIBRARY.is_file():
+        pytest.skip("bash-completion is not installed")
+    rc = tmp_path / "bashrc"
+    rc.write_text(f"PS1={PROMPT_TYPED}\n"
+                  f"source {BASH_COMPLETION_LIBRARY}\n"
+                  f"source {COMPLETIONS / 'sockcat.bash'}\n")
+    return Terminal(tmp_path, ["bash", "--noprofile", "--rcfile", str(rc), "-i"], environment(tmp_path))
+
+
+def start_zsh(tmp_path):
+    """zsh -f, with the completions on $fpath and compinit run, as a person types them."""
+    terminal = Terminal(tmp_path, ["zsh", "-f"], environment(tmp_path))
+    terminal.type(f"fpath=({COMPLETIONS} $fpath); autoload -U compinit && compinit -u; PS1={PROMPT_TYPED}")
+    terminal.press("Enter")
+    return terminal
+
+
+def start_fish(tmp_path):
+    """fish --no-config with completions/sockcat.fish sourced and autosuggestions off (their
+    grey text would look like a completion on the screen)."""
+    init = (f"set -g fish_greeting; set -g fish_autosuggestion_enabled 0; "
+            f"function fish_prompt; printf %s {PROMPT_TYPED}; end; "
+            f"source {COMPLETIONS / 'sockcat.fish'}")
+    return Terminal(tmp_path, ["fish", "--no-config", "-C", init], environment(tmp_path))
+
+
+STARTERS = {"bash": start_bash, "zsh": start_zsh, "fish": start_fish}
+
+
+@pytest.fixture(params=SHELLS)
+def terminal(request, tmp_path):
+    """A shell named by the parameter, on a terminal, showing an empty prompt."""
+    shell = request.param
+    for program in ("tmux", shell):
+        if not shutil.which(program):
+            pytest.skip(f"{program} is not installed")
+    terminal = STARTERS[shell](tmp_path)
+    terminal.shell = shell
+    try:
+        terminal.wait_for(lambda lines: any(line.startswith(PROMPT.rstrip()) for line in lines), "prompt")
+        terminal.wait_for_empty_prompt()
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def type_line(terminal, line):
+    """Types `line` at the prompt and waits until the shell shows it."""
+    terminal.type(line)
+    terminal.wait_for(lambda lines: lines and lines[0] == (PROMPT + line).rstrip(), f"typed line {line!r}")
+
+
+def offered(lines):
+    """The words on the screen outside the prompt lines: the candidates a shell lists."""
+    return {word for line in lines if not line.startswith(PROMPT.rstrip()) for word in line.split()}
+
+
+def assert_no_errors(terminal):
+    text = "\n".join(terminal.screen())
+    assert not ERRORS.search(text), f"{terminal.shell} printed an error:\n{text}"
+
+
+def assert_lists(terminal, line, expected):
+    """Types `line`, presses Tab as the shell needs to list the candidates and asserts that
+    every one of `expected` is listed. `line` ends with what the candidates share: bash lists
+    on a second Tab only if the first one inserted nothing."""
+    type_line(terminal, line)
+    listed = lambda lines: set(expected) <= offered(lines)
+    what = f"{sorted(expected)} listed by {terminal.shell} for {line!r}"
+    if terminal.shell == "zsh":
+        # The first Tab inserts what all candidates share, if anything, else lists them; a
+        # second one lists. Both at once would not do: zsh lists nothing while keys are queued.
+        typed = terminal.screen()
+        terminal.press("Tab")
+        terminal.wait_for(lambda lines: lines != typed, f"zsh answering Tab after {line!r}")
+        if not listed(terminal.screen()):
+            terminal.press("Tab")
+    elif terminal.shell == "bash":
+        terminal.press("Tab", "Tab")  # readline lists on the second Tab
+    else:
+        terminal.press("Tab")  # fish lists at once, in its pager
+    terminal.wait_for(listed, what)
+    assert_no_errors(terminal)
+
+
+def assert_completes(terminal, line, completed):
+    """Types `line`, presses Tab once and asserts that the line then starts with `completed`,
+    followed by a blank, '=' or its end."""
+    type_line(terminal, line)
+    terminal.press("Tab")
+    whole = re.compile(re.escape(PROMPT + completed) + r"(?:[ =]|$)")
+    terminal.wait_for(lambda lines: lines and whole.match(lines[0]),
+                      f"{line!r} completed to {completed!r} by {terminal.shell}")
+    assert_no_errors(terminal)
+
+
+def test_listen_options_are_listed(terminal):
+    assert_lists(terminal, "sockcat listen -", {"--transform", "--keep-open"})
+
+
+def test_a_long_option_completes(terminal):
+    assert_completes(terminal, "sockcat connect --w", "sockcat connect --wait")
+
+
+def test_transform_names_come_from_the_binary(terminal):
+    assert_lists(terminal, "sockcat listen --transform ", {"echo", "upper", "none"})
+
+
+def test_connect_host_is_completed(terminal):
+    if terminal.shell == "fish":
+        pytest.skip("fish completes no host of 127.0.0.0/8 from /etc/hosts, by design")
+    assert_completes(terminal, "sockcat connect localh", "sockcat connect localhost")
+
+
+def test_connect_port_offers_service_names(terminal):
+    assert_lists(terminal, "sockcat connect localhost http", {"https", "http-alt"})
+
+
+def test_nc_style_options_are_listed_at_the_first_word(terminal):
+    assert_lists(terminal, "sockcat -", {"-l", "-v", "--version"})
+
+
+def test_nc_style_listen_completes_listen_options(terminal):
+    assert_completes(terminal, "sockcat -lvp 80 --tr", "sockcat -lvp 80 --transform")
+
+
+def test_nc_style_connect_port_offers_service_names(terminal):
+    assert_lists(terminal, "sockcat -v -w 5 localhost http", {"https", "http-alt"})
