@@ -80,6 +80,7 @@ _sockcat_scan_words() {
     done
 }
 
+# Completes word COMP_CWORD of COMP_WORDS into COMPREPLY.
 _sockcat() {
     local cur=${COMP_WORDS[COMP_CWORD]}
     local prev=
@@ -100,15 +101,11 @@ _sockcat() {
         cur=${cur#*=}
     fi
 
+    # The first word: a subcommand, or an option that starts the nc style.
     local first=
     ((COMP_CWORD > 1)) && first=${COMP_WORDS[1]}
-    if [[ -z $first ]]; then
-        if [[ $cur == -* ]]; then
-            options="-V --version $_sockcat_common_options $_sockcat_connect_options $_sockcat_nc_connect_options $_sockcat_nc_options"
-            COMPREPLY=($(IFS=' ' compgen -W "${options//=/}" -- "$cur"))
-        else
-            COMPREPLY=($(IFS=' ' compgen -W 'listen connect help' -- "$cur"))
-        fi
+    if [[ -z $first && $cur != -* ]]; then
+        COMPREPLY=($(IFS=' ' compgen -W 'listen connect help' -- "$cur"))
         return 0
     fi
     if [[ $first == help ]]; then
@@ -125,7 +122,7 @@ _sockcat() {
             ;;
         connect) _sockcat_scan_words 2 ;;
         -h | --help | -V | --version) return 0 ;;
-        -*)
+        -* | "")
             nc=1
             _sockcat_scan_words 1
             ;;
@@ -138,6 +135,7 @@ _sockcat() {
         options="$_sockcat_common_options $_sockcat_listen_options"
         [[ -n $nc ]] && options="$options $_sockcat_nc_listen_options"
     fi
+    [[ -z $first ]] && options="-V --version $options"
 
     # The option whose value is being completed: the last of a bundle ("-lvp" is -p), in the
     # subcommand's spelling (nc's -s with -l is --bind, its -p without -l --source-port).

@@ -10,6 +10,11 @@ function __sockcat_transforms
     command $command listen --list-transforms 2>/dev/null | string replace -r '^(\S+)\s+(.*)$' '$1\t$2'
 end
 
+# Prints the letters of the short options that take a value (a bundle like -vw ends there).
+function __sockcat_valued_letters
+    echo qdoxecpbmisw
+end
+
 # Prints how the words before the cursor read, one word a line: listen or connect (by the
 # subcommand, or in the nc style by -l/--listen anywhere, else connect), nc for the nc style
 # (sockcat(1), "nc-style command lines"), help, and first while the first word is typed
@@ -26,9 +31,10 @@ function __sockcat_reading
         case -h --help -V --version
         case '-*'
             echo nc
+            set -l valued (__sockcat_valued_letters)
             for token in $tokens[2..-1]
                 # an l in a bundle before any option that takes a value: -lvp, -ul, not -olog
-                if test "$token" = --listen; or string match -qr -- '^-[^-qdoxecpbmisw]*l' $token
+                if test "$token" = --listen; or string match -qr -- "^-[^-$valued]*l" $token
                     echo listen
                     return
                 end
@@ -54,6 +60,7 @@ function __sockcat_connect_wants
     set -l tokens (commandline -opc)
     set -l first 2
     test $tokens[2] = connect; and set first 3
+    set -l valued (__sockcat_valued_letters)
     set -l positional 0
     set -l skip 0
     for token in $tokens[$first..-1]
@@ -61,7 +68,7 @@ function __sockcat_connect_wants
             set skip 0
         else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout)$' $token
             set skip 1
-        else if string match -qr -- '^-[^-qdoxecpbmisw]*[qdoxecpbmisw]$' $token
+        else if string match -qr -- "^-[^-$valued]*[$valued]\$" $token
             set skip 1
         else if not string match -q -- '-?*' $token
             set positional (math $positional + 1)
