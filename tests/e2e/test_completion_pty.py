@@ -33,12 +33,13 @@ ERRORS = re.compile(r"command not found|unknown command|invalid option|[\w-]+:\d
 
 
 class Terminal:
-    """One interactive shell in a tmux pane of WIDTH x HEIGHT, on a tmux server of its own."""
+    """One interactive shell in a tmux pane of WIDTH x HEIGHT, on a tmux server of its own,
+    started in `directory`."""
 
     def __init__(self, directory, command, environment):
         self.socket = str(directory / "tmux.socket")
         subprocess.run(self.tmux("new-session", "-d", "-s", "t", "-x", str(WIDTH), "-y", str(HEIGHT),
-                                 "--", *command),
+                                 "-c", str(directory), "--", *command),
                        env=environment, check=True, capture_output=True, timeout=DEADLINE)
 
     def tmux(self, *arguments):
@@ -186,6 +187,15 @@ def test_listen_options_are_listed(terminal):
 
 def test_a_long_option_completes(terminal):
     assert_completes(terminal, "sockcat connect --w", "sockcat connect --wait")
+
+
+def test_unix_socket_path_is_completed_as_a_file_name(terminal, tmp_path):
+    (tmp_path / "sockets").mkdir()
+    (tmp_path / "sockets" / "echo.sock").touch()
+    assert_completes(terminal, "sockcat connect -U sockets/ec", "sockcat connect -U sockets/echo.sock")
+    terminal.press("C-u")
+    terminal.wait_for_empty_prompt()
+    assert_completes(terminal, "sockcat listen -U sockets/ec", "sockcat listen -U sockets/echo.sock")
 
 
 def test_transform_names_come_from_the_binary(terminal):
