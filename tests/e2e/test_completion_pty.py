@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,17 @@ class Terminal:
     started in `directory`."""
 
     def __init__(self, directory, command, environment):
-        self.socket = str(directory / "tmux.socket")
-        subprocess.run(self.tmux("new-session", "-d", "-s", "t", "-x", str(WIDTH), "-y", str(HEIGHT),
-                                 "-c", str(directory), "--", *command),
-                       env=environment, check=True, capture_output=True, timeout=DEADLINE)
+        # The server's socket sits in a short directory of its own: a path under tmp_path may
+        # be longer than a Unix socket's path can be.
+        self.socket_directory = tempfile.mkdtemp(prefix="sockcat-tmux-")
+        self.socket = os.path.join(self.socket_directory, "socket")
+        try:
+            subprocess.run(self.tmux("new-session", "-d", "-s", "t", "-x", str(WIDTH), "-y", str(HEIGHT),
+                                     "-c", str(directory), "--", *command),
+                           env=environment, check=True, capture_output=True, timeout=DEADLINE)
+        except BaseException:
+            self.close()
+            raise
 
     def tmux(self, *arguments):
         return ["tmux", "-S", self.socket, "-f", "/dev/null", *arguments]
@@ -71,6 +79,7 @@ class Terminal:
 
     def close(self):
         subprocess.run(self.tmux("kill-server"), capture_output=True, timeout=DEADLINE)
+        shutil.rmtree(self.socket_directory, ignore_errors=True)
 
 
 def environment(tmp_path):
