@@ -300,6 +300,7 @@ def test_bash_offers_nc_style_options(options):
     assert set(bash_complete(["sockcat", "-lv", "-"])) == options["listen"] | NC_LISTEN_EXTRA
     assert bash_complete(["sockcat", "-lvp", "80", "--tr"]) == ["--transform"]
     assert bash_complete(["sockcat", "-olog", "-v", "--tr"]) == []  # -olog holds no -l
+    assert bash_complete(["sockcat", "-V", ""]) == []
 
 
 def test_bash_completes_service_names_at_connects_port():
@@ -351,6 +352,7 @@ def test_fish_offers_nc_style_options(options):
     assert set(fish_complete("sockcat -v -")) == options["connect"] | NC_CONNECT_EXTRA
     assert set(fish_complete("sockcat -lv -")) == options["listen"] | NC_LISTEN_EXTRA
     assert fish_complete("sockcat -lvp 80 --tr") == ["--transform"]
+    assert fish_complete("sockcat -V ") == []
 
 
 def test_fish_completes_service_names_at_connects_port():
@@ -413,7 +415,7 @@ def zsh_complete(lines, path_dir, tmp_path):
 def test_zsh_completion(tmp_path, options, transforms, subcommands):
     lines = ["sockcat ", "sockcat listen --tr", "sockcat listen --transform u",
              "sockcat listen --transform ", "sockcat listen -", "sockcat connect -",
-             "sockcat connect --tr", "sockcat -", "sockcat -v -", "sockcat -lv -"]
+             "sockcat connect --tr", "sockcat -", "sockcat -v -", "sockcat -lv -", "sockcat -V "]
     found = zsh_complete(lines, sockcat_dir(), tmp_path)
     assert set(found["sockcat "]) == subcommands
     assert found["sockcat listen --tr"] == ["--transform"]
@@ -425,6 +427,7 @@ def test_zsh_completion(tmp_path, options, transforms, subcommands):
     assert set(found["sockcat -"]) == options["connect"] | NC_CONNECT_EXTRA | TOP_LEVEL_ONLY
     assert set(found["sockcat -v -"]) == options["connect"] | NC_CONNECT_EXTRA
     assert set(found["sockcat -lv -"]) == options["listen"] | NC_LISTEN_EXTRA
+    assert found["sockcat -V "] == []
 
 
 def test_zsh_asks_the_binary_being_completed(tmp_path, fake_sockcat):
