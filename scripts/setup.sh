@@ -13,6 +13,7 @@ packages=(
   netcat-openbsd socat procps iproute2      # real peers and process tools the tests use
   strace                                    # a test checks which copy path the relay takes
   groff-base mandoc bash-completion zsh fish  # the manual and completion tests
+  dpkg-dev lintian man-db                   # the Debian package: Depends, its lint, man(1)
 )
 missing=()
 for p in "${packages[@]}"; do
