@@ -119,9 +119,13 @@ def test_package_holds_the_files_where_debian_looks():
     assert {owner for _mode, owner, _path in package_entries()} == {"root/root"}
 
 
-def test_control_fields():
+def test_control_fields_and_no_nc_alternative(tmp_path):
     assert field("Package") == "sockcat"
     assert field("Section") == "net"
+    # No maintainer scripts (so no update-alternatives for nc) and no Provides: netcat.
+    run(["dpkg-deb", "--control", DEB, str(tmp_path / "control")])
+    assert sorted(path.name for path in (tmp_path / "control").iterdir()) == ["control", "md5sums"]
+    assert field("Provides") == ""
     description = field("Description")
     for other in ("nc", "ncat", "socat"):
         assert re.search(rf"\b{other}\b", description), f"the description does not mention {other}"
