@@ -2,8 +2,8 @@
 files and fields, then `dpkg -i` into this system, the binary, the manual and the bash, zsh and
 fish completions used from the installed paths, and `dpkg -r` / `dpkg --purge` leaving nothing.
 
-SOCKCAT_DEB names the package (scripts/test.sh builds it and sets this); without it every test
-here is skipped. Installing needs root. The tests refuse to install over a sockcat that is
+SOCKCAT_DEB names the package (scripts/test.sh builds it and sets this); without it only the
+tests of the changelog made from NEWS run. Installing needs root. The tests refuse to install over a sockcat that is
 already on the system (a package, or any file the package holds), and whatever happens the
 package is purged again when they end."""
 import glob
@@ -19,7 +19,9 @@ import pytest
 from conftest import SOCKCAT
 
 DEB = os.environ.get("SOCKCAT_DEB")
-pytestmark = pytest.mark.skipif(not DEB, reason="SOCKCAT_DEB is not set (scripts/test.sh sets it)")
+needs_deb = pytest.mark.skipif(not DEB, reason="SOCKCAT_DEB is not set (scripts/test.sh sets it)")
+REPO = Path(__file__).resolve().parents[2]
+NEWS_TO_CHANGELOG = REPO / "scripts" / "deb" / "news-to-changelog.sh"
 
 # The files the package must hold: where Debian's man-db, bash-completion, zsh and fish look.
 EXPECTED_FILES = {
@@ -95,8 +97,31 @@ def home(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The changelog the build makes from NEWS.
+
+def project_version():
+    return run([SOCKCAT, "--version"]).stdout.split()[-1]
+
+
+def test_changelog_from_news_is_a_debian_changelog_of_the_project_version():
+    changelog = run([str(NEWS_TO_CHANGELOG), str(REPO / "NEWS"), project_version(), "M <m@example.org>"]).stdout
+    assert changelog.startswith(f"sockcat ({project_version()}) unstable; urgency=medium\n\n  * ")
+    if shutil.which("dpkg-parsechangelog"):
+        parsed = run(["dpkg-parsechangelog", "-l-", "-SVersion"], input=changelog).stdout.strip()
+        assert parsed == project_version()
+    assert max(len(line) for line in changelog.splitlines()) <= 80  # lintian's limit
+
+
+def test_changelog_from_news_refuses_another_version():
+    result = run([str(NEWS_TO_CHANGELOG), str(REPO / "NEWS"), "99.0.0", "M <m@example.org>"], check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("news-to-changelog.sh: ") and result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
 # The package file, before installing it.
 
+@needs_deb
 def test_lintian_reports_no_errors():
     if not shutil.which("lintian"):
         pytest.skip("lintian is not installed")
@@ -106,12 +131,14 @@ def test_lintian_reports_no_errors():
     assert result.returncode == 0 and not errors, result.stdout + result.stderr
 
 
+@needs_deb
 def test_file_name_and_version_come_from_the_project_version():
-    version = run([SOCKCAT, "--version"]).stdout.split()[-1]
+    version = project_version()
     assert field("Version") == version
     assert Path(DEB).name == f"sockcat_{version}_{field('Architecture')}.deb"
 
 
+@needs_deb
 def test_package_holds_the_files_where_debian_looks():
     files = package_files()
     assert set(files) == EXPECTED_FILES
@@ -119,6 +146,7 @@ def test_package_holds_the_files_where_debian_looks():
     assert {owner for _mode, owner, _path in package_entries()} == {"root/root"}
 
 
+@needs_deb
 def test_control_fields_and_no_nc_alternative(tmp_path):
     assert field("Package") == "sockcat"
     assert field("Section") == "net"
@@ -131,6 +159,7 @@ def test_control_fields_and_no_nc_alternative(tmp_path):
         assert re.search(rf"\b{other}\b", description), f"the description does not mention {other}"
 
 
+@needs_deb
 def test_depends_is_what_dpkg_shlibdeps_computes(extracted):
     # The binary is linked dynamically for the package, so it needs the C and C++ libraries.
     (extracted / "debian").mkdir()
@@ -140,6 +169,7 @@ def test_depends_is_what_dpkg_shlibdeps_computes(extracted):
     assert field("Depends") == computed.removeprefix("shlibs:Depends=")
 
 
+@needs_deb
 def test_copyright_is_machine_readable_and_changelog_is_debians(extracted):
     copyright_lines = (extracted / "usr/share/doc/sockcat/copyright").read_text().splitlines()
     assert copyright_lines[0] == DEP5_FORMAT
@@ -149,6 +179,7 @@ def test_copyright_is_machine_readable_and_changelog_is_debians(extracted):
     assert re.search(r"^ -- .+ <.+>  \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$", changelog, re.M)
 
 
+@needs_deb
 def test_cmake_install_puts_the_same_files_in_the_same_places(tmp_path):
     build = Path(SOCKCAT).resolve().parent
     assert (build / "cmake_install.cmake").is_file(), f"{build} (from SOCKCAT) is not a CMake build directory"
@@ -184,11 +215,13 @@ def installed():
             subprocess.run(["dpkg", "--purge", "sockcat"], capture_output=True, timeout=300)
 
 
+@needs_deb
 def test_installed_sockcat_reports_the_package_version(installed, home):
     result = run(["bash", "-l", "-c", "command -v sockcat && sockcat --version"], env=user_env(home))
     assert result.stdout.splitlines() == ["/usr/bin/sockcat", f"sockcat {field('Version')}"]
 
 
+@needs_deb
 def test_man_shows_the_installed_manual(installed, home):
     env = dict(user_env(home), MANWIDTH="100")
     assert run(["man", "-w", "sockcat"], env=env).stdout.strip() == "/usr/share/man/man1/sockcat.1.gz"
@@ -211,6 +244,7 @@ printf 'offered %s\n' "${COMPREPLY[@]}"
 """
 
 
+@needs_deb
 def test_bash_loads_the_installed_completion(installed, home):
     if not Path("/etc/profile.d/bash_completion.sh").is_file():
         pytest.skip("bash-completion is not installed")
@@ -221,6 +255,7 @@ def test_bash_loads_the_installed_completion(installed, home):
     assert [line for line in lines if line.startswith("offered ")] == ["offered --transform"]
 
 
+@needs_deb
 def test_zsh_loads_the_installed_completion(installed, home):
     if not shutil.which("zsh"):
         pytest.skip("zsh is not installed")
@@ -230,12 +265,14 @@ def test_zsh_loads_the_installed_completion(installed, home):
     assert result.stdout.splitlines() == ["_sockcat", "/usr/share/zsh/vendor-completions/_sockcat"]
 
 
+@needs_deb
 def test_fish_loads_the_installed_completion(installed, home):
     if not shutil.which("fish"):
         pytest.skip("fish is not installed")
     assert "--transform" in fish_offers("sockcat listen --tr", home)
 
 
+@needs_deb
 def test_remove_and_purge_leave_nothing_behind(installed, home):
     listed = run(["dpkg", "--listfiles", "sockcat"]).stdout.splitlines()
     assert set(EXPECTED_FILES) <= set(listed)
