@@ -3,9 +3,9 @@ files and fields, then `dpkg -i` into this system, the binary, the manual and th
 fish completions used from the installed paths, and `dpkg -r` / `dpkg --purge` leaving nothing.
 
 SOCKCAT_DEB names the package (scripts/test.sh builds it and sets this); without it only the
-tests of the changelog made from NEWS run. Installing needs root. The tests refuse to install over a sockcat that is
-already on the system (a package, or any file the package holds), and whatever happens the
-package is purged again when they end."""
+tests of the changelog made from NEWS run. Installing needs root. The tests refuse to install
+over a sockcat that is already on the system (a package, or any file the package holds), and
+whatever happens the package is purged again when they end."""
 import glob
 import gzip
 import os
@@ -91,6 +91,7 @@ def extracted(tmp_path_factory):
 
 @pytest.fixture
 def home(tmp_path):
+    """An empty home directory, so no user's shell configuration takes part."""
     home = tmp_path / "home"
     home.mkdir()
     return home
@@ -100,6 +101,7 @@ def home(tmp_path):
 # The changelog the build makes from NEWS.
 
 def project_version():
+    """The version the build's sockcat reports: CMakeLists.txt's project(VERSION)."""
     return run([SOCKCAT, "--version"]).stdout.split()[-1]
 
 
