@@ -14,6 +14,7 @@ packages=(
   strace                                    # a test checks which copy path the relay takes
   groff-base mandoc bash-completion zsh fish  # the manual and completion tests
   tmux                                      # the terminal the completion tests type into
+  dpkg-dev lintian man-db                   # the Debian package: Depends, its lint, man(1)
 )
 missing=()
 for p in "${packages[@]}"; do

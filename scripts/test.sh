@@ -3,8 +3,9 @@
 #   1. fuzzing: each libFuzzer target replays its committed corpus, then fuzzes for
 #      FUZZ_SECONDS (default 60); any crash fails the run and leaves its input in build-fuzz/;
 #   2. unit and end-to-end tests (CTest) on the Release build in build/;
-#   3. a seconds-long smoke run of the benchmark harness (bench/), which only checks it works;
-#   4. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/;
+#   3. the Debian package (scripts/package.sh), linted, installed, used and removed again;
+#   4. a seconds-long smoke run of the benchmark harness (bench/), which only checks it works;
+#   5. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/;
 #      any sanitizer report fails the run, even from a process whose exit status was not checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,10 @@ done
 
 echo "== Release build"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+echo "== Debian package: scripts/package.sh, lintian, dpkg -i, the installed files used, dpkg -r"
+scripts/package.sh >build/package.log 2>&1 || { tail -40 build/package.log; exit 1; }
+SOCKCAT_DEB=$(tail -1 build/package.log) /usr/bin/python3 -m pytest -q -rP -p no:cacheprovider tests/e2e/test_package.py
 
 echo "== benchmark harness smoke (seconds; no timed assertion)"
 SOCKCAT_BIN=$PWD/build/sockcat bench/setup.sh --no-apt >/dev/null

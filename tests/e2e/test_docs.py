@@ -4,6 +4,7 @@ The options come from `sockcat listen --help` / `sockcat connect --help` and the
 `sockcat listen --list-transforms`, so adding an option or a transform to the code without
 documenting it (or completing it) fails here. The completions are also run for real: bash
 always, fish and zsh when they are installed."""
+import gzip
 import os
 import re
 import shutil
@@ -450,15 +451,20 @@ def test_cmake_install_puts_the_docs_in_place(tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     installed = {
         "bin/sockcat": None,
-        "share/man/man1/sockcat.1": MAN,
+        "share/man/man1/sockcat.1.gz": MAN,  # gzipped, as Debian installs manuals
         "share/bash-completion/completions/sockcat": BASH_COMPLETION,
         "share/zsh/vendor-completions/_sockcat": ZSH_COMPLETION,
         "share/fish/vendor_completions.d/sockcat.fish": FISH_COMPLETION,
+        "share/doc/sockcat/copyright": REPO / "scripts" / "deb" / "copyright",
+        "share/doc/sockcat/changelog.gz": None,
     }
     for relative, source in installed.items():
         path = prefix / relative
         assert path.is_file(), f"cmake --install did not install {relative}"
         if source is not None:
-            assert path.read_bytes() == source.read_bytes(), f"{relative} differs from {source}"
+            content = path.read_bytes()
+            if relative.endswith(".gz"):
+                content = gzip.decompress(content)
+            assert content == source.read_bytes(), f"{relative} differs from {source}"
     version = subprocess.run([str(prefix / "bin" / "sockcat"), "--version"], capture_output=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith(b"sockcat ")
