@@ -827,7 +827,7 @@ Problem check_flag_values(const Subcommand& sub, const std::vector<std::string>&
     if (arg.rfind("--", 0) != 0 || arg.find('=') == std::string::npos) continue;
     std::string option = last_option_of(arg);
     std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, option);
-    if (detail && detail->is_boolean) return option + " takes no value; " + quote(arg) + " gives it one";
+    if (detail && detail->is_boolean) return option + " takes no value; " + quote(arg.substr(arg.find('=') + 1)) + " was given";
   }
   return std::nullopt;
 }
@@ -878,6 +878,7 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
   bool listen = false;
   bool unknown = false;  // then which arguments are values is uncertain: bind nothing
   bool names_local = false;  // -p or -U gave the listener's address: no default port
+  bool value_missing = false;  // the last option lacks its value: the parser will say so
   for (int pass = 1; pass <= 2; ++pass) {
     std::vector<std::string> out{argv.empty() ? std::string("sockcat") : argv[0], listen ? "listen" : "connect"};
     std::vector<std::size_t> positional;  // indices in `out`
@@ -900,6 +901,7 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
       names_local = names_local || word.names_local;
       out.insert(out.end(), word.words.begin(), word.words.end());
       if (word.takes_next && i + 1 < argv.size()) out.push_back(argv[++i]);
+      else value_missing = word.takes_next;
     }
     if (pass == 1) continue;
     // Moves the positional argument at out[at] to a --bind option: it is the address to listen on.
@@ -912,7 +914,7 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
     if (listen && positional.size() == 2 && !unknown) bind_positional(positional[0]);
     // ncat -l [ADDR]: without a port, listen on ncat's. A lone word that reads as a port (a
     // number, in range or not, or a service name) stays the port; any other is the address.
-    if (listen && positional.size() <= 1 && !unknown && !names_local) {
+    if (listen && positional.size() <= 1 && !unknown && !names_local && !value_missing) {
       bool address_only = positional.size() == 1 && !reads_as_port(out[positional[0]]);
       if (address_only) bind_positional(positional[0]);
       if (positional.empty() || address_only) out.emplace_back(ncat_default_port);

@@ -1,5 +1,7 @@
 #include "parse.hpp"
 
+#include "diag.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -144,7 +146,7 @@ Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest) 
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + digits_end, value);
   if (ec != std::errc() || value > largest / multiplier || value * multiplier > largest)
-    return "size " + quote(text) + " is over the limit of " + std::to_string(largest) + " bytes";
+    return "size " + quote(text) + " is over the limit of " + diag::count_of(largest, "byte");
   if (value == 0) return "size " + quote(text) + " must be at least 1 byte";
   return static_cast<std::size_t>(value * multiplier);
 }

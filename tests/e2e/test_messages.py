@@ -1,12 +1,14 @@
 """End-to-end tests of sockcat's own messages: one reason per line (no doubled error texts), and
 output that cannot be written (help, version, transform list) is a failure, not a success."""
+import errno
 import os
+import socket
 import subprocess
 
 import pytest
 
 from conftest import SOCKCAT, run_sockcat
-from helpers_tcp import assert_one_error_line
+from helpers_tcp import LOOP4, assert_one_error_line, connect, recv_until_eof
 
 
 @pytest.mark.parametrize("make_path, expected", [
@@ -47,3 +49,46 @@ def test_output_that_can_be_written_is_exit_0():
     result = run_sockcat("--version", timeout=10)
     assert (result.returncode, result.stderr) == (0, b"")
     assert result.stdout.startswith(b"sockcat ")
+
+
+def test_counts_of_one_are_singular():
+    """One datagram of one byte: `sent 1 datagram`, `sent 1 byte`, never `1 datagrams`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind((LOOP4, 0))
+        port = sink.getsockname()[1]
+        result = run_sockcat("connect", "-u", "-v", "--stats", "-q", "200ms", LOOP4, str(port),
+                             input=b"x", timeout=10)
+        assert sink.recv(16) == b"x"
+    assert result.returncode == 0, result.stderr
+    err = result.stderr.decode()
+    assert f"sent 1 datagram to {LOOP4}:{port}, received 0\n" in err, err
+    assert "sent 1 byte, received 0 bytes in " in err, err
+    assert "1 datagrams" not in err and "1 bytes" not in err, err
+
+
+def test_nc_listen_without_a_port_listens_on_ncats_31337(start_server):
+    probe = socket.socket()
+    try:
+        probe.bind((LOOP4, 31337))
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            pytest.skip("port 31337 is in use on this machine")
+        raise
+    finally:
+        probe.close()
+    server = start_server("-l", "-v", LOOP4, stdin=subprocess.PIPE)
+    assert server.port == 31337, server.stderr()
+    server.proc.stdin.write(b"from the listener\n")
+    server.proc.stdin.close()
+    with connect(LOOP4, 31337) as client:
+        client.sendall(b"from the client\n")
+        client.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(client) == b"from the listener\n"
+    assert server.wait(10) == 0, server.stderr()
+    assert server.proc.stdout.read() == b"from the client\n"
+
+
+def test_subcommand_listen_still_requires_a_port():
+    result = run_sockcat("listen", "-v", stdin=subprocess.DEVNULL, timeout=10)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, "missing PORT", "'sockcat listen --help'")

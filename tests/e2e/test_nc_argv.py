@@ -121,8 +121,7 @@ def test_near_miss_of_a_subcommand_is_a_typo_not_a_host():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["-l"], "missing PORT"),
-    (["-lv"], "missing PORT"),
+    (["-lU"], "missing PATH"),
     (["-v", LOOP4], "missing PORT"),
     (["-k", LOOP4, "80"], "-k"),
     (["-l", "70000"], "70000"),
