@@ -509,7 +509,7 @@ std::string top_level_help() {
       "usage:\n";
   for (const Subcommand& s : subcommands)
     text += "  sockcat " + std::string(s.name) + " [options] " + std::string(s.positional) + "\n";
-  text += "  sockcat -l [options] [-p] PORT             nc style: listen\n"
+  text += "  sockcat -l [options] [-p] [PORT]           nc style: listen (port 31337 if none)\n"
           "  sockcat [options] HOST PORT                nc style: connect (-p is the source port)\n"
           "  sockcat --help | --version (-V) | help [SUBCOMMAND]\n\nsubcommands:\n";
   for (const Subcommand& s : subcommands)

@@ -141,7 +141,7 @@ def test_top_level_help_shows_the_nc_forms():
     result = run_sockcat("--help")
     assert result.returncode == 0
     text = result.stdout.decode()
-    assert "sockcat -l [options] [-p] PORT" in text
+    assert "sockcat -l [options] [-p] [PORT]" in text
     assert "sockcat [options] HOST PORT" in text
 
 
