@@ -642,7 +642,8 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", help_for);
   }
   if (Problem problem = sub.apply(parsed, positional, options)) {
-    if (problem->rfind("missing ", 0) == 0) *problem += swallowed_hint(args, sub.role, nc_form);
+    bool argument_missing = problem->rfind("missing ", 0) == 0;  // "missing PORT", "missing PATH ..."
+    if (argument_missing) *problem += swallowed_hint(args, sub.role, nc_form);
     return usage_error(*problem, help_for);
   }
   if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
@@ -797,10 +798,12 @@ std::string last_option_of(const std::string& word) {
   return word.rfind("--", 0) == 0 ? word.substr(0, word.find('=')) : std::string("-") + word.back();
 }
 
-// Returns `placeholder` ("PORT") after "a" or "an", as it is read aloud.
+// Returns `placeholder` ("PORT") after "a" or "an", as it is read aloud; a plural one
+// ("ADDRS", "BYTES") as it is.
 std::string with_article(const std::string& placeholder) {
-  bool vowel_sound = std::string_view("AEIOU").find(placeholder[0]) != std::string_view::npos ||
-                     (placeholder.size() == 1 && std::string_view("FHLMNRSX").find(placeholder[0]) != std::string_view::npos);
+  if (placeholder.back() == 'S') return placeholder;
+  std::string_view vowel_sounds = placeholder.size() == 1 ? "AEFHILMNORSX" : "AEIOU";  // "an N", "an ADDR"
+  bool vowel_sound = vowel_sounds.find(placeholder[0]) != std::string_view::npos;
   return (vowel_sound ? "an " : "a ") + placeholder;
 }
 
@@ -826,8 +829,9 @@ Problem check_flag_values(const Subcommand& sub, const std::vector<std::string>&
     const std::string& arg = args[word.index];
     if (arg.rfind("--", 0) != 0 || arg.find('=') == std::string::npos) continue;
     std::string option = last_option_of(arg);
+    std::string value = arg.substr(option.size() + 1);
     std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, option);
-    if (detail && detail->is_boolean) return option + " takes no value; " + quote(arg.substr(arg.find('=') + 1)) + " was given";
+    if (detail && detail->is_boolean) return option + " takes no value; " + quote(value) + " was given";
   }
   return std::nullopt;
 }

@@ -17,9 +17,11 @@
 namespace {
 
 // Writes the help, version or transform list to stdout and flushes it. Returns false, having
-// said why in one line, when it cannot all be written (a full disk, a closed pipe).
+// said why in one line, when it cannot all be written (a full disk, a bad descriptor). A
+// reader that went away (EPIPE: `sockcat --help | head -1`) is an ordinary end, as elsewhere.
 bool write_output(const std::string& text) {
   if (std::fputs(text.c_str(), stdout) >= 0 && std::fflush(stdout) == 0) return true;
+  if (errno == EPIPE) return true;
   sockcat::diag::error("cannot write to stdout", std::error_code(errno, std::generic_category()));
   return false;
 }

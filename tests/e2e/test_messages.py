@@ -92,3 +92,15 @@ def test_subcommand_listen_still_requires_a_port():
     result = run_sockcat("listen", "-v", stdin=subprocess.DEVNULL, timeout=10)
     assert result.returncode == 2
     assert_one_error_line(result.stderr, "missing PORT", "'sockcat listen --help'")
+
+
+def test_help_to_a_reader_that_went_away_is_exit_0():
+    """As for data: a closed pipe on stdout is an ordinary end (`sockcat --help | head -0`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([SOCKCAT, "--help"], stdout=write_end, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, timeout=10)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, b"")

@@ -31,6 +31,8 @@ TEST_CASE("cli messages: an option missing its value is named as typed, with its
   CHECK_THAT(rejected({"listen", "--transform"}),
              StartsWith("--transform needs a NAME") && Contains("'sockcat listen --help'"));
   CHECK_THAT(rejected({"listen", "80", "-b"}), StartsWith("-b needs an ADDR"));
+  CHECK_THAT(rejected({"listen", "80", "--allow"}), StartsWith("--allow needs ADDRS"));
+  CHECK_THAT(rejected({"listen", "80", "--send-file"}), StartsWith("--send-file needs a FILE"));
   CHECK_THAT(rejected({"listen", "80", "-vm"}), StartsWith("-m needs an N"));
   CHECK_THAT(rejected({"connect", "h", "80", "-w"}), StartsWith("-w needs a DURATION"));
   CHECK_THAT(rejected({"connect", "h", "80", "--source-port"}), StartsWith("--source-port needs a PORT"));
