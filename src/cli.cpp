@@ -825,9 +825,13 @@ std::string missing_value_message(const Subcommand& sub, const std::vector<std::
 }
 
 Problem check_flag_values(const Subcommand& sub, const std::vector<std::string>& args) {
+  auto long_with_value = [](const std::string& arg) {
+    return arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos;
+  };
+  if (std::none_of(args.begin(), args.end(), long_with_value)) return std::nullopt;  // the usual case: no cost
   for (OptionWord word : option_words(args)) {
     const std::string& arg = args[word.index];
-    if (arg.rfind("--", 0) != 0 || arg.find('=') == std::string::npos) continue;
+    if (!long_with_value(arg)) continue;
     std::string option = last_option_of(arg);
     std::string value = arg.substr(option.size() + 1);
     std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, option);
