@@ -66,8 +66,8 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
         continue;
       }
       if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
-        diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
-                          " clients already (-m)");
+        diag::info(1, "connection from " + peer + " refused: " + diag::count_of(limits.max_conns, "client") +
+                          " already (-m)");
         socket.close(ec);
         continue;
       }

@@ -190,7 +190,7 @@ asio::awaitable<void> send_to(BrokerClient& client) {
 
 // Prints how a client's session ended, under -v.
 void report_end(const BrokerClient& client) {
-  std::string counts = " (received " + std::to_string(client.received) + " bytes, sent " + std::to_string(client.sent) + ")";
+  std::string counts = " (received " + diag::count_of(client.received, "byte") + ", sent " + std::to_string(client.sent) + ")";
   std::string who = "connection from " + client.peer;
   if (!client.dropped_why.empty()) diag::info(1, who + " dropped: " + client.dropped_why + counts);
   else if (client.failure == std::errc::timed_out) diag::info(1, who + " closed: idle too long (-i)" + counts);

@@ -26,6 +26,16 @@ namespace {
 // An error text, or nothing when the step succeeded.
 using Problem = std::optional<std::string>;
 
+// Returns the error of a parse, if it failed.
+template <typename T>
+Problem problem_of(const Parsed<T>& parsed) {
+  if (const auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+  return std::nullopt;
+}
+
+// -q's value for "never quit after stdin ends" in OpenBSD nc: wait for the peer, the default.
+constexpr std::string_view nc_never_quit = "-1";
+
 // One row of the subcommand table.
 struct Subcommand {
   std::string_view name;
@@ -499,7 +509,7 @@ std::string top_level_help() {
       "usage:\n";
   for (const Subcommand& s : subcommands)
     text += "  sockcat " + std::string(s.name) + " [options] " + std::string(s.positional) + "\n";
-  text += "  sockcat -l [options] [-p] PORT             nc style: listen\n"
+  text += "  sockcat -l [options] [-p] [PORT]           nc style: listen (port 31337 if none)\n"
           "  sockcat [options] HOST PORT                nc style: connect (-p is the source port)\n"
           "  sockcat --help | --version (-V) | help [SUBCOMMAND]\n\nsubcommands:\n";
   for (const Subcommand& s : subcommands)
@@ -527,19 +537,22 @@ CliOutcome print(std::string text) {
   return outcome;
 }
 
-// Tells whether subcommand `sub` declares the option spelled `name` ("-p", "--port").
-bool declares(const Subcommand& sub, const std::string& name) {
+// Returns how subcommand `sub` declares the option spelled `name` ("-p", "--port"), if it does.
+std::optional<cxxopts::HelpOptionDetails> declaration(const Subcommand& sub, const std::string& name) {
   bool is_long = name.rfind("--", 0) == 0;
   std::string bare = name.substr(is_long ? 2 : 1);
   cxxopts::Options spec = make_spec(sub);
   for (const auto& group : spec.groups()) {
     for (const auto& detail : spec.group_help(group).options) {
       if (is_long ? (detail.l.size() == 1 && detail.l[0] == bare) : (bare.size() == 1 && detail.s == bare))
-        return true;
+        return detail;
     }
   }
-  return false;
+  return std::nullopt;
 }
+
+// Tells whether subcommand `sub` declares the option spelled `name` ("-p", "--port").
+bool declares(const Subcommand& sub, const std::string& name) { return declaration(sub, name).has_value(); }
 
 // Explains an argument cxxopts could not match: a malformed spelling of one of this
 // subcommand's options, an option of the other subcommand, or an unknown one.
@@ -560,15 +573,37 @@ std::string unknown_option_message(const std::string& option, const Subcommand& 
   return "unknown option " + quote(name);
 }
 
+// How the user spelled option `option` (a subcommand spelling, "--source-port"): in the nc
+// form, the nc letter it was rewritten from ("-p"); otherwise `option` itself.
+std::string user_spelling(const std::string& option, Role role, bool nc_form);
+
+// The error for an option given as the last word with no value: "-p needs a PORT".
+std::string missing_value_message(const Subcommand& sub, const std::vector<std::string>& args, bool nc_form);
+
+// Refuses a flag given a value (`--udp=x`), which cxxopts would parse as a boolean.
+Problem check_flag_values(const Subcommand& sub, const std::vector<std::string>& args);
+
+// Checks the value of every option that has a type (durations, ports) and names the option
+// when one fails, since the word may have been meant as HOST or PORT: `-d 127.0.0.1 8080`.
+Problem check_typed_values(const Subcommand& sub, const cxxopts::ParseResult& parsed, bool udp, bool nc_form);
+
+// When HOST, PORT or PATH is missing: names the option that took the last word given to an
+// option as its value, "; -s took '127.0.0.1' as its value", or "" when none did.
+std::string swallowed_hint(const std::vector<std::string>& args, Role role, bool nc_form);
+
 // Parses `args` (args[0] names the program) as subcommand `sub`. Usage errors point at
 // 'sockcat HELP_FOR --help' (at 'sockcat --help' when `help_for` is empty).
 CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string>& args, std::string_view help_for) {
+  const bool nc_form = help_for.empty();  // parse_argv names no subcommand for help in the nc form
   cxxopts::Options spec = make_spec(sub);
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
+  if (Problem problem = check_flag_values(sub, args)) return usage_error(*problem, help_for);
   cxxopts::ParseResult parsed;
   try {
     parsed = spec.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const cxxopts::exceptions::missing_argument&) {
+    return usage_error(missing_value_message(sub, args, nc_form), help_for);
   } catch (const cxxopts::exceptions::exception& e) {
     return usage_error(e.what(), help_for);
   }
@@ -588,7 +623,9 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   if (!options.half_close && options.udp)
     return usage_error("--no-shutdown has no meaning with --udp (datagrams have no half-close)", help_for);
   options.verbosity = static_cast<int>(parsed.count("verbose"));
-  if (parsed.count("quit-after")) {
+  if (Problem problem = check_typed_values(sub, parsed, options.udp, nc_form))
+    return usage_error(*problem, help_for);
+  if (parsed.count("quit-after") && parsed["quit-after"].as<std::string>() != nc_never_quit) {
     Parsed<std::chrono::milliseconds> quit = parse_duration(parsed["quit-after"].as<std::string>());
     if (auto* problem = std::get_if<std::string>(&quit)) return usage_error(*problem, help_for);
     options.quit_after = std::get<std::chrono::milliseconds>(quit);
@@ -604,7 +641,11 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
                              "output", "hex-dump"}) {
     if (parsed.count(single) > 1) return usage_error("--" + std::string(single) + " given more than once", help_for);
   }
-  if (Problem problem = sub.apply(parsed, positional, options)) return usage_error(*problem, help_for);
+  if (Problem problem = sub.apply(parsed, positional, options)) {
+    bool argument_missing = problem->rfind("missing ", 0) == 0;  // "missing PORT", "missing PATH ..."
+    if (argument_missing) *problem += swallowed_hint(args, sub.role, nc_form);
+    return usage_error(*problem, help_for);
+  }
   if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_relay_options(parsed, options)) return usage_error(*problem, help_for);
@@ -631,6 +672,9 @@ constexpr NcSpelling nc_spellings[] = {
     {'s', "--bind", "-s"},           // nc and ncat: -s is the local address
     {'N', "", ""},                   // OpenBSD nc: half-close at stdin EOF, which sockcat always does
 };
+
+// ncat's port for `-l` with no port (`ncat -l`, `ncat -l ADDR`); `sockcat listen` has none.
+constexpr std::string_view ncat_default_port = "31337";
 
 const NcSpelling* find_nc_spelling(char letter) {
   for (const NcSpelling& row : nc_spellings)
@@ -660,12 +704,20 @@ KnownOptions known_options() {
   return known;
 }
 
+// Tells whether an nc-style positional argument is meant as a port: digits (even out of
+// range, to be refused as a port), or a TCP or UDP service name.
+bool reads_as_port(const std::string& word) {
+  bool digits = !word.empty() && word.find_first_not_of("0123456789") == std::string::npos;
+  return digits || !problem_of(parse_port(word, false)) || !problem_of(parse_port(word, true));
+}
+
 // One argument of an nc-style command line, split into what the rewrite needs to know.
 struct NcWord {
   std::vector<std::string> words;  // its spelling in the subcommand form
   bool listen = false;             // it held -l or --listen
   bool takes_next = false;         // its last option needs the next argument as its value
   bool unknown = false;            // it holds an option no subcommand declares
+  bool names_local = false;        // it holds -p/--port or -U/--unixsock: a listener's address
 };
 
 // Rewrites one option argument (not a positional one) for mode `listen`, using `known` to
@@ -680,6 +732,7 @@ NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions
     std::string name = arg.substr(0, arg.find('='));
     if (arg == "--listen") word.listen = true;
     else word.words.push_back(arg);
+    word.names_local = name == "--port" || name == "--unixsock";
     word.takes_next = name == arg && takes_value(arg);
     word.unknown = !takes_value(name) && !in(known.flags, name);
     return word;
@@ -695,6 +748,7 @@ NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions
     std::string rest = arg.substr(at + 1);
     const NcSpelling* spelling = find_nc_spelling(letter);
     if (letter == 'l') word.listen = true;
+    if (letter == 'p' || letter == 'U') word.names_local = true;
     if (!valued_letter && !in(known.flags, std::string("-") + letter)) word.unknown = true;
     if (!spelling) {
       bundle += letter;
@@ -718,6 +772,112 @@ NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions
   return word;
 }
 
+// Where an option word stands in an argv, and whether it takes the next word as its value.
+struct OptionWord {
+  std::size_t index;  // in args
+  bool takes_next;    // its last option takes args[index + 1] as its value
+};
+
+// The option words of `args` (after args[0], up to "--"), read as cxxopts reads them: the
+// word after an option that takes a value is that value, whatever it looks like.
+std::vector<OptionWord> option_words(const std::vector<std::string>& args) {
+  const KnownOptions known = known_options();
+  std::vector<OptionWord> words;
+  for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    if (args[i].size() < 2 || args[i][0] != '-') continue;
+    bool takes_next = rewrite_nc_option(args[i], false, known).takes_next;
+    words.push_back({i, takes_next});
+    if (takes_next) ++i;
+  }
+  return words;
+}
+
+// Returns the option an option word names: the word itself when long ("--transform"),
+// else its last letter ("-vp" gives "-p"), the one that can take the next word.
+std::string last_option_of(const std::string& word) {
+  return word.rfind("--", 0) == 0 ? word.substr(0, word.find('=')) : std::string("-") + word.back();
+}
+
+// Returns `placeholder` ("PORT") after "a" or "an", as it is read aloud; a plural one
+// ("ADDRS", "BYTES") as it is.
+std::string with_article(const std::string& placeholder) {
+  if (placeholder.back() == 'S') return placeholder;
+  std::string_view vowel_sounds = placeholder.size() == 1 ? "AEFHILMNORSX" : "AEIOU";  // "an N", "an ADDR"
+  bool vowel_sound = vowel_sounds.find(placeholder[0]) != std::string_view::npos;
+  return (vowel_sound ? "an " : "a ") + placeholder;
+}
+
+std::string user_spelling(const std::string& option, Role role, bool nc_form) {
+  if (!nc_form) return option;
+  for (const NcSpelling& row : nc_spellings) {
+    std::string_view spelled = role == Role::listen ? row.in_listen : row.in_connect;
+    if (!spelled.empty() && spelled == option) return std::string("-") + row.letter;
+  }
+  return option;
+}
+
+std::string missing_value_message(const Subcommand& sub, const std::vector<std::string>& args, bool nc_form) {
+  // cxxopts misses a value only after the last word: `--transform`, `-p` or `-vp`.
+  std::string option = last_option_of(args.back());
+  std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, option);
+  std::string value = detail && !detail->arg_help.empty() ? with_article(detail->arg_help) : "a value";
+  return user_spelling(option, sub.role, nc_form) + " needs " + value;
+}
+
+Problem check_flag_values(const Subcommand& sub, const std::vector<std::string>& args) {
+  auto long_with_value = [](const std::string& arg) {
+    return arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos;
+  };
+  if (std::none_of(args.begin(), args.end(), long_with_value)) return std::nullopt;  // the usual case: no cost
+  for (OptionWord word : option_words(args)) {
+    const std::string& arg = args[word.index];
+    if (!long_with_value(arg)) continue;
+    std::string option = last_option_of(arg);
+    std::string value = arg.substr(option.size() + 1);
+    std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, option);
+    if (detail && detail->is_boolean) return option + " takes no value; " + quote(value) + " was given";
+  }
+  return std::nullopt;
+}
+
+// An option whose value has a type, and the word parse.hpp's errors about such a value begin with.
+struct TypedOption {
+  const char* name;       // the long name, as declared
+  std::string_view kind;  // "duration" (parse_duration) or "port" (parse_port)
+};
+
+constexpr TypedOption typed_options[] = {
+    {"quit-after", "duration"}, {"delay", "duration"}, {"idle-timeout", "duration"},
+    {"wait", "duration"},       {"port", "port"},      {"source-port", "port"},
+};
+
+Problem check_typed_values(const Subcommand& sub, const cxxopts::ParseResult& parsed, bool udp, bool nc_form) {
+  for (const TypedOption& typed : typed_options) {
+    if (!parsed.count(typed.name)) continue;
+    const std::string& value = parsed[typed.name].as<std::string>();
+    if (typed.name == std::string_view("quit-after") && value == nc_never_quit) continue;
+    Problem problem = typed.kind == "port" ? problem_of(parse_port(value, udp)) : problem_of(parse_duration(value));
+    if (!problem) continue;
+    std::optional<cxxopts::HelpOptionDetails> detail = declaration(sub, "--" + std::string(typed.name));
+    std::string option = detail && !detail->s.empty() ? "-" + detail->s : "--" + std::string(typed.name);
+    option = user_spelling(option, sub.role, nc_form);
+    std::string kind(typed.kind);
+    if (problem->rfind(kind + " ", 0) != 0) return option + ": " + *problem;  // "empty port"
+    return option + " takes a " + kind + "; " + problem->substr(kind.size() + 1);
+  }
+  return std::nullopt;
+}
+
+std::string swallowed_hint(const std::vector<std::string>& args, Role role, bool nc_form) {
+  std::vector<OptionWord> words = option_words(args);
+  for (auto word = words.rbegin(); word != words.rend(); ++word) {
+    if (!word->takes_next || word->index + 1 >= args.size()) continue;
+    std::string option = user_spelling(last_option_of(args[word->index]), role, nc_form);
+    return "; " + option + " took " + quote(args[word->index + 1]) + " as its value";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& argv) {
@@ -725,6 +885,8 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
   // Pass 1 finds the mode; pass 2 spells every argument for it.
   bool listen = false;
   bool unknown = false;  // then which arguments are values is uncertain: bind nothing
+  bool names_local = false;  // -p or -U gave the listener's address: no default port
+  bool value_missing = false;  // the last option lacks its value: the parser will say so
   for (int pass = 1; pass <= 2; ++pass) {
     std::vector<std::string> out{argv.empty() ? std::string("sockcat") : argv[0], listen ? "listen" : "connect"};
     std::vector<std::size_t> positional;  // indices in `out`
@@ -744,15 +906,26 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
       NcWord word = rewrite_nc_option(arg, listen, known);
       if (pass == 1 && word.listen) listen = true;
       unknown = unknown || word.unknown;
+      names_local = names_local || word.names_local;
       out.insert(out.end(), word.words.begin(), word.words.end());
       if (word.takes_next && i + 1 < argv.size()) out.push_back(argv[++i]);
+      else value_missing = word.takes_next;
     }
     if (pass == 1) continue;
-    // nc -l ADDR PORT (both nc's): the first of two positional arguments is the address to bind.
-    if (listen && positional.size() == 2 && !unknown) {
-      std::string address = out[positional[0]];
-      out.erase(out.begin() + static_cast<std::ptrdiff_t>(positional[0]));
+    // Moves the positional argument at out[at] to a --bind option: it is the address to listen on.
+    auto bind_positional = [&out](std::size_t at) {
+      std::string address = out[at];
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(at));
       out.insert(out.begin() + 2, {"--bind", address});
+    };
+    // nc -l ADDR PORT (both nc's): the first of two positional arguments is the address to bind.
+    if (listen && positional.size() == 2 && !unknown) bind_positional(positional[0]);
+    // ncat -l [ADDR]: without a port, listen on ncat's. A lone word that reads as a port (a
+    // number, in range or not, or a service name) stays the port; any other is the address.
+    if (listen && positional.size() <= 1 && !unknown && !names_local && !value_missing) {
+      bool address_only = positional.size() == 1 && !reads_as_port(out[positional[0]]);
+      if (address_only) bind_positional(positional[0]);
+      if (positional.empty() || address_only) out.emplace_back(ncat_default_port);
     }
     return out;
   }
@@ -776,6 +949,7 @@ CliOutcome parse_argv(const std::vector<std::string>& argv) {
   const std::string& first = argv[1];
   if (first == "-h" || first == "--help") return print(top_level_help());
   if (first == "--version" || first == "-V") return print("sockcat " SOCKCAT_VERSION "\n");
+  if (first == "--list-transforms") return print(describe_transforms());  // as `listen --list-transforms`
   if (first == "help") {
     if (argv.size() == 2) return print(top_level_help());
     const Subcommand* sub = find_subcommand(argv[2]);

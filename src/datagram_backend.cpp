@@ -378,7 +378,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
           message.consumed = rest.size();
         }
         if (message.status == DecodeStatus::too_large) {
-          diag::error("stdin: a line over " + std::to_string(send_size) + " bytes does not fit in one datagram");
+          diag::error("stdin: a line over " + diag::count_of(send_size, "byte") + " does not fit in one datagram");
           status = exit_failure;
           finish();
           co_return;
@@ -484,7 +484,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     co_await (send() && receive());
   }
   if (tap) tap->stop();
-  diag::info(1, "sent " + std::to_string(sent_count) + " datagrams to " + peer + ", received " +
+  diag::info(1, "sent " + diag::count_of(sent_count, "datagram") + " to " + peer + ", received " +
                     std::to_string(received_count));
   if (status == exit_ok && tap && tap->failed()) status = exit_failure;
   co_return status;

@@ -36,6 +36,13 @@ void write_line(const std::string& line) {
 
 }  // namespace
 
+std::string count_of(std::uint64_t count, std::string_view noun) {
+  std::string text = std::to_string(count) + " ";
+  text += noun;
+  if (count != 1) text += 's';
+  return text;
+}
+
 void set_verbosity(int level) { current_verbosity = level; }
 
 int verbosity() { return current_verbosity; }

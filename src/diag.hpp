@@ -1,10 +1,16 @@
 // The only code that writes to stderr. Every line starts with "sockcat: ".
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <system_error>
 
 namespace sockcat::diag {
+
+// Returns `count` and `noun` for a message, the noun with a plural -s unless the count is 1:
+// "1 datagram", "0 bytes", "2 clients". For nouns whose plural is a plain -s.
+std::string count_of(std::uint64_t count, std::string_view noun);
 
 // Sets how chatty info() is; 0 prints errors only.
 void set_verbosity(int level);

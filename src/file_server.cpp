@@ -6,6 +6,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdexcept>
 #include <system_error>
 #include <unistd.h>
 
@@ -154,7 +155,10 @@ asio::awaitable<void> file_session(StreamSocket socket, std::string peer, std::s
 
 void check_file_to_send(const std::string& path) {
   OpenedFile opened = open_file(path);
-  if (opened.error) throw std::system_error(opened.error, file_problem(path, opened.error));
+  // One reason each, worded as --allowfile words its own: system_error appends the message.
+  if (opened.error == std::errc::invalid_argument)
+    throw std::runtime_error("--send-file: " + quote(path) + " is not a regular file");
+  if (opened.error) throw std::system_error(opened.error, "--send-file: cannot read " + quote(path));
   ::close(opened.fd);
 }
 

@@ -73,7 +73,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
       Decoded message = in.decode(std::span<const char>(pending.data() + at, have - at), max_message,
                                   at == 0 ? checked : 0);
       if (message.status == DecodeStatus::too_large)
-        result.problem = "message over --max-message (" + std::to_string(max_message) + " bytes)";
+        result.problem = "message over --max-message (" + diag::count_of(max_message, "byte") + ")";
       if (message.status != DecodeStatus::complete) break;
       append(std::span<const char>(pending.data() + at + message.payload_begin, message.payload_size));
       at += message.consumed;
@@ -82,7 +82,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
       std::span<const char> rest(pending.data() + at, have - at);
       if (final_piece == FinalPiece::is_message && rest.back() == '\r') rest = rest.first(rest.size() - 1);
       if (final_piece == FinalPiece::is_message) append(rest);
-      else result.problem = "truncated message at end of stream (" + std::to_string(rest.size()) + " bytes)";
+      else result.problem = "truncated message at end of stream (" + diag::count_of(rest.size(), "byte") + ")";
       at = have;
     }
     if (!framed.empty()) {
@@ -154,7 +154,7 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
   };
   co_await (send() && receive());
 
-  diag::info(1, "connection with " + peer + " closed (sent " + std::to_string(up.messages) + " messages, received " +
+  diag::info(1, "connection with " + peer + " closed (sent " + diag::count_of(up.messages, "message") + ", received " +
                     std::to_string(down.messages) + ")");
   if (quit) {
     diag::info(1, "quitting: -q time after stdin ended is up");
@@ -165,7 +165,7 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
     co_return exit_failure;
   }
   if (!up.problem.empty()) {
-    diag::error("stdin: line over --max-message (" + std::to_string(options.max_message) + " bytes)");
+    diag::error("stdin: line over --max-message (" + diag::count_of(options.max_message, "byte") + ")");
     co_return exit_failure;
   }
   if (down.write_error == asio::error::broken_pipe) co_return exit_ok;  // our reader left

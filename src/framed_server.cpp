@@ -79,8 +79,8 @@ struct Ending {
 };
 
 void report_end(const std::string& peer, const Ending& end) {
-  std::string counts = " (received " + std::to_string(end.received) + " bytes, sent " + std::to_string(end.sent) +
-                       ", " + std::to_string(end.answered) + " messages)";
+  std::string counts = " (received " + diag::count_of(end.received, "byte") + ", sent " + std::to_string(end.sent) +
+                       ", " + diag::count_of(end.answered, "message") + ")";
   if (!end.problem.empty()) diag::info(1, "connection from " + peer + " closed: " + end.problem + counts);
   else if (end.failure == std::errc::timed_out)
     diag::info(1, "connection from " + peer + " closed: idle too long (-i)" + counts);
@@ -119,7 +119,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
     if (read_error == asio::error::eof) {
       if (!held.empty())
         diag::error("connection from " + peer + ": truncated message at end of stream (" +
-                    std::to_string(held.bytes().size()) + " bytes dropped)");
+                    diag::count_of(held.bytes().size(), "byte") + " dropped)");
       break;
     }
     if (read_error) {
@@ -156,7 +156,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
       }
     }
     if (replies.too_large) {
-      end.problem = "message over --max-message (" + std::to_string(service.max_message) + " bytes)";
+      end.problem = "message over --max-message (" + diag::count_of(service.max_message, "byte") + ")";
       socket.close(ec);  // told nothing
       break;
     }

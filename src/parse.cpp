@@ -1,5 +1,7 @@
 #include "parse.hpp"
 
+#include "diag.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,7 +15,10 @@ bool all_digits(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Levenshtein distance between two short names.
+// Returns `c` with ASCII A-Z turned into a-z.
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Levenshtein distance between two short names, ignoring ASCII case.
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -22,7 +27,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1)});
       diagonal = above;
     }
   }
@@ -141,7 +146,7 @@ Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest) 
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + digits_end, value);
   if (ec != std::errc() || value > largest / multiplier || value * multiplier > largest)
-    return "size " + quote(text) + " is over the limit of " + std::to_string(largest) + " bytes";
+    return "size " + quote(text) + " is over the limit of " + diag::count_of(largest, "byte");
   if (value == 0) return "size " + quote(text) + " must be at least 1 byte";
   return static_cast<std::size_t>(value * multiplier);
 }

@@ -42,6 +42,7 @@ Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest);
 
 // Returns the entry of `names` closest to `typo` by edit distance, if it is close enough
 // to be a plausible misspelling (distance at most a third of the name, and at least 1).
+// Case is ignored in the comparison, so that "REVERSE" suggests "reverse".
 std::optional<std::string_view> closest_name(std::string_view typo,
                                              std::span<const std::string_view> names);
 

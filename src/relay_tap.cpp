@@ -111,7 +111,7 @@ std::string format_stats(std::uint64_t sent, std::uint64_t received, std::chrono
   double seconds = std::chrono::duration<double>(elapsed).count();
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.3f", seconds);
-  std::string line = "sent " + std::to_string(sent) + " bytes, received " + std::to_string(received) + " bytes in " +
+  std::string line = "sent " + diag::count_of(sent, "byte") + ", received " + diag::count_of(received, "byte") + " in " +
                      duration + " s";
   if (seconds > 0) line += " (" + format_bytes(static_cast<double>(sent + received) / seconds) + "/s)";
   return line;

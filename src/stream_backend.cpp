@@ -59,7 +59,7 @@ StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Option
 int relay_status(const RelayResult& result, const std::string& peer, const Options& options) {
   const PumpResult& down = result.received;
   const PumpResult& up = result.sent;
-  diag::info(1, "connection with " + peer + " closed (received " + std::to_string(down.bytes) + " bytes, sent " +
+  diag::info(1, "connection with " + peer + " closed (received " + diag::count_of(down.bytes, "byte") + ", sent " +
                     std::to_string(up.bytes) + ")");
   if (result.quit) {
     diag::info(1, options.send_only ? "stdin ended: --send-only does not wait for the peer"

@@ -25,7 +25,7 @@ constexpr std::size_t chunk_size = 64 * 1024;
 
 // Prints how a client's session ended, under -v.
 void report_end(const std::string& peer, const std::error_code& failure, std::uint64_t received, std::uint64_t sent) {
-  std::string counts = " (received " + std::to_string(received) + " bytes, sent " + std::to_string(sent) + ")";
+  std::string counts = " (received " + diag::count_of(received, "byte") + ", sent " + std::to_string(sent) + ")";
   if (failure == std::errc::timed_out) diag::info(1, "connection from " + peer + " closed: idle too long (-i)" + counts);
   else if (failure && failure != asio::error::operation_aborted)
     diag::info(1, "connection from " + peer + " failed: " + failure.message() + counts);

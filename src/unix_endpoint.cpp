@@ -50,7 +50,7 @@ Parsed<UnixAddress> parse_unix_address(std::string_view text) {
   if (result.abstract && name.empty()) return std::string("'@' alone names no abstract socket (give @NAME)");
   if (name.size() > unix_path_max)
     return std::string(result.abstract ? "abstract socket name " : "Unix socket path ") + quote(text) + " is " +
-           std::to_string(name.size()) + " bytes long; at most " + std::to_string(unix_path_max) +
+           diag::count_of(name.size(), "byte") + " long; at most " + std::to_string(unix_path_max) +
            " fit in a sockaddr_un";
   char* path = result.address.sun_path;
   std::memcpy(path + (result.abstract ? 1 : 0), name.data(), name.size());  // the rest stays NUL

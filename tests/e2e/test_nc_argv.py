@@ -121,8 +121,7 @@ def test_near_miss_of_a_subcommand_is_a_typo_not_a_host():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["-l"], "missing PORT"),
-    (["-lv"], "missing PORT"),
+    (["-lU"], "missing PATH"),
     (["-v", LOOP4], "missing PORT"),
     (["-k", LOOP4, "80"], "-k"),
     (["-l", "70000"], "70000"),
@@ -142,7 +141,7 @@ def test_top_level_help_shows_the_nc_forms():
     result = run_sockcat("--help")
     assert result.returncode == 0
     text = result.stdout.decode()
-    assert "sockcat -l [options] [-p] PORT" in text
+    assert "sockcat -l [options] [-p] [PORT]" in text
     assert "sockcat [options] HOST PORT" in text
 
 

@@ -331,7 +331,7 @@ def test_max_conns_with_keep_open(start_server):
     a = join_client(server, 0)
     b = connect(LOOP4, server.port)
     assert closed_by_server_within(b, 3)
-    wait_log(server, r"connection from 127\.0\.0\.1:%d refused: 1 clients already \(-m\)" % b.getsockname()[1])
+    wait_log(server, r"connection from 127\.0\.0\.1:%d refused: 1 client already \(-m\)" % b.getsockname()[1])
     a.sendall(b"from a\n")
     assert read_fd(server.proc.stdout.fileno(), 7, timeout=5) == b"from a\n"
     server.proc.stdin.write(b"to a\n")

@@ -413,7 +413,7 @@ TEST_CASE("cli: -q, --quit-after on listen and connect") {
   CHECK_THAT(rejected({"connect", "-z", "-q", "1s", "h", "80"}), Contains("-q"));
   CHECK_THAT(rejected({"connect", "-q", "0", "-z", "h", "22,80"}), Contains("-q"));
   CHECK_THAT(rejected({"connect", "-q", "abc", "h", "80"}), Contains("'abc'"));
-  CHECK_THAT(rejected({"connect", "-q", "-1", "h", "80"}), Contains("-1"));
+  CHECK_THAT(rejected({"connect", "-q", "-2", "h", "80"}), Contains("'-2'"));  // -1 is nc's "never quit"
   CHECK_THAT(rejected({"connect", "-q", "", "h", "80"}), Contains("duration"));
   CHECK_THAT(rejected({"connect", "-q", "99999999h", "h", "80"}), Contains("too long"));
   CHECK_THAT(rejected({"listen", "-q", "1s", "--quit-after", "2s", "80"}), Contains("more than once"));
@@ -579,7 +579,7 @@ TEST_CASE("cli: nc-style command lines parse like the subcommand form") {
 }
 
 TEST_CASE("cli: nc-style usage errors point at sockcat --help") {
-  CHECK_THAT(rejected({"-l"}), Contains("missing PORT") && Contains("'sockcat --help'"));
+  CHECK_THAT(rejected({"-lU"}), Contains("missing PATH") && Contains("'sockcat --help'"));
   CHECK_THAT(rejected({"-v", "h"}), Contains("missing PORT") && Contains("'sockcat --help'"));
   CHECK_THAT(rejected({"-k", "h", "80"}), Contains("-k") && Contains("'sockcat --help'"));
   CHECK_THAT(rejected({"-lz", "80"}), Contains("-z"));

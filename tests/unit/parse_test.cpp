@@ -205,3 +205,14 @@ TEST_CASE("parse_byte_size: bytes with K, M, G suffixes, bounded") {
   }
   CHECK(std::holds_alternative<std::string>(size("2G")));
 }
+
+TEST_CASE("closest_name ignores case, so a shouted name finds its lower-case spelling") {
+  const std::vector<std::string_view> transforms = {"none", "echo", "upper", "reverse"};
+  auto reverse = closest_name("REVERSE", transforms);
+  REQUIRE(reverse.has_value());
+  CHECK(*reverse == "reverse");
+  auto upper = closest_name("Uper", transforms);
+  REQUIRE(upper.has_value());
+  CHECK(*upper == "upper");
+  CHECK_FALSE(closest_name("XYZ", transforms).has_value());
+}
