@@ -332,7 +332,7 @@ def test_program_gone_after_start_costs_only_that_client(start_server, tmp_path)
 
 
 def test_usage_errors_exit_2():
-    for args in (["listen", "-e", "cat", "-c", "cat", "0"], ["listen", "-u", "-e", "cat", "0"],
+    for args in (["listen", "-e", "cat", "-c", "cat", "0"], ["listen", "-u", "-q", "1s", "-e", "cat", "0"],
                  ["listen", "--transform", "echo", "-c", "cat", "0"], ["connect", "-z", "-e", "cat", LOOP4, "1"]):
         result = run_sockcat(*args)
         assert result.returncode == 2, args
