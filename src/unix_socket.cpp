@@ -28,16 +28,16 @@ UnixAddress unix_address_of(const Options& options) {
 }
 
 // Opens `socket` on AF_UNIX and binds it to `address`, clearing a stale file first
-// and recording the new one for removal at exit. Throws naming the path after `what`.
+// and recording the new one for removal at exit. Throws "cannot ACTION PATH: ...".
 template <typename Socket>
-void bind_unix(Socket& socket, const UnixAddress& address, const std::string& what = "cannot listen on") {
+void bind_unix(Socket& socket, const UnixAddress& address, const std::string& action = "listen on") {
   using Protocol = typename Socket::protocol_type;
-  clear_stale_socket(address);
+  clear_stale_socket(address, action);
   const std::string name = format_unix_address(reinterpret_cast<const sockaddr*>(&address.address), address.length);
   std::error_code ec;
   socket.open(Protocol(AF_UNIX, 0), ec);
   if (!ec) socket.bind(typename Protocol::endpoint(&address.address, address.length), ec);
-  if (ec) throw std::system_error(ec, what + " " + name);
+  if (ec) throw std::system_error(ec, "cannot " + action + " " + name);
   remember_socket_file(address);
 }
 
@@ -105,7 +105,7 @@ DatagramSocket connect_unix_datagram(const asio::any_io_executor& executor, cons
     Parsed<UnixAddress> local = parse_unix_address(options.source_address);
     if (auto* problem = std::get_if<std::string>(&local))
       throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
-    bind_unix(socket, std::get<UnixAddress>(local), "cannot bind to");
+    bind_unix(socket, std::get<UnixAddress>(local), "bind to");
   } else {
     socket.open(asio::generic::datagram_protocol(AF_UNIX, 0), ec);
     // An address of only the family asks Linux for a fresh abstract name (autobind).
