@@ -175,3 +175,19 @@ def test_missing_program_ends_the_listener_before_it_binds():
     assert result.returncode == 1
     assert b"cannot run '/nonexistent/prog'" in result.stderr
     assert b"listening" not in result.stderr
+
+
+def test_a_program_that_does_not_read_costs_only_its_own_datagrams(start_server):
+    """A's program stops reading: once its pipe is full A's datagrams are dropped (said under
+    -vv), nothing queues, and B's program is still answered at once."""
+    server = start_server("listen", "-u", "-vv", "-p", "0", "-k", "-c",
+                          'read -r first; if [ "$first" = stall ]; then exec sleep 30; fi; exec cat')
+    with udp_peer() as a, udp_peer() as b:
+        a.sendto(b"stall\n", (LOOP4, server.port))
+        for _ in range(40):  # 2.4 MB: far more than a pipe holds
+            a.sendto(b"x" * 60000, (LOOP4, server.port))
+        wait_log(server, r"datagrams from 127\.0\.0\.1:%d: a datagram dropped: the program is not reading"
+                 % port_of(a))
+        b.sendto(b"go\n", (LOOP4, server.port))
+        b.sendto(b"answered\n", (LOOP4, server.port))
+        assert receive(b) == b"answered\n"
