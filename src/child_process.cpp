@@ -41,11 +41,11 @@ struct SpawnPlan {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
 
-  explicit SpawnPlan(int connection) {
+  SpawnPlan(int input, int output) {
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawnattr_init(&attributes);
-    ::posix_spawn_file_actions_adddup2(&actions, connection, STDIN_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions, connection, STDOUT_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, input, STDIN_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO);
     // Nothing of ours (listening socket, other clients, stdin/stdout copies) reaches the child.
     ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     sigset_t defaults;
@@ -68,8 +68,13 @@ struct SpawnPlan {
 ChildProcess::ChildProcess(const asio::any_io_executor& executor, const std::string& path,
                            const std::vector<std::string>& argv, const std::vector<std::string>& environment,
                            int connection)
+    : ChildProcess(executor, path, argv, environment, connection, connection) {}
+
+ChildProcess::ChildProcess(const asio::any_io_executor& executor, const std::string& path,
+                           const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+                           int input, int output)
     : exited_(executor) {
-  SpawnPlan plan(connection);
+  SpawnPlan plan(input, output);
   std::vector<char*> arguments = pointers_to(argv);
   std::vector<char*> variables = pointers_to(environment);
   int error = ::posix_spawn(&pid_, path.c_str(), &plan.actions, &plan.attributes, arguments.data(), variables.data());
@@ -123,6 +128,10 @@ asio::awaitable<int> ChildProcess::wait() {
     }
   }
   co_return status_;
+}
+
+void ChildProcess::terminate() {
+  if (!reaped_) ::kill(-pid_, SIGTERM);
 }
 
 void ChildProcess::end_all(std::chrono::milliseconds grace) {

@@ -24,6 +24,11 @@ class ChildProcess {
   ChildProcess(const asio::any_io_executor& executor, const std::string& path, const std::vector<std::string>& argv,
                const std::vector<std::string>& environment, int connection);
 
+  // The same with `input` as the child's fd 0 and `output` as its fd 1 (the ends of two
+  // pipes that sockcat pumps, when it must see or change the bytes).
+  ChildProcess(const asio::any_io_executor& executor, const std::string& path, const std::vector<std::string>& argv,
+               const std::vector<std::string>& environment, int input, int output);
+
   // A child not reaped yet (only after a failure elsewhere) is killed with SIGKILL, with its
   // process group, and reaped; never throws.
   ~ChildProcess();
@@ -37,6 +42,9 @@ class ChildProcess {
   // Waits without blocking the thread until the child has exited, reaps it and returns its
   // wait status (as waitpid reports it; -1 when someone else reaped it).
   asio::awaitable<int> wait();
+
+  // Asks the child and its process group to end (SIGTERM), unless it has been reaped already.
+  void terminate();
 
   // Ends every child not yet reaped: SIGTERM to each one's process group, up to `grace` for
   // them to exit, then SIGKILL to the groups of those still running; reaps them all. For the

@@ -229,14 +229,13 @@ Problem apply_command(const cxxopts::ParseResult& parsed, Options& options) {
     if (command.find_first_not_of(" \t") == std::string::npos) return std::string("-c needs a command to run");
     options.command = {"/bin/sh", "-c", command};
   }
-  if (options.udp) return flag + " hands a connection to a program; UDP has none (drop " + flag + " or -u)";
   if (options.transform != "none")
     return flag + " and --transform " + options.transform + " exclude each other (the program answers each client)";
   if (options.zero_io) return flag + " has no meaning with -z (no connection is kept)";
   if (options.framing != "raw") return flag + " and --framing exclude each other (the program reads the connection)";
   if (options.quit_after || !options.half_close)
     return "-q and --no-shutdown have no meaning with " + flag + " (the program, not sockcat, owns the connection)";
-  if (options.idle_timeout.count() != 0)
+  if (options.idle_timeout.count() != 0 && !options.udp)  // -u: sockcat pumps each sender's program
     return "-i has no meaning with " + flag + " (the program, not sockcat, reads each client)";
   if (options.broker || !options.send_file.empty())
     return flag + " and " + (options.broker ? (options.chat ? "--chat" : "--broker") : "--send-file") +
@@ -304,7 +303,9 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   if (!options.half_close && replying)
     return "--no-shutdown applies only to --transform none (a replying server closes each client itself)";
   options.keep_open = parsed.count("keep-open") > 0 || options.broker;
-  bool serves_many = !options.udp && (replying || options.keep_open);
+  // listen -u -e/-c runs a program per sender, -k for many of them (datagram_exec.hpp).
+  bool runs_programs = options.udp && (parsed.count("exec") || parsed.count("sh-exec"));
+  bool serves_many = (!options.udp || runs_programs) && (replying || options.keep_open);
   if (parsed.count("max-conns")) {
     if (!serves_many) return std::string("-m needs a server that takes many clients (-k, or a replying transform; TCP)");
     const std::string& text = parsed["max-conns"].as<std::string>();
@@ -315,7 +316,7 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
     options.max_conns = static_cast<unsigned>(value);
   }
   if (parsed.count("idle-timeout")) {
-    if (!serves_many) return std::string("-i needs a server that takes many clients (-k, or a replying transform; TCP)");
+    if (!serves_many && !runs_programs) return std::string("-i needs a server that takes many clients (-k, or a replying transform; TCP)");
     Parsed<std::chrono::milliseconds> idle = parse_duration(parsed["idle-timeout"].as<std::string>());
     if (auto* problem = std::get_if<std::string>(&idle)) return *problem;
     options.idle_timeout = std::get<std::chrono::milliseconds>(idle);
@@ -339,11 +340,26 @@ Problem apply_wait(const cxxopts::ParseResult& parsed, Options& options) {
   return std::nullopt;
 }
 
+// connect -U -u -s LOCAL PATH: the PATH or @NAME the client binds to, so that replies can
+// reach it (as ncat does). It must differ from PATH.
+Problem apply_unix_source(const cxxopts::ParseResult& parsed, Options& options) {
+  if (!parsed.count("source")) return std::nullopt;
+  options.source_address = parsed["source"].as<std::string>();
+  Parsed<UnixAddress> address = parse_unix_address(options.source_address);
+  if (auto* problem = std::get_if<std::string>(&address)) return "-s: " + *problem;
+  if (options.source_address == options.unix_path)
+    return "-s " + quote(options.source_address) + " is the peer's own PATH; the client needs a name of its own";
+  return std::nullopt;
+}
+
 // connect -U PATH: no address or port of an IP client applies. -z asks only whether a
 // stream listener accepts at PATH; -w bounds the wait while its queue is full.
 Problem apply_unix_connect(const cxxopts::ParseResult& parsed, const std::vector<std::string>& positional,
                            Options& options) {
-  if (Problem problem = apply_unix_path(parsed, positional, {"source", "source-port"}, options)) return problem;
+  if (parsed.count("source") && !options.udp)
+    return std::string("-s with -U names a datagram client's own socket (-u), so that replies reach it");
+  if (Problem problem = apply_unix_path(parsed, positional, {"source-port"}, options)) return problem;
+  if (Problem problem = apply_unix_source(parsed, options)) return problem;
   options.zero_io = parsed.count("zero-io") > 0;
   if (options.zero_io && options.udp)
     return std::string("-z checks that a stream listener accepts; a datagram socket has nothing to check (drop -z or -u)");
@@ -391,6 +407,17 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return apply_wait(parsed, options);
 }
 
+// The first of the relay's connection options given on the command line, spelled "--crlf",
+// leaving out those in `except`; "" when none is.
+std::string first_relay_option(const cxxopts::ParseResult& parsed, std::initializer_list<std::string_view> except) {
+  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
+                           "progress", "stats"}) {
+    if (parsed.count(name) && std::find(except.begin(), except.end(), name) == except.end())
+      return "--" + std::string(name);
+  }
+  return "";
+}
+
 // Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
 // --append-output, --progress, --stats) and checks that they fit the rest of the command line.
 Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options) {
@@ -411,24 +438,22 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     *file = parsed[name].as<std::string>();
     if (file->empty()) return "empty file name for --" + std::string(name);
   }
-  std::string first_given;
-  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
-                           "progress", "stats"}) {
-    if (parsed.count(name)) {
-      first_given = "--" + std::string(name);
-      break;
-    }
-  }
+  std::string first_given = first_relay_option(parsed, {});
   if (first_given.empty()) return std::nullopt;
 
   // Where they apply: a relay of one connection with stdin/stdout.
   if (options.zero_io) return first_given + " has no meaning with -z (nothing is relayed)";
-  if (!options.command.empty()) return first_given + " applies to a relay with stdin/stdout, not to -e/-c";
+  // -e/-c: -C converts what the program sends (ncat's -C); the rest watch stdin and stdout.
+  if (std::string other = first_relay_option(parsed, {"crlf"}); !options.command.empty() && !other.empty())
+    return other + " applies to a relay with stdin/stdout, not to -e/-c";
+  if (!options.command.empty()) return std::nullopt;  // -C alone: it applies in every mode of -e/-c
   if (find_framing(options.framing)->whole_messages) return first_given + " applies to a byte stream (--framing raw)";
   if (options.role == Role::listen) {
     if (find_transform(options.transform)->reply)
       return first_given + " applies to a relay (--transform none), not to a replying server";
-    if (options.udp) return first_given + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
+    std::string not_for_udp = first_relay_option(parsed, {"crlf", "send-only", "recv-only"});
+    if (options.udp && !not_for_udp.empty())
+      return not_for_udp + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
     if (options.keep_open) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
     if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
     if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
@@ -438,7 +463,7 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
   if (options.send_only && options.recv_only) return std::string("--send-only and --recv-only exclude each other");
   if (options.recv_only && (options.crlf || options.line_delay.count() > 0))
     return std::string("-C and -d change what is sent, and --recv-only sends nothing");
-  if (options.recv_only && options.quit_after && !options.udp)
+  if (options.recv_only && options.quit_after && (!options.udp || options.role == Role::listen))
     return std::string("-q counts from stdin's end, and --recv-only never reads stdin");
   if (options.send_only && options.quit_after)
     return std::string("--send-only ends at stdin's end already: -q has no meaning with it");

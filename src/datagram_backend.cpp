@@ -17,6 +17,7 @@
 #include "access_list.hpp"
 #include "backend.hpp"
 #include "datagram_batch.hpp"
+#include "datagram_exec.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
@@ -164,15 +165,35 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
   co_return false;
 }
 
-// listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
-// datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
-// sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
-asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::chrono::milliseconds> quit_after,
-                                     SenderGate& gate) {
+// An unconnected datagram socket seen as a stream that SendShaper can write to: every write
+// is one datagram to `target`, sent whole.
+struct DatagramToWriter {
+  DatagramSocket& socket;
+  const DatagramSocket::endpoint_type& target;
+  using executor_type = DatagramSocket::executor_type;
+  executor_type get_executor() { return socket.get_executor(); }
+  template <typename Buffers, typename Handler>
+  auto async_write_some(const Buffers& buffers, Handler&& handler) {
+    return socket.async_send_to(buffers, target, std::forward<Handler>(handler));
+  }
+};
+
+// listen -u with no replying transform: datagrams from anyone go to stdout (--send-only:
+// nowhere); stdin goes, one datagram per read (-C: converted), to whoever sent the latest
+// datagram (stdin is read only once someone has sent, and never with --recv-only). Runs until
+// a signal or stdout fails, or -q past stdin's end (--send-only: at stdin's end).
+asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& options, SenderGate& gate) {
   auto executor = co_await asio::this_coro::executor;
-  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
+  const std::optional<std::chrono::milliseconds> quit_after =
+      options.send_only ? std::chrono::milliseconds(0) : options.quit_after;
+  asio::posix::stream_descriptor in(executor);
+  if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
+  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
   auto in_buffer = std::make_unique<Buffer>();
+  // -C: half a datagram per read, so that a read of nothing but LFs still fits one datagram.
+  const std::size_t read_size = options.crlf ? send_size / 2 : send_size;
+  std::optional<SendShaper> shaper;
+  if (options.crlf) shaper.emplace(executor, true, std::chrono::milliseconds(0), read_size);
   DatagramSocket::endpoint_type latest_peer;
   bool have_peer = false;
   asio::steady_timer peer_known(executor, asio::steady_timer::time_point::max());
@@ -219,9 +240,17 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::
   auto send = [&]() -> asio::awaitable<void> {
     co_await peer_known.async_wait(with_error);  // nobody to send to until someone writes
     while (have_peer && in.is_open()) {
-      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), send_size), with_error);
+      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), read_size), with_error);
       if (ec) break;
-      auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
+      std::error_code send_error;
+      if (shaper) {
+        DatagramToWriter writer{socket, latest_peer};
+        std::tie(send_error, std::ignore) =
+            co_await shaper->write(writer, std::span<const char>(in_buffer->data(), n), nullptr);
+      } else {
+        std::tie(send_error, std::ignore) =
+            co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
+      }
       if (send_error == asio::error::operation_aborted) break;
       if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
     }
@@ -267,33 +296,65 @@ std::error_code connect_udp(DatagramSocket& socket, const Options& options) {
   return failure;
 }
 
+// A socket connected to the peer that the options name (-U -u: see connect_unix_datagram),
+// said under -v; nothing (after one error line) when no address of HOST took it. The kernel
+// then drops datagrams from anyone else, and reports ICMP "port unreachable" (UDP) or a closed
+// peer (Unix) as a refused connection. Throws when a name cannot be resolved.
+std::optional<DatagramSocket> connect_datagram_socket(const asio::any_io_executor& executor, const Options& options) {
+  DatagramSocket socket(executor);
+  if (options.unix_socket) {
+    socket = connect_unix_datagram(executor, options);
+  } else if (std::error_code failure = connect_udp(socket, options)) {
+    diag::error("connect to " + options.host + " port " + options.port, failure);
+    return std::nullopt;
+  }
+  diag::info(1, "sending datagrams to " + format_endpoint(socket.remote_endpoint()) + " from " +
+                    format_endpoint(socket.local_endpoint()));
+  return socket;
+}
+
+// connect -u -e/-c: the program's output goes to the peer, a datagram per read, and the
+// peer's datagrams to its stdin, until it exits (datagram_exec.hpp).
+asio::awaitable<int> run_command_with_peer(const Options& options) {
+  ChildCommand command(options.command, options.crlf);  // a missing program ends the run before it connects
+  std::optional<DatagramSocket> socket = connect_datagram_socket(co_await asio::this_coro::executor, options);
+  if (!socket) co_return exit_failure;
+  co_return co_await serve_datagram_commands(*socket, command, DatagramCommandLimits{}, socket->remote_endpoint());
+}
+
+// listen -u -e/-c: a program per sender (datagram_exec.hpp), within -k, -m, -i and the access lists.
+asio::awaitable<int> serve_commands_per_sender(DatagramSocket& socket, const ChildCommand& command,
+                                               const Options& options, const AccessList& access) {
+  DatagramCommandLimits limits{options.keep_open, options.max_conns, options.idle_timeout,
+                               access.empty() ? nullptr : &access};
+  co_return co_await serve_datagram_commands(socket, command, limits);
+}
+
 }  // namespace
 
 asio::awaitable<int> datagram_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   const AccessList access = make_access_list(options);  // an unreadable file ends the run before it binds
   SenderGate gate(access);
+  // The -e/-c program is found before binding: a missing one ends the run there.
+  std::optional<ChildCommand> command;
+  if (!options.command.empty()) command.emplace(options.command, options.crlf);
   DatagramSocket socket = open_bound_socket(executor, options);
+  if (command) co_return co_await serve_commands_per_sender(socket, *command, options, access);
   const Transform& transform = *find_transform(options.transform);
   if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate);
-  co_return co_await relay_datagrams(socket, options.quit_after, gate);
+  co_return co_await relay_datagrams(socket, options, gate);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {
+  if (!options.command.empty()) co_return co_await run_command_with_peer(options);
   auto executor = co_await asio::this_coro::executor;
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
-  // A connected socket: the kernel drops datagrams from anyone else, and reports ICMP "port
-  // unreachable" (UDP) or a closed peer (Unix) as a refused connection.
-  DatagramSocket socket(executor);
-  if (options.unix_socket) {
-    socket = connect_unix_datagram(executor, options);
-  } else if (std::error_code failure = connect_udp(socket, options)) {
-    diag::error("connect to " + options.host + " port " + options.port, failure);
-    co_return exit_failure;
-  }
+  std::optional<DatagramSocket> connected = connect_datagram_socket(executor, options);
+  if (!connected) co_return exit_failure;
+  DatagramSocket& socket = *connected;
   const std::string peer = format_endpoint(socket.remote_endpoint());
-  diag::info(1, "sending datagrams to " + peer + " from " + format_endpoint(socket.local_endpoint()));
 
   // --recv-only leaves stdin alone (closed: its end comes at once); --send-only discards.
   asio::posix::stream_descriptor in(executor);

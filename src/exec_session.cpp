@@ -1,5 +1,6 @@
 #include "exec_session.hpp"
 
+#include <algorithm>
 #include <asio/this_coro.hpp>
 #include <cerrno>
 #include <csignal>
@@ -14,6 +15,8 @@
 #include "child_process.hpp"
 #include "diag.hpp"
 #include "parse.hpp"
+#include "relay.hpp"
+#include "send_shaper.hpp"
 #include "unix_endpoint.hpp"
 
 extern char** environ;
@@ -65,7 +68,7 @@ std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
 
 }  // namespace
 
-ChildCommand::ChildCommand(std::vector<std::string> argv) : argv_(std::move(argv)) {
+ChildCommand::ChildCommand(std::vector<std::string> argv, bool crlf) : argv_(std::move(argv)), crlf_(crlf) {
   const std::string& program = argv_.at(0);
   if (program.find('/') != std::string::npos) {
     if (int error = runnable(program)) throw std::system_error(error, std::generic_category(), "cannot run " + quote(program));
@@ -83,46 +86,112 @@ std::string ChildCommand::describe() const {
 }
 
 ConnectionEnds tcp_connection_ends(const asio::ip::tcp::endpoint& remote, const asio::ip::tcp::endpoint& local) {
-  return {"tcp", address_text(remote), std::to_string(remote.port()), address_text(local),
+  return {"tcp", "TCP", address_text(remote), std::to_string(remote.port()), address_text(local),
           std::to_string(local.port())};
 }
 
-ConnectionEnds connection_ends(const StreamSocket::endpoint_type& remote, const StreamSocket::endpoint_type& local) {
-  if (remote.data()->sa_family == AF_UNIX) {
-    auto name = [](const StreamSocket::endpoint_type& end) {
-      return end.size() > offsetof(sockaddr_un, sun_path) ? format_unix_address(end.data(), end.size()) : "";
+namespace {
+
+// The ends of a socket of any family, from its two addresses; `datagram` tells UDP from TCP.
+ConnectionEnds socket_ends(const sockaddr* remote, std::size_t remote_size, const sockaddr* local,
+                           std::size_t local_size, bool datagram) {
+  const std::string ncat_proto = datagram ? "UDP" : "TCP";
+  if (remote->sa_family == AF_UNIX) {
+    auto name = [](const sockaddr* end, std::size_t size) {
+      return size > offsetof(sockaddr_un, sun_path) ? format_unix_address(end, size) : "";
     };
-    return {"unix", name(remote), "", name(local), ""};
+    return {"unix", ncat_proto, name(remote, remote_size), "", name(local, local_size), ""};
   }
-  auto as_tcp = [](const StreamSocket::endpoint_type& end) {
+  auto as_ip = [](const sockaddr* end, std::size_t size) {
     asio::ip::tcp::endpoint ip;
-    std::size_t size = std::min<std::size_t>(end.size(), ip.capacity());
-    std::memcpy(ip.data(), end.data(), size);
-    ip.resize(size);
+    std::memcpy(ip.data(), end, std::min<std::size_t>(size, ip.capacity()));
+    ip.resize(std::min<std::size_t>(size, ip.capacity()));
     return ip;
   };
-  return tcp_connection_ends(as_tcp(remote), as_tcp(local));
+  ConnectionEnds ends = tcp_connection_ends(as_ip(remote, remote_size), as_ip(local, local_size));
+  if (datagram) ends.proto = "udp";
+  ends.ncat_proto = ncat_proto;
+  return ends;
+}
+
+// The variables a child is told, one row each: the name after SOCKCAT_ and NCAT_, the value
+// under sockcat's name, and the value under ncat's.
+struct ChildVariable {
+  std::string_view suffix;
+  std::string ConnectionEnds::*sockcat_value;
+  std::string ConnectionEnds::*ncat_value;
+};
+
+constexpr ChildVariable child_variables[] = {
+    {"PROTO", &ConnectionEnds::proto, &ConnectionEnds::ncat_proto},
+    {"REMOTE_ADDR", &ConnectionEnds::remote_address, &ConnectionEnds::remote_address},
+    {"REMOTE_PORT", &ConnectionEnds::remote_port, &ConnectionEnds::remote_port},
+    {"LOCAL_ADDR", &ConnectionEnds::local_address, &ConnectionEnds::local_address},
+    {"LOCAL_PORT", &ConnectionEnds::local_port, &ConnectionEnds::local_port},
+};
+
+// The "NAME=value" entries of `ends`, under both prefixes.
+std::vector<std::string> variables_of(const ConnectionEnds& ends) {
+  std::vector<std::string> entries;
+  for (const ChildVariable& row : child_variables) {
+    entries.push_back("SOCKCAT_" + std::string(row.suffix) + "=" + ends.*row.sockcat_value);
+    entries.push_back("NCAT_" + std::string(row.suffix) + "=" + ends.*row.ncat_value);
+  }
+  return entries;
+}
+
+}  // namespace
+
+ConnectionEnds connection_ends(const StreamSocket::endpoint_type& remote, const StreamSocket::endpoint_type& local) {
+  return socket_ends(remote.data(), remote.size(), local.data(), local.size(), false);
+}
+
+ConnectionEnds datagram_ends(const DatagramSocket::endpoint_type& remote, const DatagramSocket::endpoint_type& local) {
+  return socket_ends(remote.data(), remote.size(), local.data(), local.size(), true);
 }
 
 std::vector<std::string> child_environment(const ConnectionEnds& ends) {
-  const std::pair<std::string_view, const std::string*> ours[] = {
-      {"SOCKCAT_PROTO", &ends.proto},
-      {"SOCKCAT_REMOTE_ADDR", &ends.remote_address},
-      {"SOCKCAT_REMOTE_PORT", &ends.remote_port},
-      {"SOCKCAT_LOCAL_ADDR", &ends.local_address},
-      {"SOCKCAT_LOCAL_PORT", &ends.local_port},
-  };
+  std::vector<std::string> ours = variables_of(ends);
   std::vector<std::string> environment;
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string_view variable(*entry);
-    bool replaced = false;
-    for (const auto& [name, value] : ours)
-      replaced = replaced || (variable.size() > name.size() && variable.substr(0, name.size()) == name &&
-                              variable[name.size()] == '=');
+    std::string_view name = variable.substr(0, variable.find('='));
+    bool replaced = std::any_of(ours.begin(), ours.end(), [&](const std::string& own) {
+      return own.size() > name.size() && own.compare(0, name.size(), name) == 0 && own[name.size()] == '=';
+    });
     if (!replaced) environment.emplace_back(variable);
   }
-  for (const auto& [name, value] : ours) environment.push_back(std::string(name) + "=" + *value);
+  environment.insert(environment.end(), ours.begin(), ours.end());
   return environment;
+}
+
+PipedChild start_piped_child(const asio::any_io_executor& executor, const ConnectionEnds& ends,
+                             const ChildCommand& command) {
+  int to_child[2];
+  int from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot run " + quote(command.path()));
+  if (::pipe2(from_child, O_CLOEXEC) != 0) {
+    int error = errno;
+    ::close(to_child[0]);
+    ::close(to_child[1]);
+    throw std::system_error(error, std::generic_category(), "cannot run " + quote(command.path()));
+  }
+  PipedChild child{nullptr, asio::posix::stream_descriptor(executor, to_child[1]),
+                   asio::posix::stream_descriptor(executor, from_child[0])};
+  try {
+    child.process = std::make_unique<ChildProcess>(executor, command.path(), command.argv(), child_environment(ends),
+                                                   to_child[0], from_child[1]);
+  } catch (...) {
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    throw;
+  }
+  ::close(to_child[0]);  // the child's ends are the child's alone: its exit is the pipes' end
+  ::close(from_child[1]);
+  child.input.non_blocking(true);
+  child.output.non_blocking(true);
+  return child;
 }
 
 asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, const ChildCommand& command,
@@ -145,12 +214,68 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
   co_return true;
 }
 
+namespace {
+
+// -C: runs `command` on pipes and relays them with `socket` (non-blocking), the program's
+// output through -C's conversion, until the program has exited and its output is drained.
+// The client's EOF closes the program's stdin; the program's exit closes the socket. Returns
+// false, after one error line, when the child could not be started.
+asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const ConnectionEnds& ends,
+                                             const ChildCommand& command, const std::string& label) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  std::optional<PipedChild> started;
+  std::error_code ignored;
+  try {
+    started.emplace(start_piped_child(executor, ends, command));
+  } catch (const std::system_error& e) {
+    socket.close(ignored);
+    diag::error(label + ": " + e.what());
+    co_return false;
+  }
+  PipedChild& child = *started;
+  diag::info(1, label + ": running " + command.describe() + " (pid " + std::to_string(child.process->pid()) + ")");
+  socket.non_blocking(true, ignored);
+  SendShaper shaper(executor, true, std::chrono::milliseconds(0), relay_buffer_size);
+  auto buffers = std::make_unique<std::array<char, 2 * relay_buffer_size>>();
+  bool stop_receiving = false;
+  bool never = false;
+  int status = -1;
+  // Client -> program; the client's EOF (or the program's exit) is the end of its stdin.
+  auto to_program = [&]() -> asio::awaitable<void> {
+    co_await pump(socket, child.input, std::span<char>(buffers->data(), relay_buffer_size), &stop_receiving);
+    child.input.close(ignored);
+  };
+  // Program -> client, converted; then the client is told the program has finished sending.
+  auto from_program = [&]() -> asio::awaitable<void> {
+    co_await pump(child.output, socket, std::span<char>(buffers->data() + relay_buffer_size, relay_buffer_size),
+                  &never, PumpHooks{nullptr, Direction::sent, &shaper});
+    child.output.close(ignored);  // a program still writing gets EPIPE, as it would from the socket
+    socket.shutdown(asio::socket_base::shutdown_send, ignored);
+  };
+  auto reap = [&]() -> asio::awaitable<void> { status = co_await child.process->wait(); };
+  auto until_exit = [&]() -> asio::awaitable<void> {
+    co_await (from_program() && reap());
+    stop_receiving = true;
+    socket.cancel(ignored);
+    child.input.cancel(ignored);
+  };
+  co_await (until_exit() && to_program());
+  socket.close(ignored);
+  diag::info(1, label + " closed: " + command.describe() + " " + describe_wait_status(status));
+  co_return true;
+}
+
+}  // namespace
+
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
                                       const std::string& label) {
   std::error_code ec;
   StreamSocket::endpoint_type remote = socket.remote_endpoint(ec);
   StreamSocket::endpoint_type local;
   if (!ec) local = socket.local_endpoint(ec);
+  if (!ec && command.crlf())
+    co_return co_await relay_to_piped_command(socket, connection_ends(remote, local), command, label);
   int connection = ec ? -1 : socket.release(ec);
   if (ec) {
     std::error_code ignored;

@@ -2,15 +2,20 @@
 // socket itself goes to the child (blocking again), sockcat closes its own copy at once and
 // only waits for the child, so the client's EOF reaches the program and the program's exit
 // (with that of anything it started that still holds the socket) closes the connection.
+// With -C sockcat must change what the program sends, so the child gets two pipes instead
+// and sockcat relays them (piped_child(); datagram_exec.hpp does the same for -u).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "accept_loop.hpp"
+#include "child_process.hpp"
 
 namespace sockcat {
 
@@ -21,8 +26,12 @@ class ChildCommand {
   // taken as it is; any other is searched in PATH, as the shell does. Throws
   // std::system_error naming the program when it is missing, not a regular file or not
   // executable. Also stops SIGCHLD being ignored (inherited from our parent), which would
-  // have the kernel reap children before we can.
-  explicit ChildCommand(std::vector<std::string> argv);
+  // have the kernel reap children before we can. `crlf` (-C): every LF the program writes
+  // goes out as CRLF.
+  explicit ChildCommand(std::vector<std::string> argv, bool crlf = false);
+
+  // Whether the program's LF becomes CRLF on the way to the network (-C).
+  bool crlf() const { return crlf_; }
 
   // The program's path, as found.
   const std::string& path() const { return path_; }
@@ -36,12 +45,15 @@ class ChildCommand {
  private:
   std::vector<std::string> argv_;
   std::string path_;
+  bool crlf_ = false;
 };
 
 // What the child is told about its connection, as SOCKCAT_PROTO, SOCKCAT_REMOTE_ADDR,
-// SOCKCAT_REMOTE_PORT, SOCKCAT_LOCAL_ADDR and SOCKCAT_LOCAL_PORT.
+// SOCKCAT_REMOTE_PORT, SOCKCAT_LOCAL_ADDR and SOCKCAT_LOCAL_PORT, and under ncat's names
+// (NCAT_PROTO, NCAT_REMOTE_ADDR, ...) for programs written for ncat.
 struct ConnectionEnds {
-  std::string proto;  // "tcp", ...
+  std::string proto;       // "tcp", "udp" or "unix"
+  std::string ncat_proto;  // as ncat says it: "TCP" for a stream, "UDP" for datagrams (Unix too)
   std::string remote_address;
   std::string remote_port;
   std::string local_address;
@@ -55,8 +67,24 @@ ConnectionEnds tcp_connection_ends(const asio::ip::tcp::endpoint& remote, const 
 // addresses, "" for an end without a name, and no ports.
 ConnectionEnds connection_ends(const StreamSocket::endpoint_type& remote, const StreamSocket::endpoint_type& local);
 
-// Our environment with the SOCKCAT_* variables of `ends` in place of any inherited ones.
+// The same for a datagram peer (UDP, or Unix with -U -u): proto "udp" or "unix".
+ConnectionEnds datagram_ends(const DatagramSocket::endpoint_type& remote, const DatagramSocket::endpoint_type& local);
+
+// Our environment with the SOCKCAT_* and NCAT_* variables of `ends` in place of any
+// inherited ones.
 std::vector<std::string> child_environment(const ConnectionEnds& ends);
+
+// A running child whose stdin and stdout are pipes; sockcat holds the other ends.
+struct PipedChild {
+  std::unique_ptr<ChildProcess> process;
+  asio::posix::stream_descriptor input;   // writes reach the child's stdin; closing it is its EOF
+  asio::posix::stream_descriptor output;  // reads what the child writes to its stdout
+};
+
+// Starts `command` with `ends` in its environment and pipes as its stdin and stdout (both of
+// our ends non-blocking). Throws std::system_error naming the program when it cannot start.
+PipedChild start_piped_child(const asio::any_io_executor& executor, const ConnectionEnds& ends,
+                             const ChildCommand& command);
 
 // Runs `command` with `connection` (a connected stream socket's descriptor, which this takes
 // over and closes once the child has it) as its stdin and stdout, and waits until the child has
@@ -66,7 +94,9 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
                                   const std::string& label);
 
 // run_command() for a stream socket (TCP or Unix), which is left closed. Fails (one line) if the client has
-// already gone, since its address is then unknown.
+// already gone, since its address is then unknown. With command.crlf() (-C) the program gets
+// pipes instead, and sockcat relays them with the socket, LF to CRLF on the way out, until the
+// program has exited.
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
                                       const std::string& label);
 

@@ -42,7 +42,7 @@ struct Options {
   std::string host;                      // connect: the peer's host name or address
   std::string port;                      // listen: local port; connect: peer port; connect -z: a port list
   std::string bind_address;              // listen -b: local address ("" = wildcard)
-  std::string source_address;            // connect -s: local address to send from ("" = any)
+  std::string source_address;            // connect -s: local address to send from ("" = any); -U -u: PATH or @NAME to bind
   std::string source_port;               // connect --source-port ("" = ephemeral)
   std::string transform = "none";        // listen --transform: registry name
   std::string framing = "raw";           // --framing: name in the framing table (framing.hpp)

@@ -270,7 +270,7 @@ asio::awaitable<int> stream_listen(const Options& options) {
   // The -e/-c program is found once, before listening: a missing one ends the run here, and
   // one that disappears later costs only the clients that would have run it.
   std::optional<ChildCommand> command;
-  if (!options.command.empty()) command.emplace(options.command);
+  if (!options.command.empty()) command.emplace(options.command, options.crlf);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
   auto executor = co_await asio::this_coro::executor;
@@ -342,7 +342,7 @@ asio::awaitable<int> check_ports(const Options& options, const std::vector<asio:
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
-  if (!options.command.empty()) command.emplace(options.command);
+  if (!options.command.empty()) command.emplace(options.command, options.crlf);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (RelayTap::wanted(options)) tap.emplace(options);
   if (options.unix_socket) {

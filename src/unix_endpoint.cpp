@@ -91,7 +91,7 @@ PathState probe_socket_path(const UnixAddress& address, std::error_code& ec) {
   return PathState::absent;
 }
 
-void clear_stale_socket(const UnixAddress& address) {
+void clear_stale_socket(const UnixAddress& address, std::string_view action) {
   const std::string name = name_of(address);
   std::error_code ec;
   switch (probe_socket_path(address, ec)) {
@@ -99,9 +99,10 @@ void clear_stale_socket(const UnixAddress& address) {
       if (ec) throw std::system_error(ec, "cannot check " + name);
       return;
     case PathState::live:
-      throw failure(EADDRINUSE, "cannot listen on " + name + " (a live socket is bound there)");
+      throw failure(EADDRINUSE, "cannot " + std::string(action) + " " + name + " (a live socket is bound there)");
     case PathState::not_socket:
-      throw std::runtime_error("cannot listen on " + name + ": it exists and is not a socket (left alone)");
+      throw std::runtime_error("cannot " + std::string(action) + " " + name +
+                               ": it exists and is not a socket (left alone)");
     case PathState::stale:
       break;
   }

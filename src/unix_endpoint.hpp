@@ -48,10 +48,11 @@ enum class PathState {
 // byte. Sets `ec` (and returns absent) when the path cannot be checked (e.g. EACCES).
 PathState probe_socket_path(const UnixAddress& address, std::error_code& ec);
 
-// Gets a listener's PATH ready for bind(): removes a stale socket file (said under -v).
-// Throws std::system_error naming the path when a live socket is there (address in use),
-// when the path is not a socket (it is left alone), or when it cannot be checked or removed.
-void clear_stale_socket(const UnixAddress& address);
+// Gets a listener's PATH (or a -U -u client's -s LOCAL) ready for bind(): removes a stale
+// socket file (said under -v). Throws std::system_error naming the path ("cannot ACTION
+// PATH ...") when a live socket is there (address in use), when the path is not a socket (it
+// is left alone), or when it cannot be checked or removed.
+void clear_stale_socket(const UnixAddress& address, std::string_view action = "listen on");
 
 // Records that this process just bound the socket file at `address` (nothing for an
 // abstract name), so that remove_own_socket_files() removes it.

@@ -28,16 +28,16 @@ UnixAddress unix_address_of(const Options& options) {
 }
 
 // Opens `socket` on AF_UNIX and binds it to `address`, clearing a stale file first
-// and recording the new one for removal at exit. Throws naming the path.
+// and recording the new one for removal at exit. Throws "cannot ACTION PATH: ...".
 template <typename Socket>
-void bind_unix(Socket& socket, const UnixAddress& address) {
+void bind_unix(Socket& socket, const UnixAddress& address, const std::string& action = "listen on") {
   using Protocol = typename Socket::protocol_type;
-  clear_stale_socket(address);
+  clear_stale_socket(address, action);
   const std::string name = format_unix_address(reinterpret_cast<const sockaddr*>(&address.address), address.length);
   std::error_code ec;
   socket.open(Protocol(AF_UNIX, 0), ec);
   if (!ec) socket.bind(typename Protocol::endpoint(&address.address, address.length), ec);
-  if (ec) throw std::system_error(ec, "cannot listen on " + name);
+  if (ec) throw std::system_error(ec, "cannot " + action + " " + name);
   remember_socket_file(address);
 }
 
@@ -100,10 +100,18 @@ DatagramSocket connect_unix_datagram(const asio::any_io_executor& executor, cons
                                                                address.length);
   DatagramSocket socket(executor);
   std::error_code ec;
-  socket.open(asio::generic::datagram_protocol(AF_UNIX, 0), ec);
-  // An address of only the family asks Linux for a fresh abstract name (autobind).
-  sa_family_t family = AF_UNIX;
-  if (!ec) socket.bind(DatagramSocket::endpoint_type(&family, sizeof family), ec);
+  if (!options.source_address.empty()) {
+    // -s LOCAL: bound as a listener's PATH is (a stale file cleared, removed at exit).
+    Parsed<UnixAddress> local = parse_unix_address(options.source_address);
+    if (auto* problem = std::get_if<std::string>(&local))
+      throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
+    bind_unix(socket, std::get<UnixAddress>(local), "bind to");
+  } else {
+    socket.open(asio::generic::datagram_protocol(AF_UNIX, 0), ec);
+    // An address of only the family asks Linux for a fresh abstract name (autobind).
+    sa_family_t family = AF_UNIX;
+    if (!ec) socket.bind(DatagramSocket::endpoint_type(&family, sizeof family), ec);
+  }
   if (!ec) socket.connect(DatagramSocket::endpoint_type(&address.address, address.length), ec);
   if (ec) throw std::system_error(ec, name);
   return socket;

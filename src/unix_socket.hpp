@@ -24,9 +24,11 @@ DatagramSocket open_unix_datagram_listener(const asio::any_io_executor& executor
 // ("connect to PATH: ...") on failure.
 asio::awaitable<StreamSocket> connect_unix_stream(const Options& options);
 
-// A datagram socket connected to options.unix_path, bound first to an address the kernel
-// picks in the abstract namespace (autobind) so that replies can reach it. Throws
-// std::system_error ("connect to PATH: ...") on failure.
+// A datagram socket connected to options.unix_path, bound first so that replies can reach
+// it: to -s's PATH or @NAME (options.source_address; a stale file there is cleared, a live
+// socket is never taken over, and the file is removed at exit), else to an address the kernel
+// picks in the abstract namespace (autobind). Throws std::system_error ("connect to PATH:
+// ..." or "cannot bind to LOCAL: ...") on failure.
 DatagramSocket connect_unix_datagram(const asio::any_io_executor& executor, const Options& options);
 
 }  // namespace sockcat

@@ -93,6 +93,55 @@ def test_child_environment_names_both_ends(start_server, monkeypatch, flag, comm
     assert server.wait(5) == 0
 
 
+def test_child_environment_under_ncat_names_too(start_server, monkeypatch):
+    """Programs written for ncat read NCAT_*: the same values, NCAT_PROTO in ncat's capitals."""
+    monkeypatch.setenv("NCAT_REMOTE_PORT", "inherited")  # replaced, not passed on twice
+    server = exec_server(start_server, "-e", "/usr/bin/env")
+    client = connect(LOOP4, server.port)
+    client.shutdown(socket.SHUT_WR)
+    lines = recv_until_eof(client).decode().splitlines()
+    assert sum(line.startswith("NCAT_REMOTE_PORT=") for line in lines) == 1
+    variables = dict(line.split("=", 1) for line in lines if line.startswith("NCAT_"))
+    assert variables == {
+        "NCAT_PROTO": "TCP",
+        "NCAT_REMOTE_ADDR": "127.0.0.1",
+        "NCAT_REMOTE_PORT": str(client.getsockname()[1]),
+        "NCAT_LOCAL_ADDR": "127.0.0.1",
+        "NCAT_LOCAL_PORT": str(server.port),
+    }
+    assert server.wait(5) == 0
+
+
+@pytest.mark.parametrize("keep_open", [[], ["-k"]])
+def test_crlf_turns_the_programs_lf_into_crlf(start_server, keep_open):
+    """-C with -c: what the program writes goes out with CRLF line ends; what the client
+    sends reaches it unchanged, and the client's EOF is the end of its stdin."""
+    server = exec_server(start_server, *keep_open, "-C", "-c", "cat; printf 'end\\r\\n'")
+    client = connect(LOOP4, server.port)
+    client.sendall(b"one\ntwo\r\nthree")
+    client.shutdown(socket.SHUT_WR)
+    assert recv_until_eof(client) == b"one\r\ntwo\r\nthreeend\r\n"
+    wait_log(server, r"connection from 127\.0\.0\.1:%d closed: .* exited with status 0" % client.getsockname()[1])
+    if not keep_open:
+        assert server.wait(5) == 0
+
+
+def test_crlf_with_connect_exec():
+    listener, port = tcp_listener()
+    with listener:
+        proc = subprocess.Popen([SOCKCAT, "connect", "-C", "-c", "printf 'a\\nb\\n'", LOOP4, str(port)],
+                                stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            conn = accept(listener)
+            assert recv_until_eof(conn) == b"a\r\nb\r\n"
+            assert wait_exit(proc, 10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            proc.stderr.close()
+
+
 def test_child_environment_over_ipv6(start_server):
     server = exec_server(start_server, "-c", "echo $SOCKCAT_REMOTE_ADDR $SOCKCAT_LOCAL_ADDR $SOCKCAT_LOCAL_PORT")
     client = connect(LOOP6, server.port)
@@ -332,7 +381,7 @@ def test_program_gone_after_start_costs_only_that_client(start_server, tmp_path)
 
 
 def test_usage_errors_exit_2():
-    for args in (["listen", "-e", "cat", "-c", "cat", "0"], ["listen", "-u", "-e", "cat", "0"],
+    for args in (["listen", "-e", "cat", "-c", "cat", "0"], ["listen", "-u", "-q", "1s", "-e", "cat", "0"],
                  ["listen", "--transform", "echo", "-c", "cat", "0"], ["connect", "-z", "-e", "cat", LOOP4, "1"]):
         result = run_sockcat(*args)
         assert result.returncode == 2, args

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import SOCKCAT
+from conftest import SOCKCAT, wait_log
+from helpers_peers import read_until
 from helpers_tcp import (LOOP4, accept, assert_one_error_line, background, procs,  # noqa: F401
                          random_bytes, read_fd, recv_exact, recv_until_eof, sees_eof_within, sha256,
                          stderr_lines, tcp_listener, unused_port, wait_exit)
@@ -512,3 +513,46 @@ def test_udp_connect_send_only_does_not_linger():
         assert peer.join(30) == [b"hi"]
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     assert elapsed < 0.9, f"--send-only lingered {elapsed:.2f} s (the default linger is 1 s)"
+
+
+# --- listen -u: -C, --send-only, --recv-only ---------------------------------------------------
+
+def udp_sender():
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind((LOOP4, 0))
+    sender.settimeout(5)
+    return sender
+
+
+def test_udp_listen_crlf_converts_stdin_lf_for_the_latest_sender(start_server):
+    server = start_server("listen", "-u", "-v", "-C", "-p", "0", stdin=subprocess.PIPE)
+    with udp_sender() as sender:
+        sender.sendto(b"hello\n", (LOOP4, server.port))
+        assert read_until(server.proc.stdout, lambda d: d.endswith(b"\n")) == b"hello\n"  # arrives unchanged
+        server.proc.stdin.write(b"one\ntwo\r\n")
+        server.proc.stdin.flush()
+        assert sender.recv(100) == b"one\r\ntwo\r\n"
+
+
+def test_udp_listen_send_only_discards_arrivals_and_ends_with_stdin(start_server):
+    server = start_server("listen", "-u", "-v", "--send-only", "-p", "0", stdin=subprocess.PIPE)
+    with udp_sender() as sender:
+        sender.sendto(b"discarded\n", (LOOP4, server.port))
+        wait_log(server, r"datagrams from 127\.0\.0\.1:%d" % sender.getsockname()[1])
+        server.proc.stdin.write(b"to you\n")
+        server.proc.stdin.close()
+        assert sender.recv(100) == b"to you\n"
+        assert server.wait(10) == 0
+    assert server.proc.stdout.read() == b""
+
+
+def test_udp_listen_recv_only_never_reads_stdin(start_server):
+    server = start_server("listen", "-u", "-v", "--recv-only", "-p", "0", stdin=subprocess.PIPE)
+    with udp_sender() as sender:
+        server.proc.stdin.write(b"never sent\n")
+        server.proc.stdin.flush()
+        sender.sendto(b"printed\n", (LOOP4, server.port))
+        assert read_until(server.proc.stdout, lambda d: d.endswith(b"\n")) == b"printed\n"
+        sender.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            sender.recv(100)

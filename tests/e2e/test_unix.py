@@ -298,6 +298,41 @@ def test_datagram_listener_prints_datagrams_and_answers_latest_sender(unix_serve
     assert f"datagrams from {sock_dir}/sender" in server.stderr()
 
 
+def test_datagram_client_bound_to_source_path_gets_replies_and_removes_it(sock_dir):
+    """-U -u -s LOCAL PATH: the client is bound to LOCAL, so a server that answers the
+    sender's path (a Python echo server here) reaches it; the file sockcat made goes at exit."""
+    local = f"{sock_dir}/client"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as echo:
+        echo.settimeout(10)
+        echo.bind(f"{sock_dir}/echo")
+        proc = subprocess.Popen([SOCKCAT, "connect", "-v", "-U", "-u", "-s", local, "-q", "2s", f"{sock_dir}/echo"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(b"ping\n")
+            proc.stdin.flush()
+            data, sender = echo.recvfrom(100)
+            assert (data, sender) == (b"ping\n", local)
+            assert os.path.exists(local)
+            echo.sendto(data.upper(), sender)
+            assert read_until(proc.stdout, lambda d: d.endswith(b"\n")) == b"PING\n"
+            proc.stdin.close()
+            assert wait_exit(proc, 10) == 0
+        finally:
+            stop_process(proc)
+    assert not os.path.exists(local)
+
+
+def test_datagram_client_source_path_in_use_is_refused(sock_dir):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as holder, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as echo:
+        holder.bind(f"{sock_dir}/taken")
+        echo.bind(f"{sock_dir}/echo")
+        result = run_sockcat("-U", "-u", "-s", f"{sock_dir}/taken", f"{sock_dir}/echo", input=b"x")
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, f"cannot bind to {sock_dir}/taken")
+    assert os.path.exists(f"{sock_dir}/taken")  # a live socket's file is never taken over
+
+
 def test_datagram_connect_to_missing_path_fails(sock_dir):
     result = run_sockcat("connect", "-U", "-u", f"{sock_dir}/none", input=b"x")
     assert result.returncode == 1

@@ -459,7 +459,11 @@ TEST_CASE("cli: -U needs one valid PATH and refuses what only IP sockets have") 
   CHECK_THAT(rejected({"listen", "-U", "-b", "127.0.0.1", "/tmp/s"}), Contains("--bind"));
   CHECK_THAT(rejected({"listen", "-U", "-4", "/tmp/s"}), Contains("-4"));
   CHECK_THAT(rejected({"connect", "-U", "-6", "/tmp/s"}), Contains("-6"));
-  CHECK_THAT(rejected({"connect", "-U", "-s", "127.0.0.1", "/tmp/s"}), Contains("--source"));
+  CHECK_THAT(rejected({"connect", "-U", "-s", "127.0.0.1", "/tmp/s"}), Contains("-s") && Contains("-u"));
+  CHECK(accepted({"connect", "-U", "-u", "-s", "/tmp/me", "/tmp/s"}).source_address == "/tmp/me");
+  CHECK(accepted({"-Uu", "-s", "@me", "/tmp/s"}).source_address == "@me");
+  CHECK_THAT(rejected({"connect", "-U", "-u", "-s", "@", "/tmp/s"}), Contains("-s"));
+  CHECK_THAT(rejected({"connect", "-U", "-u", "-s", "/tmp/s", "/tmp/s"}), Contains("own"));
   CHECK_THAT(rejected({"connect", "-U", "--source-port", "5", "/tmp/s"}), Contains("--source-port"));
   CHECK_THAT(rejected({"connect", "-U", "-u", "-z", "/tmp/s"}), Contains("-z"));
   CHECK_THAT(rejected({"connect", "-U", "-z", "-q", "1s", "/tmp/s"}), Contains("-z"));
