@@ -93,7 +93,7 @@ void declare_listen(cxxopts::Options& spec) {
        cxxopts::value<std::vector<std::string>>(), "FILE")
       ("denyfile", "refuse peers listed in FILE (one address or range per line)",
        cxxopts::value<std::vector<std::string>>(), "FILE")
-      ("broker", "relay what each client sends to every other client (implies -k; stdin/stdout unused)")
+      ("broker", "relay what each client sends to every other client, and stdin to all (implies -k)")
       ("chat", "like --broker, by lines labelled <userN>, terminal controls stripped")
       ("send-file", "give each client the whole of FILE, then close (stdin/stdout unused)",
        cxxopts::value<std::string>(), "FILE");
@@ -249,8 +249,10 @@ Problem apply_server_modes(const cxxopts::ParseResult& parsed, bool replying, Op
   std::string mode = options.broker ? std::string(broker_name) : std::string("--send-file");
   if (options.udp) return mode + " serves TCP clients (drop -u)";
   if (replying) return mode + " does not take --transform " + quote(options.transform);
-  if (!options.half_close) return "--no-shutdown has no meaning with " + mode + " (stdin is not used)";
-  if (options.quit_after) return "-q has no meaning with " + mode + " (stdin is not used)";
+  // The broker reads stdin but never half-closes a client at its end, nor ends there.
+  std::string_view why = options.broker ? " (stdin's end ends nothing)" : " (stdin is not used)";
+  if (!options.half_close) return "--no-shutdown has no meaning with " + mode + std::string(why);
+  if (options.quit_after) return "-q has no meaning with " + mode + std::string(why);
   return std::nullopt;
 }
 
@@ -381,6 +383,17 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return apply_wait(parsed, options);
 }
 
+// The broker's stdio takes --send-only (only stdin is relayed) and --recv-only (stdin is never
+// read); the other connection options are refused with it.
+Problem check_broker_relay_options(const cxxopts::ParseResult& parsed, const Options& options) {
+  if (!options.broker) return std::nullopt;
+  for (const char* name : {"crlf", "delay", "output", "hex-dump", "append-output", "progress", "stats"})
+    if (parsed.count(name))
+      return "--" + std::string(name) + " applies to a relay with stdin/stdout, not to " +
+             (options.chat ? "--chat" : "--broker");
+  return std::nullopt;
+}
+
 // Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
 // --append-output, --progress, --stats) and checks that they fit the rest of the command line.
 Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options) {
@@ -419,8 +432,8 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     if (find_transform(options.transform)->reply)
       return first_given + " applies to a relay (--transform none), not to a replying server";
     if (options.udp) return first_given + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
-    if (options.keep_open) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
-    if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
+    if (Problem problem = check_broker_relay_options(parsed, options)) return problem;
+    if (options.keep_open && !options.broker) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
     if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
   }
   if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())

@@ -62,6 +62,12 @@ void StdoutSink::close(std::error_code& ec) {
   ::close(null);
 }
 
+bool stdin_is_background_terminal() {
+  if (!::isatty(STDIN_FILENO)) return false;
+  pid_t foreground = ::tcgetpgrp(STDIN_FILENO);
+  return foreground != -1 && foreground != ::getpgrp();
+}
+
 asio::posix::stream_descriptor open_null_sink(const asio::any_io_executor& executor) {
   int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (fd == -1) throw std::system_error(errno, std::generic_category(), "cannot open /dev/null");

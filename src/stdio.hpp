@@ -50,6 +50,10 @@ class StdoutSink : public asio::posix::stream_descriptor {
   int flags_at_open_;  // -1 when unknown or not stdout
 };
 
+// Whether stdin is a terminal whose foreground is another process group: reading it would
+// stop this process with SIGTTIN (a server started with & from an interactive shell).
+bool stdin_is_background_terminal();
+
 // A descriptor over /dev/null opened for writing: a sink that takes everything (--send-only).
 // Throws std::system_error if /dev/null cannot be opened.
 asio::posix::stream_descriptor open_null_sink(const asio::any_io_executor& executor);

@@ -200,8 +200,9 @@ asio::awaitable<int> serve_file_mode(Listener& listener) {
 }
 
 asio::awaitable<int> serve_broker_mode(Listener& listener) {
-  co_await serve_broker(listener.acceptor, listener.limits, listener.options.chat);
-  co_return exit_ok;
+  const Options& options = listener.options;
+  co_return co_await serve_broker(listener.acceptor, listener.limits,
+                                  BrokerMode{options.chat, !options.recv_only, !options.send_only});
 }
 
 // A replying transform over whole messages (--framing line or length).
