@@ -185,6 +185,7 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
   // --send-only: a client that half-closed still gets stdin until stdin ends.
   if (!broker.mode.relay_clients && !broker.stdin_ended && !client.failure && client.dropped_why.empty()) {
     client.eof_kept = true;
+    diag::info(2, "connection from " + client.peer + " half-closed: it still gets stdin (--send-only)");
     co_return;
   }
   finish_reading(client);
