@@ -171,7 +171,10 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
       break;
     }
     client.received += n;
-    if (!broker.mode.relay_clients) continue;  // --send-only: only stdin is relayed
+    if (!broker.mode.relay_clients) {  // --send-only: only stdin is relayed, until it ends
+      if (broker.stdin_ended) break;
+      continue;
+    }
     std::string text;
     if (broker.chat) lines.feed(std::span<const char>(server_scratch().data(), n), text);  // keeps line state
     else if (broker.clients.size() > 1) text.assign(server_scratch().data(), n);            // someone to hear it
@@ -283,7 +286,7 @@ void close_every_client(Broker& broker) {
   if (broker.acceptor) broker.acceptor->close(ignored);
   for (const ClientPtr& client : broker.clients) {
     if (client->eof_kept) finish_reading(*client);
-    else client->socket.shutdown(asio::socket_base::shutdown_receive, ignored);  // its reader sees EOF
+    else client->socket.shutdown(asio::socket_base::shutdown_receive, ignored);  // wakes its reader
   }
 }
 
