@@ -4,12 +4,15 @@ stripped; a slower reader holds the senders back (nothing is lost), while one th
 reading is dropped instead of stalling the others for good; -m and -i hold. The broker's own
 stdin goes to every client (<user0> with --chat) and its end ends nothing; --recv-only leaves
 stdin alone, --send-only relays stdin alone and ends with it."""
+import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
 
-from conftest import wait_log, wait_until
+from conftest import SOCKCAT, wait_log, wait_until
 from helpers_tcp import (LOOP4, background, connect, random_bytes, recv_exact, recv_until_eof, sees_eof_within,
                          sha256)
 
@@ -245,3 +248,39 @@ def test_broker_idle_timeout_closes_a_silent_client(start_server):
     with quiet:
         assert sees_eof_within(quiet, 5)
     wait_log(server, r"idle too long \(-i\)")
+
+
+def test_broker_in_the_background_of_a_terminal_leaves_it_unread_and_keeps_serving(tmp_path):
+    # An interactive bash on a pseudo-terminal starts the broker with &: job control gives it
+    # its own process group, not the terminal's foreground one, and the terminal as stdin.
+    # Reading it would stop the broker with SIGTTIN as soon as a client came.
+    errors, pid_file = tmp_path / "err", tmp_path / "pid"
+    command = f"{SOCKCAT} listen -v -p 0 --broker 2>{errors} & echo $! > {pid_file}; wait"
+    shell, terminal = pty.fork()
+    if shell == 0:
+        os.execvp("bash", ["bash", "--norc", "--noprofile", "-i", "-c", command])
+    broker = None
+    try:
+        def listening():
+            while select.select([terminal], [], [], 0)[0] and os.read(terminal, 4096):
+                pass  # keep the terminal's output drained
+            text = errors.read_text() if errors.exists() else ""
+            return pid_file.exists() and pid_file.read_text().strip() and re.search(r"listening on \S+:(\d+)", text)
+        found = wait_until(listening)
+        assert found, "the broker never reported its port"
+        broker = int(pid_file.read_text())
+        port = int(found.group(1))
+        first, second = connect(LOOP4, port), connect(LOOP4, port)
+        with first, second:
+            assert wait_until(lambda: errors.read_text().count("connection from") == 2)
+            first.sendall(b"still serving")
+            assert recv_exact(second, 13) == b"still serving"
+        with open(f"/proc/{broker}/stat") as stat:
+            assert stat.read().rsplit(")", 1)[1].split()[0] not in ("T", "t", "Z")
+    finally:
+        if broker is not None:
+            os.kill(broker, signal.SIGTERM)
+        if not wait_until(lambda: os.waitpid(shell, os.WNOHANG)[0], 10):
+            os.kill(shell, signal.SIGTERM)
+            os.waitpid(shell, 0)
+        os.close(terminal)
