@@ -3,6 +3,7 @@
 // per direction and one operation in flight per direction: a full sink stops its source.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -42,15 +43,16 @@ struct PumpResult {
   std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
 };
 
-// What a pump tells its relay about its waits for the source (only while it waits, never per
-// chunk moved): the relay can then tell an idle source from a busy one.
+// What a pump tells its relay about its waits for the source, so that the relay can tell an
+// idle source from a busy one. Two stores and an increment per wait (per read on the buffered
+// path): no clock, no system call.
 struct SourceWaits {
-  bool waiting = false;                          // a wait for the source is under way
-  std::chrono::steady_clock::time_point since;   // when that wait began
+  bool waiting = false;     // a wait for the source is under way
+  std::uint64_t begun = 0;  // waits begun so far: a new number is a new wait
 
   void begin() {
     waiting = true;
-    since = std::chrono::steady_clock::now();
+    ++begun;
   }
   void end() { waiting = false; }
 };
@@ -199,16 +201,27 @@ struct RelayOptions {
   std::chrono::milliseconds source_idle_limit = default_source_idle_limit;  // see until_source_idle
 };
 
-// Finishes when the pump that `waits` watches has been waiting for its source for `limit`
-// without a pause (checked at most every `limit`); cancel it to stop watching.
+// Finishes once the pump that `waits` watches has been in one wait for its source for at least
+// `limit` (seen at ticks of a quarter of it, so by `limit` and a quarter at most); cancel it to
+// stop watching.
 inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std::chrono::milliseconds limit) {
+  const auto tick = std::max(limit / 4, std::chrono::milliseconds(1));
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::optional<std::uint64_t> watched;  // the wait seen at the last tick, if any
+  std::chrono::steady_clock::time_point seen_since;
   for (;;) {
-    auto now = std::chrono::steady_clock::now();
-    timer.expires_at(waits.waiting ? waits.since + limit : now + limit);
+    timer.expires_after(tick);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // cancelled: the caller has stopped waiting
-    if (waits.waiting && std::chrono::steady_clock::now() - waits.since >= limit) co_return;
+    auto now = std::chrono::steady_clock::now();
+    if (!waits.waiting) {
+      watched.reset();
+    } else if (watched != waits.begun) {  // a new wait: it began after the last tick at the latest
+      watched = waits.begun;
+      seen_since = now;
+    } else if (now - seen_since >= limit) {
+      co_return;
+    }
   }
 }
 
