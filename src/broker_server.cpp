@@ -3,6 +3,9 @@
 #include <array>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -10,10 +13,13 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "chat_lines.hpp"
 #include "diag.hpp"
+#include "exit_status.hpp"
+#include "stdio.hpp"
 
 namespace sockcat {
 namespace {
@@ -37,6 +43,7 @@ struct BrokerClient {
   asio::steady_timer wake;          // cancelled when its writer has work or must stop
   bool takes_messages = true;       // false once it has ended or is ending
   bool reading_done = false;        // its end of file came: send what is queued, then close
+  bool eof_kept = false;            // --send-only: its end of file came, it still gets stdin
   std::string dropped_why;          // set when the broker dropped it
   std::error_code failure;          // why it ended, when it did not end at its own EOF
   std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
@@ -48,10 +55,21 @@ using ClientPtr = std::shared_ptr<BrokerClient>;
 
 // The state all sessions of one broker share.
 struct Broker {
+  Broker(const asio::any_io_executor& executor, BrokerMode how)
+      : mode(how), client_arrived(executor), all_left(executor) {}
   std::list<ClientPtr> clients;
   unsigned next_serial = 1;
-  bool chat = false;
+  BrokerMode mode;
+  bool chat = mode.chat;
+  asio::steady_timer client_arrived;  // cancelled whenever a client joins
+  asio::steady_timer all_left;        // cancelled when the last client leaves
+  StreamAcceptor* acceptor = nullptr;  // closed when a --send-only broker's stdin ends
+  bool stdin_ended = false;
 };
+
+// How the broker's own stdin is labelled in --chat: ncat names it so (it is descriptor 0), and
+// clients are numbered from 1.
+const std::string stdin_chat_name = "<user0>";
 
 std::string chat_name(const BrokerClient& client) { return "<user" + std::to_string(client.serial) + ">"; }
 
@@ -131,7 +149,18 @@ asio::awaitable<void> deliver(Broker& broker, const BrokerClient* from, const st
   }
 }
 
-// Relays what `client` sends to the others until its end of file or a failure.
+// Ends what `client` takes in once its reading is over: what is queued still goes out, then its
+// writer closes it; after a failure or a drop, at once.
+void finish_reading(BrokerClient& client) {
+  client.reading_done = true;
+  client.takes_messages = false;  // what is queued still goes out; nothing new joins it
+  wake_senders(client);
+  if (client.failure || !client.dropped_why.empty()) stop_client(client);
+  client.wake.cancel();
+}
+
+// Relays what `client` sends to the others (with --send-only: reads and drops it) until its
+// end of file or a failure.
 asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
   ChatLines lines(chat_name(client) + " ");
   // A client dropped (or failed) while this reader waited for room elsewhere stops here.
@@ -142,21 +171,27 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
       break;
     }
     client.received += n;
+    if (!broker.mode.relay_clients) {  // --send-only: only stdin is relayed, until it ends
+      if (broker.stdin_ended) break;
+      continue;
+    }
     std::string text;
     if (broker.chat) lines.feed(std::span<const char>(server_scratch().data(), n), text);  // keeps line state
     else if (broker.clients.size() > 1) text.assign(server_scratch().data(), n);            // someone to hear it
     co_await deliver(broker, &client, text);
   }
-  if (broker.chat) {
+  if (broker.chat && broker.mode.relay_clients) {
     std::string text;
     lines.finish(text);
     co_await deliver(broker, &client, text);
   }
-  client.reading_done = true;
-  client.takes_messages = false;  // what is queued still goes out; nothing new joins it
-  wake_senders(client);
-  if (client.failure || !client.dropped_why.empty()) stop_client(client);
-  client.wake.cancel();
+  // --send-only: a client that half-closed still gets stdin until stdin ends.
+  if (!broker.mode.relay_clients && !broker.stdin_ended && !client.failure && client.dropped_why.empty()) {
+    client.eof_kept = true;
+    diag::info(2, "connection from " + client.peer + " half-closed: it still gets stdin (--send-only)");
+    co_return;
+  }
+  finish_reading(client);
 }
 
 // Writes what is queued for `client`, one message at a time, until it ends; after its end of
@@ -213,6 +248,7 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
                                                        "\n"));
   }
   broker->clients.push_back(client);
+  broker->client_arrived.cancel();
   if (broker->chat) {
     const std::string joined = "<announce> " + chat_name(*client) + " has joined\n";
     co_await deliver(*broker, client.get(), joined);
@@ -224,6 +260,7 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
 
   client->takes_messages = false;
   broker->clients.remove(client);
+  if (broker->clients.empty()) broker->all_left.cancel();
   if (broker->chat) {
     const std::string left = "<announce> " + chat_name(*client) + " has left\n";
     co_await deliver(*broker, nullptr, left);
@@ -233,15 +270,77 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
   report_end(*client);
 }
 
+// Waits until a client is connected and stdin may be read: a terminal is left alone while
+// sockcat is not in its foreground (a background job would be stopped by SIGTTIN).
+asio::awaitable<void> await_stdin_turn(Broker& broker) {
+  while (broker.clients.empty() || stdin_is_background_terminal()) {
+    broker.client_arrived.expires_at(asio::steady_timer::time_point::max());
+    co_await broker.client_arrived.async_wait(with_error);
+  }
+}
+
+// stdin has ended under --send-only: nothing more will be sent, so the broker stops accepting
+// and every client gets what is queued for it and is closed.
+void close_every_client(Broker& broker) {
+  std::error_code ignored;
+  if (broker.acceptor) broker.acceptor->close(ignored);
+  for (const ClientPtr& client : broker.clients) {
+    if (client->eof_kept) finish_reading(*client);
+    else client->socket.shutdown(asio::socket_base::shutdown_receive, ignored);  // wakes its reader
+  }
+}
+
+// Relays the broker's own stdin to every client until stdin ends, a chunk at a time (with
+// chat, lines labelled stdin_chat_name). Reads nothing while no client is connected, nor while
+// a client has no room for the last chunk (see deliver): memory stays bounded.
+asio::awaitable<void> relay_stdin(std::shared_ptr<Broker> broker) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
+  auto chunk = std::make_unique<std::array<char, 64 * 1024>>();
+  ChatLines lines(stdin_chat_name + " ");
+  while (in.is_open()) {
+    co_await await_stdin_turn(*broker);
+    auto [read_error, n] = co_await in.async_read_some(asio::buffer(*chunk), with_error);
+    std::string text;
+    if (broker->chat) lines.feed(std::span<const char>(chunk->data(), n), text);
+    else text.assign(chunk->data(), n);
+    co_await deliver(*broker, nullptr, text);
+    if (!read_error) continue;
+    if (read_error != asio::error::eof) diag::error("stdin", read_error);
+    break;
+  }
+  if (broker->chat) {
+    std::string text;
+    lines.finish(text);
+    co_await deliver(*broker, nullptr, text);
+  }
+  broker->stdin_ended = true;
+  if (broker->mode.relay_clients) {
+    diag::info(2, "stdin ended; the broker goes on");
+  } else {
+    diag::info(1, "stdin ended: --send-only closes every client and ends");
+    close_every_client(*broker);
+  }
+}
+
 }  // namespace
 
-asio::awaitable<void> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, bool chat) {
-  auto broker = std::make_shared<Broker>();
-  broker->chat = chat;
+asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, BrokerMode mode) {
+  auto executor = co_await asio::this_coro::executor;
+  auto broker = std::make_shared<Broker>(executor, mode);
+  broker->acceptor = &acceptor;
+  if (mode.read_stdin) asio::co_spawn(executor, relay_stdin(broker), [](std::exception_ptr) {});
   const Session session = [broker, limits](StreamSocket socket, std::string peer) {
     return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout);
   };
   co_await accept_clients(acceptor, limits, session);
+  broker->acceptor = nullptr;
+  // Only a --send-only broker whose stdin has ended gets here: let every client finish.
+  while (!broker->clients.empty()) {
+    broker->all_left.expires_at(asio::steady_timer::time_point::max());
+    co_await broker->all_left.async_wait(with_error);
+  }
+  co_return exit_ok;
 }
 
 }  // namespace sockcat

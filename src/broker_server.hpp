@@ -1,5 +1,6 @@
-// listen --broker and --chat: every client's data goes to every other client. stdin and
-// stdout are not used. One coroutine per client reads it, and one writes its queue.
+// listen --broker and --chat: every client's data goes to every other client, and the
+// server's own stdin goes to every client (as ncat's broker does); stdout is not used. One
+// coroutine per client reads it, and one writes its queue; one more reads stdin.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -20,13 +21,25 @@ inline constexpr std::size_t broker_queue_limit = 1 << 20;
 // one stalled reader holds up the others for this long at most.
 inline constexpr std::chrono::seconds broker_stall_limit{2};
 
+// How a broker uses its own stdio and what it relays.
+struct BrokerMode {
+  bool chat = false;           // --chat: labelled lines, terminal controls stripped
+  bool read_stdin = true;      // false with --recv-only: stdin is never read
+  bool relay_clients = true;   // false with --send-only: what clients send is read and dropped
+};
+
 // Serves the clients of `acceptor` until it is closed. What a client sends goes to every other
 // client connected at the time, never back to itself, in the order it was sent; with `chat`,
 // a line at a time as "<userN> line" (N the connection's serial number from 1) with terminal
-// controls stripped, and "<announce>" lines tell who joins and leaves. A slower client holds
-// the senders back; a stalled one is dropped (see broker_stall_limit). At a client's end of
-// file the server sends it what is already queued for it and closes it. A failure ends only
-// that client.
-asio::awaitable<void> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, bool chat);
+// controls stripped, and "<announce>" lines tell who joins and leaves. stdin goes to every
+// client (with `chat` as "<user0> line"); it is read only while a client is connected, and its
+// end ends nothing (stdin unused, as with </dev/null, changes nothing). A slower client holds
+// the senders (stdin too) back; a stalled one is dropped (see broker_stall_limit). At a
+// client's end of file the server sends it what is already queued for it and closes it. A
+// failure ends only that client.
+// Without `relay_clients`, a client that half-closes keeps getting stdin, and at stdin's end
+// the broker stops accepting, lets every client take what is queued for it, closes them and
+// returns exit_ok; otherwise it returns only if `acceptor` is closed from outside.
+asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, BrokerMode mode);
 
 }  // namespace sockcat

@@ -103,7 +103,7 @@ void declare_listen(cxxopts::Options& spec) {
        cxxopts::value<std::vector<std::string>>(), "FILE")
       ("denyfile", "refuse peers listed in FILE (one address or range per line)",
        cxxopts::value<std::vector<std::string>>(), "FILE")
-      ("broker", "relay what each client sends to every other client (implies -k; stdin/stdout unused)")
+      ("broker", "relay what each client sends to every other client, and stdin to all (implies -k)")
       ("chat", "like --broker, by lines labelled <userN>, terminal controls stripped")
       ("send-file", "give each client the whole of FILE, then close (stdin/stdout unused)",
        cxxopts::value<std::string>(), "FILE");
@@ -258,8 +258,10 @@ Problem apply_server_modes(const cxxopts::ParseResult& parsed, bool replying, Op
   std::string mode = options.broker ? std::string(broker_name) : std::string("--send-file");
   if (options.udp) return mode + " serves TCP clients (drop -u)";
   if (replying) return mode + " does not take --transform " + quote(options.transform);
-  if (!options.half_close) return "--no-shutdown has no meaning with " + mode + " (stdin is not used)";
-  if (options.quit_after) return "-q has no meaning with " + mode + " (stdin is not used)";
+  // The broker reads stdin but never half-closes a client at its end, nor ends there.
+  std::string_view why = options.broker ? " (stdin's end ends nothing)" : " (stdin is not used)";
+  if (!options.half_close) return "--no-shutdown has no meaning with " + mode + std::string(why);
+  if (options.quit_after) return "-q has no meaning with " + mode + std::string(why);
   return std::nullopt;
 }
 
@@ -454,8 +456,12 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     std::string not_for_udp = first_relay_option(parsed, {"crlf", "send-only", "recv-only"});
     if (options.udp && !not_for_udp.empty())
       return not_for_udp + " applies to a TCP relay and to 'connect -u', not to 'listen -u'";
-    if (options.keep_open) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
-    if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
+    // The broker's stdio takes --send-only (only stdin is relayed) and --recv-only (stdin is
+    // never read); the other connection options are refused with it.
+    std::string not_for_broker = first_relay_option(parsed, {"send-only", "recv-only"});
+    if (options.broker && !not_for_broker.empty())
+      return not_for_broker + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
+    if (options.keep_open && !options.broker) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
     if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
   }
   if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())

@@ -3,6 +3,7 @@
 // per direction and one operation in flight per direction: a full sink stops its source.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -42,11 +43,26 @@ struct PumpResult {
   std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
 };
 
+// What a pump tells its relay about its waits for the source, so that the relay can tell an
+// idle source from a busy one. Two stores and an increment per wait (per read on the buffered
+// path): no clock, no system call.
+struct SourceWaits {
+  bool waiting = false;     // a wait for the source is under way
+  std::uint64_t begun = 0;  // waits begun so far: a new number is a new wait
+
+  void begin() {
+    waiting = true;
+    ++begun;
+  }
+  void end() { waiting = false; }
+};
+
 // What watches or changes one direction of a relay. All null by default: nothing to pay.
 struct PumpHooks {
   RelayTap* tap = nullptr;                // counts what crosses (and logs it, if it sees bytes)
   Direction direction = Direction::sent;  // which way this pump moves bytes, for the tap
   SendShaper* shaper = nullptr;           // -C / -d: changes and paces what is written
+  SourceWaits* source_waits = nullptr;    // told when the pump starts and stops waiting for its source
 
   // Whether the pump must see every byte, which rules out the zero-copy paths.
   bool must_see_bytes() const { return shaper || (tap && tap->sees_bytes()); }
@@ -78,7 +94,9 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
       co_return result;
     }
     if (step.wait_source) {
+      if (hooks.source_waits) hooks.source_waits->begin();
       auto [ec] = co_await from.async_wait(Source::wait_read, with_error);
+      if (hooks.source_waits) hooks.source_waits->end();
       if (ec) result.read_error = ec;
     } else if (step.wait_sink) {
       auto [ec] = co_await to.async_wait(Sink::wait_write, with_error);
@@ -111,7 +129,9 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
     if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop, hooks);
   }
   while (!*stop) {
+    if (hooks.source_waits) hooks.source_waits->begin();
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
+    if (hooks.source_waits) hooks.source_waits->end();
     if (n > 0) {
       std::error_code write_error;
       std::size_t written = 0;
@@ -154,13 +174,21 @@ struct RelayResult {
   PumpResult received;  // connection -> local sink
   bool peer_closed_first = false;  // the peer's EOF came while we were still sending
   bool quit = false;               // ended by RelayOptions::quit_after
+  bool source_idle = false;        // ended after the peer's EOF because the source went idle
 };
 
 // When the relay stops sending because the peer has stopped.
 enum class PeerEofPolicy {
   keep_sending,  // the peer may only have half-closed: send the rest of the source
   stop_sending,  // the peer's EOF ends the session (an interactive source has nothing queued)
+  until_source_idle,  // send what the source still delivers; a source that delivers nothing
+                      // for RelayOptions::source_idle_limit after the peer's EOF ends it
 };
+
+// After the peer's EOF under PeerEofPolicy::until_source_idle, how long a source may deliver
+// nothing before the session ends: longer than the pauses of a producer that is still
+// answering, shorter than anyone waits for a listener whose client has gone.
+inline constexpr std::chrono::milliseconds default_source_idle_limit{500};
 
 // How a relay behaves at the ends of its streams, and what watches it.
 struct RelayOptions {
@@ -170,12 +198,40 @@ struct RelayOptions {
   bool read_source = true;     // false (--recv-only): never read the source, never half-close
   RelayTap* tap = nullptr;     // counts (and logs) both directions
   SendShaper* shaper = nullptr;  // -C / -d on the sending direction
+  std::chrono::milliseconds source_idle_limit = default_source_idle_limit;  // see until_source_idle
 };
+
+// Finishes once the pump that `waits` watches has been in one wait for its source for at least
+// `limit` (seen at ticks of a quarter of it, so by `limit` and a quarter at most); cancel it to
+// stop watching.
+inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std::chrono::milliseconds limit) {
+  const auto tick = std::max(limit / 4, std::chrono::milliseconds(1));
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::optional<std::uint64_t> watched;  // the wait seen at the last tick, if any
+  std::chrono::steady_clock::time_point seen_since;
+  for (;;) {
+    timer.expires_after(tick);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // cancelled: the caller has stopped waiting
+    auto now = std::chrono::steady_clock::now();
+    if (!waits.waiting) {
+      watched.reset();
+    } else if (watched != waits.begun) {  // a new wait: it began after the last tick at the latest
+      watched = waits.begun;
+      seen_since = now;
+    } else if (now - seen_since >= limit) {
+      co_return;
+    }
+  }
+}
 
 // Runs both directions until each is done. Connection -> sink ends at the peer's EOF or an
 // error on either side. Source -> connection ends at the source's EOF (then, if `half_close`,
 // the connection's sending side is shut down), on a failed send (the peer is gone), when the
-// other direction failed, or at the peer's EOF under PeerEofPolicy::stop_sending.
+// other direction failed, or at the peer's EOF under PeerEofPolicy::stop_sending (under
+// until_source_idle, once the source then delivers nothing for `source_idle_limit`: nothing it
+// had delivered is dropped, and `source_idle` is set). The sink is closed at the peer's clean
+// EOF when sending goes on, so that its reader sees the end at once.
 // With `quit_after`, the relay ends that long after the source's EOF even if the peer goes on
 // (received.read_error is then operation_aborted and `quit` is set). Without `read_source`
 // nothing is sent and the relay ends with the receiving direction.
@@ -194,6 +250,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   bool receiving_done = false;
   bool watching_for_reset = false;
   asio::steady_timer quit_timer(co_await asio::this_coro::executor);
+  const bool watch_source = on_peer_eof == PeerEofPolicy::until_source_idle;
+  SourceWaits source_waits;
 
   auto send = [&]() -> asio::awaitable<void> {
     if (!options.read_source) {
@@ -201,7 +259,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       co_return;
     }
     result.sent = co_await pump(source, connection, *up_buffer, &stop_sending,
-                                PumpHooks{options.tap, Direction::sent, options.shaper});
+                                PumpHooks{options.tap, Direction::sent, options.shaper, watch_source ? &source_waits : nullptr});
     if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
       std::error_code ignored;
       connection.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -229,16 +287,31 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
     result.peer_closed_first = peer_finished_cleanly && !sending_done;
-    if (peer_finished_cleanly && on_peer_eof == PeerEofPolicy::keep_sending) {
+    if (peer_finished_cleanly && on_peer_eof != PeerEofPolicy::stop_sending) {
       receiving_done = true;
       quit_timer.cancel();
       if (sending_done) co_return;
+      std::error_code ignored;
+      sink.close(ignored);  // nothing more will come: the sink's reader sees its end now
       // Keep sending, but not to a peer that has fully closed: the reset it answers our next
       // send with raises an error condition on the socket, which ends the session at once.
+      // Under until_source_idle an idle source ends it too, cancelling only the source: a
+      // pump that waits for its source holds nothing unsent.
       watching_for_reset = true;
-      co_await connection.async_wait(asio::socket_base::wait_error, asio::experimental::as_tuple(asio::use_awaitable));
+      auto reset = connection.async_wait(asio::socket_base::wait_error, asio::experimental::as_tuple(asio::use_awaitable));
+      if (watch_source) {
+        auto ended = co_await (std::move(reset) || wait_for_idle_source(source_waits, options.source_idle_limit));
+        result.source_idle = ended.index() == 1 && !sending_done;
+      } else {
+        co_await std::move(reset);
+      }
       watching_for_reset = false;
       if (sending_done) co_return;
+      if (result.source_idle) {
+        stop_sending = true;
+        source.cancel(ignored);
+        co_return;
+      }
     }
     // The session is over (failure, or the peer's EOF ends it): stop the other direction.
     receiving_done = true;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -31,6 +32,40 @@ asio::posix::stream_descriptor open_stdio(const asio::any_io_executor& executor,
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy >= 0) descriptor.assign(copy);
   return descriptor;
+}
+
+namespace {
+
+// Whether descriptors `a` and `b` refer to the same file (a terminal or socket on both, say).
+bool same_file(int a, int b) {
+  struct stat first {}, second {};
+  if (::fstat(a, &first) != 0 || ::fstat(b, &second) != 0) return false;
+  return first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+}
+
+}  // namespace
+
+StdoutSink::StdoutSink(asio::posix::stream_descriptor descriptor, bool is_stdout)
+    : asio::posix::stream_descriptor(std::move(descriptor)), is_stdout_(is_stdout && is_open()),
+      flags_at_open_(is_stdout_ ? ::fcntl(native_handle(), F_GETFL) : -1) {}
+
+void StdoutSink::close(std::error_code& ec) {
+  bool release_stdout = is_stdout_ && is_open();
+  if (release_stdout && flags_at_open_ != -1 && !same_file(STDIN_FILENO, STDOUT_FILENO))
+    ::fcntl(native_handle(), F_SETFL, flags_at_open_);
+  asio::posix::stream_descriptor::close(ec);
+  if (!release_stdout) return;
+  is_stdout_ = false;
+  int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null == -1) return;  // stdout stays open until exit rather than leave fd 1 free for reuse
+  ::dup2(null, STDOUT_FILENO);
+  ::close(null);
+}
+
+bool stdin_is_background_terminal() {
+  if (!::isatty(STDIN_FILENO)) return false;
+  pid_t foreground = ::tcgetpgrp(STDIN_FILENO);
+  return foreground != -1 && foreground != ::getpgrp();
 }
 
 asio::posix::stream_descriptor open_null_sink(const asio::any_io_executor& executor) {

@@ -66,6 +66,9 @@ int relay_status(const RelayResult& result, const std::string& peer, const Optio
                                     : "quitting: -q time after stdin ended is up");
     return exit_ok;
   }
+  if (result.source_idle)
+    diag::info(1, "the peer has closed and stdin delivered nothing for " +
+                      std::to_string(default_source_idle_limit.count()) + " ms: done");
   if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
   if (down.write_error) {
     diag::error("stdout", down.write_error);
@@ -91,6 +94,16 @@ int relay_status(const RelayResult& result, const std::string& peer, const Optio
   return exit_ok;
 }
 
+// What the relay does with stdin once the peer has closed. With a person at the keyboard
+// nothing queued can be lost, so the session ends. From a pipe or file, the peer may only have
+// half-closed: a client sends the rest of stdin, as nc and ncat do; a one-client listener sends
+// what stdin still delivers and ends once it idles, so that `sockcat -l PORT > file` with an
+// open, silent stdin ends when its client has gone (nc -l and ncat -l end at once).
+PeerEofPolicy peer_eof_policy(const Options& options) {
+  if (::isatty(STDIN_FILENO)) return PeerEofPolicy::stop_sending;
+  return options.role == Role::listen ? PeerEofPolicy::until_source_idle : PeerEofPolicy::keep_sending;
+}
+
 // Relays `socket` with stdin/stdout until both directions are done; `tap` (null unless -o, -x,
 // --stats or --progress asked for one) watches it.
 asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& options, const std::string& peer,
@@ -99,12 +112,11 @@ asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& optio
   // --recv-only leaves stdin alone (a closed descriptor is never read); --send-only discards.
   asio::posix::stream_descriptor in(executor);
   if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
-  // With a person at the keyboard nothing queued can be lost, so the peer's EOF ends the
-  // session; from a pipe or file, the rest of stdin still goes to a peer that only half-closed.
+  StdoutSink out = options.send_only ? StdoutSink(open_null_sink(executor), false)
+                                     : StdoutSink(open_stdio(executor, STDOUT_FILENO), true);
   RelayOptions relay_options;
   relay_options.half_close = options.half_close;
-  relay_options.on_peer_eof = ::isatty(STDIN_FILENO) ? PeerEofPolicy::stop_sending : PeerEofPolicy::keep_sending;
+  relay_options.on_peer_eof = peer_eof_policy(options);
   relay_options.quit_after = options.quit_after;
   if (options.send_only) relay_options.quit_after = std::chrono::milliseconds(0);
   relay_options.read_source = !options.recv_only;
@@ -188,8 +200,9 @@ asio::awaitable<int> serve_file_mode(Listener& listener) {
 }
 
 asio::awaitable<int> serve_broker_mode(Listener& listener) {
-  co_await serve_broker(listener.acceptor, listener.limits, listener.options.chat);
-  co_return exit_ok;
+  const Options& options = listener.options;
+  co_return co_await serve_broker(listener.acceptor, listener.limits,
+                                  BrokerMode{options.chat, !options.recv_only, !options.send_only});
 }
 
 // A replying transform over whole messages (--framing line or length).

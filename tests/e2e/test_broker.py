@@ -1,14 +1,20 @@
 """listen --broker and --chat against the real binary: every client's data reaches every
 other client and never itself; chat lines are labelled <userN> with terminal controls
 stripped; a slower reader holds the senders back (nothing is lost), while one that stops
-reading is dropped instead of stalling the others for good; -m and -i hold."""
+reading is dropped instead of stalling the others for good; -m and -i hold. The broker's own
+stdin goes to every client (<user0> with --chat) and its end ends nothing; --recv-only leaves
+stdin alone, --send-only relays stdin alone and ends with it."""
+import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
 
-from conftest import wait_log, wait_until
-from helpers_tcp import LOOP4, background, connect, random_bytes, recv_exact, sees_eof_within, sha256
+from conftest import SOCKCAT, wait_log, wait_until
+from helpers_tcp import (LOOP4, background, connect, random_bytes, recv_exact, recv_until_eof, sees_eof_within,
+                         sha256)
 
 
 
@@ -31,8 +37,8 @@ def read_line(sock, timeout=10):
     return line
 
 
-def start_broker(start_server, *extra):
-    return start_server("listen", "-v", "-p", "0", *extra)
+def start_broker(start_server, *extra, **kwargs):
+    return start_server("listen", "-v", "-p", "0", *extra, **kwargs)
 
 
 def test_broker_gives_each_clients_data_to_all_others_and_not_back(start_server):
@@ -55,8 +61,45 @@ def test_broker_gives_each_clients_data_to_all_others_and_not_back(start_server)
     wait_log(server, r"closed \(received \d+ bytes", count=3)
 
 
-def test_broker_does_not_use_stdin_or_stdout(start_server):
-    server = start_server("listen", "-v", "-p", "0", "--broker", stdin=subprocess.PIPE)
+def test_broker_sends_stdin_to_every_client_and_goes_on_after_its_end(start_server):
+    server = start_broker(start_server, "--broker", "-v", stdin=subprocess.PIPE)
+    stdin = server.proc.stdin
+    stdin.write(b"waiting in the pipe\n")  # read only once a client is connected
+    stdin.flush()
+    first = join(server, 0)
+    assert recv_exact(first, 20) == b"waiting in the pipe\n"
+    second = join(server, 1)
+    with first, second:
+        stdin.write(b"FROM STDIN\n")
+        stdin.flush()
+        for client in (first, second):
+            assert recv_exact(client, 11) == b"FROM STDIN\n"
+        stdin.close()
+        wait_log(server, r"stdin ended; the broker goes on")
+        first.sendall(b"between clients")
+        assert recv_exact(second, 15) == b"between clients"
+        with join(server, 2) as third:
+            second.sendall(b"to the newcomer")
+            assert recv_exact(third, 15) == b"to the newcomer"
+            assert recv_exact(first, 15) == b"to the newcomer"
+    wait_log(server, r"closed \(", count=3)
+    server.signal(signal.SIGTERM)
+    assert server.wait(10) == 143
+    assert server.proc.stdout.read() == b""  # what clients send is not written out, as in ncat
+
+
+def test_chat_labels_stdin_lines_as_user0(start_server):
+    server = start_broker(start_server, "--chat", stdin=subprocess.PIPE)
+    with join(server, 0) as client:
+        assert read_line(client) == b"<announce> you are <user1>, with 0 others\n"
+        server.proc.stdin.write(b"hello \x1b[31mall\n" + b"no newline, then EOF")
+        server.proc.stdin.close()
+        assert read_line(client) == b"<user0> hello all\n"
+        assert read_line(client) == b"<user0> no newline, then EOF\n"
+
+
+def test_broker_recv_only_never_reads_stdin(start_server):
+    server = start_broker(start_server, "--broker", "--recv-only", stdin=subprocess.PIPE)
     server.proc.stdin.write(b"FROM STDIN\n")
     server.proc.stdin.flush()
     first, second = join(server, 0), join(server, 1)
@@ -65,9 +108,51 @@ def test_broker_does_not_use_stdin_or_stdout(start_server):
         # Had stdin been sent to the clients, its bytes would come first.
         assert recv_exact(second, 20) == b"between clients only"
     wait_log(server, r"closed \(", count=2)
-    server.signal(signal.SIGTERM)
-    assert server.wait(10) == 143
-    assert server.proc.stdout.read() == b""
+
+
+def test_broker_send_only_relays_stdin_alone_and_ends_with_it(start_server):
+    server = start_broker(start_server, "--broker", "--send-only", "-v", stdin=subprocess.PIPE)
+    quiet, talker = join(server, 0), join(server, 1)
+    with quiet, talker:
+        quiet.shutdown(socket.SHUT_WR)  # a receiver started with </dev/null half-closes at once
+        wait_log(server, r"half-closed: it still gets stdin")
+        talker.sendall(b"not relayed\n")
+        server.proc.stdin.write(b"broadcast\n")
+        server.proc.stdin.flush()
+        for client in (quiet, talker):
+            assert recv_exact(client, 10) == b"broadcast\n"
+        server.proc.stdin.write(b"last\n")
+        server.proc.stdin.close()
+        for client in (quiet, talker):
+            assert recv_until_eof(client, 10) == b"last\n"
+    assert server.wait(10) == 0
+    assert "--send-only closes every client and ends" in server.stderr()
+
+
+def test_broker_stdin_waits_for_a_slow_client_and_a_stalled_one_is_dropped(start_server):
+    server = start_broker(start_server, "--broker", stdin=subprocess.PIPE)
+    reader = join(server, 0)
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.settimeout(10)
+    stalled.connect((LOOP4, server.port))
+    stalled_port = stalled.getsockname()[1]
+    wait_log(server, r"connection from \S+:\d+\n", count=2)
+    payload = random_bytes(24 << 20, seed=7)
+
+    def feed():
+        server.proc.stdin.write(payload)
+        server.proc.stdin.flush()
+
+    try:
+        feeding = background(feed)
+        received = recv_exact(reader, len(payload), timeout=60)
+        feeding.join(60)
+        assert sha256(received) == sha256(payload)
+        wait_log(server, r"connection from 127\.0\.0\.1:%d dropped: .*not reading" % stalled_port)
+    finally:
+        for sock in (reader, stalled):
+            sock.close()
 
 
 def test_broker_client_eof_closes_it_after_what_is_queued(start_server):
@@ -163,3 +248,39 @@ def test_broker_idle_timeout_closes_a_silent_client(start_server):
     with quiet:
         assert sees_eof_within(quiet, 5)
     wait_log(server, r"idle too long \(-i\)")
+
+
+def test_broker_in_the_background_of_a_terminal_leaves_it_unread_and_keeps_serving(tmp_path):
+    # An interactive bash on a pseudo-terminal starts the broker with &: job control gives it
+    # its own process group, not the terminal's foreground one, and the terminal as stdin.
+    # Reading it would stop the broker with SIGTTIN as soon as a client came.
+    errors, pid_file = tmp_path / "err", tmp_path / "pid"
+    command = f"{SOCKCAT} listen -v -p 0 --broker 2>{errors} & echo $! > {pid_file}; wait"
+    shell, terminal = pty.fork()
+    if shell == 0:
+        os.execvp("bash", ["bash", "--norc", "--noprofile", "-i", "-c", command])
+    broker = None
+    try:
+        def listening():
+            while select.select([terminal], [], [], 0)[0] and os.read(terminal, 4096):
+                pass  # keep the terminal's output drained
+            text = errors.read_text() if errors.exists() else ""
+            return pid_file.exists() and pid_file.read_text().strip() and re.search(r"listening on \S+:(\d+)", text)
+        found = wait_until(listening)
+        assert found, "the broker never reported its port"
+        broker = int(pid_file.read_text())
+        port = int(found.group(1))
+        first, second = connect(LOOP4, port), connect(LOOP4, port)
+        with first, second:
+            assert wait_until(lambda: errors.read_text().count("connection from") == 2)
+            first.sendall(b"still serving")
+            assert recv_exact(second, 13) == b"still serving"
+        with open(f"/proc/{broker}/stat") as stat:
+            assert stat.read().rsplit(")", 1)[1].split()[0] not in ("T", "t", "Z")
+    finally:
+        if broker is not None:
+            os.kill(broker, signal.SIGTERM)
+        if not wait_until(lambda: os.waitpid(shell, os.WNOHANG)[0], 10):
+            os.kill(shell, signal.SIGTERM)
+            os.waitpid(shell, 0)
+        os.close(terminal)

@@ -626,6 +626,21 @@ TEST_CASE("cli: --broker, --chat and --send-file") {
   CHECK_THAT(rejected({"listen", "--broker", "--framing", "line", "0"}), Contains("--framing"));
 }
 
+TEST_CASE("cli: the broker takes --send-only and --recv-only, not the other connection options") {
+  for (const char* mode : {"--broker", "--chat"}) {
+    INFO(mode);
+    CHECK(accepted({"listen", mode, "--send-only", "0"}).send_only);
+    CHECK(accepted({"listen", mode, "--recv-only", "-m", "3", "0"}).recv_only);
+    CHECK(accepted({"-lk", mode, "--send-only", "0"}).send_only);
+    CHECK_THAT(rejected({"listen", mode, "--send-only", "--recv-only", "0"}), Contains("exclude each other"));
+    CHECK_THAT(rejected({"listen", mode, "--send-only", "-C", "0"}), Contains("--crlf") && Contains(mode));
+    CHECK_THAT(rejected({"listen", mode, "--stats", "--recv-only", "0"}), Contains("--stats") && Contains(mode));
+    CHECK_THAT(rejected({"listen", mode, "-q", "1s", "0"}), Contains("-q") && Contains("stdin's end"));
+  }
+  CHECK_THAT(rejected({"listen", "--send-file", "f", "--send-only", "0"}), Contains("--send-file"));
+  CHECK_THAT(rejected({"listen", "-k", "--send-only", "0"}), Contains("-k"));
+}
+
 TEST_CASE("cli: --framing and --max-message") {
   CHECK(accepted({"listen", "-p", "1", "--transform", "echo"}).framing == "raw");
   CHECK(accepted({"listen", "-p", "1", "--transform", "echo"}).max_message == default_max_message);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "relay.hpp"
 
@@ -122,8 +123,10 @@ struct LocalRig {
 
   // Starts the relay; when it ends, its result is stored and the sink closed so that the
   // test's reader of `drain` sees EOF after the last relayed byte.
-  void start(bool half_close, PeerEofPolicy on_peer_eof) {
-    asio::co_spawn(ctx, relay(connection, source, sink, RelayOptions{half_close, on_peer_eof, {}}),
+  void start(bool half_close, PeerEofPolicy on_peer_eof) { start(RelayOptions{half_close, on_peer_eof, {}}); }
+
+  void start(RelayOptions options) {
+    asio::co_spawn(ctx, relay(connection, source, sink, options),
                    [this](std::exception_ptr e, RelayResult r) {
                      rethrow(e);
                      result = r;
@@ -442,4 +445,81 @@ TEST_CASE("relay: a sink that is not read stops the relay reading the connection
   CHECK(mismatch(at_sink, flood) == "");
   CHECK(rig.result->received.bytes == flood.size());
   CHECK(rig.result->received.read_error == asio::error::eof);
+}
+
+TEST_CASE("relay: the sink is closed at the peer's EOF while the source still flows") {
+  const PeerEofPolicy policy = GENERATE(PeerEofPolicy::keep_sending, PeerEofPolicy::until_source_idle);
+  LocalRig rig;
+  rig.start(true, policy);
+  asio::write(rig.peer, asio::buffer(std::string("request")));
+  rig.peer.shutdown(asio::socket_base::shutdown_send);
+  std::string at_sink;
+  bool sink_ended = false;
+  asio::co_spawn(rig.ctx, read_to_eof(rig.drain, &at_sink, [&] { sink_ended = true; }), rethrow);
+  settle(rig.ctx);
+  CHECK(at_sink == "request");
+  CHECK(sink_ended);                     // the reader downstream sees the end now...
+  CHECK_FALSE(rig.result.has_value());  // ...while the relay still sends
+  asio::write(rig.feed, asio::buffer(std::string("answer")));
+  rig.feed.close();
+  std::string at_peer;
+  asio::co_spawn(rig.ctx, read_to_eof(rig.peer, &at_peer), rethrow);
+  rig.run_to_end();
+  REQUIRE(rig.result.has_value());
+  CHECK(at_peer == "answer");
+  CHECK_FALSE(rig.result->source_idle);
+}
+
+// Writes `pieces` to `socket` one at a time, `pause` apart, then closes it.
+static asio::awaitable<void> write_with_pauses(local_socket& socket, std::vector<std::string> pieces,
+                                               std::chrono::milliseconds pause) {
+  asio::steady_timer timer(socket.get_executor());
+  for (const std::string& piece : pieces) {
+    timer.expires_after(pause);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_await asio::async_write(socket, asio::buffer(piece), asio::use_awaitable);
+  }
+  socket.close();
+}
+
+TEST_CASE("relay: under until_source_idle a source silent after the peer's EOF ends the relay") {
+  LocalRig rig;
+  RelayOptions options{true, PeerEofPolicy::until_source_idle, {}};
+  options.source_idle_limit = 100ms;
+  rig.start(options);
+  asio::write(rig.feed, asio::buffer(std::string("sent before")));
+  rig.peer.shutdown(asio::socket_base::shutdown_send);
+  std::string at_peer;
+  asio::co_spawn(rig.ctx, read_to_eof(rig.peer, &at_peer), rethrow);
+  auto started = std::chrono::steady_clock::now();
+  rig.run_to_end();
+  REQUIRE(rig.result.has_value());
+  CHECK(std::chrono::steady_clock::now() - started >= 100ms);
+  CHECK(rig.result->source_idle);
+  CHECK(rig.feed.is_open());  // the source never ended
+  CHECK(rig.result->sent.read_error == asio::error::operation_aborted);
+  CHECK(rig.result->sent.bytes == 11);
+  CHECK(at_peer == "sent before");
+}
+
+TEST_CASE("relay: under until_source_idle a source with pauses shorter than the limit is sent whole") {
+  LocalRig rig;
+  RelayOptions options{true, PeerEofPolicy::until_source_idle, {}};
+  options.source_idle_limit = 300ms;
+  rig.start(options);
+  rig.peer.shutdown(asio::socket_base::shutdown_send);
+  std::vector<std::string> pieces;
+  std::string whole;
+  for (int i = 0; i < 8; ++i) {
+    pieces.push_back(random_bytes(100'000 + i, 40 + i));
+    whole += pieces.back();
+  }
+  std::string at_peer;
+  asio::co_spawn(rig.ctx, write_with_pauses(rig.feed, pieces, 60ms), rethrow);
+  asio::co_spawn(rig.ctx, read_to_eof(rig.peer, &at_peer), rethrow);
+  rig.run_to_end();
+  REQUIRE(rig.result.has_value());
+  CHECK_FALSE(rig.result->source_idle);
+  CHECK(rig.result->sent.read_error == asio::error::eof);
+  CHECK(mismatch(at_peer, whole) == "");
 }
