@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import run_sockcat, wait_log, wait_until
-from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, procs, read_fd,  # noqa: F401
+from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, connection_log, procs, read_fd,  # noqa: F401
                          recv_exact, recv_until_eof, sees_eof_within, wait_exit)
 
 OTHER4 = "127.0.0.2"
@@ -210,3 +210,148 @@ def test_bad_entries_are_usage_errors(args, needle):
     result = run_sockcat(*args)
     assert result.returncode == 2
     assert_one_error_line(result.stderr, needle, "--help")
+
+
+# ---------------------------------------------------------------------------------------------
+# Every listen mode refuses a denied peer (issue 10, point 1: --send-file without -k served one).
+# Each case denies one loopback address and serves the other: --deny 127.0.0.0/8 leaves ::1 to
+# be served, --deny ::1 leaves 127.0.0.1 (every listener here is dual-stack). The denied peer
+# connects first and sends a probe: it must get no byte, the server must take nothing from it,
+# and a one-client server must still be waiting for a peer it may serve.
+
+PROBE = b"from the denied peer\n"
+SECRET = b"the file's secret contents\n"
+
+DENIALS = [("127.0.0.0/8", LOOP4, LOOP6), ("::1", LOOP6, LOOP4)]  # (--deny, denied, served)
+
+
+def try_send(sock, data):
+    """Sends what a refused peer can; a closed connection is the point of the test."""
+    try:
+        sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def stream_modes(tmp_path):
+    """listen arguments for every stream mode, and how an allowed client is served by each:
+    serve(server, source) runs the allowed exchange and returns True when the server should
+    exit 0 on its own afterwards (a one-client mode)."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+
+    def relay(server, source):
+        server.proc.stdin.write(b"to the client\n")
+        server.proc.stdin.close()
+        sock = connect_from(source, server.port)
+        assert recv_exact(sock, 14) == b"to the client\n"
+        sock.sendall(b"from the allowed peer\n")
+        sock.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(sock) == b""
+        assert server.wait(10) == 0
+        assert server.proc.stdout.read() == b"from the allowed peer\n"
+
+    def shared_stdio(server, source):
+        sock = connect_from(source, server.port)
+        sock.sendall(b"from the allowed peer\n")
+        assert read_fd(server.proc.stdout.fileno(), 22, timeout=10) == b"from the allowed peer\n"
+
+    def replies(expected):
+        def serve(server, source):
+            sock = connect_from(source, server.port)
+            sock.sendall(b"hello\n")
+            assert recv_exact(sock, len(expected)) == expected
+        return serve
+
+    def broker(server, source):
+        first = connect_from(source, server.port)
+        wait_log(server, r"connection from \S+:%d\b" % first.getsockname()[1])
+        second = connect_from(source, server.port)
+        wait_log(server, r"connection from \S+:%d\b" % second.getsockname()[1])
+        first.sendall(b"hello\n")
+        assert recv_exact(second, 6) == b"hello\n"
+
+    def chat(server, source):
+        first = connect_from(source, server.port)
+        # The refused peer never joined: the first allowed one is alone, and user 1.
+        assert recv_exact(first, 39) == b"<announce> you are <user1>, with 0 others\n"[:39]
+
+    def whole_file(server, source):
+        assert recv_until_eof(connect_from(source, server.port)) == SECRET
+
+    def cat(server, source):
+        sock = connect_from(source, server.port)
+        sock.sendall(b"hello\n")
+        assert recv_exact(sock, 6) == b"hello\n"
+        sock.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(sock) == b""
+
+    def one_client(serve):
+        def then_exit(server, source):
+            serve(server, source)
+            assert server.wait(10) == 0
+        return then_exit
+
+    return {
+        "relay": ([], relay),
+        "keep-open": (["-k"], shared_stdio),
+        "echo": (["--transform", "echo"], replies(b"hello\n")),
+        "framed-upper": (["--framing", "line", "--transform", "upper"], replies(b"HELLO\n")),
+        "broker": (["--broker"], broker),
+        "chat": (["--chat"], chat),
+        "send-file": (["--send-file", str(secret)], one_client(whole_file)),
+        "send-file-k": (["--send-file", str(secret), "-k"], whole_file),
+        "exec": (["-e", "/bin/cat"], one_client(cat)),
+        "exec-k": (["-e", "/bin/cat", "-k"], cat),
+    }
+
+
+STREAM_MODES = ["relay", "keep-open", "echo", "framed-upper", "broker", "chat", "send-file",
+                "send-file-k", "exec", "exec-k"]
+
+
+@pytest.mark.parametrize("deny, denied_source, allowed_source", DENIALS, ids=["deny-v4", "deny-v6"])
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_every_stream_mode_refuses_a_denied_peer(start_server, tmp_path, mode, deny, denied_source,
+                                                 allowed_source):
+    args, serve = stream_modes(tmp_path)[mode]
+    server = start_server("listen", "-v", "-p", "0", "--deny", deny, *args, stdin=subprocess.PIPE)
+    denied = connect_from(denied_source, server.port)
+    try_send(denied, PROBE)
+    refused(server, denied)
+    assert server.proc.poll() is None, "the server ended after a refused peer: " + server.stderr()
+    lines = connection_log(server, denied.getsockname()[1])
+    assert lines and all("refused" in line for line in lines), lines  # never served, not even in part
+    serve(server, allowed_source)
+    assert PROBE.strip().decode() not in server.stderr()
+
+
+def udp_socket_from(source):
+    sock = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
+    sock.settimeout(10)
+    return sock
+
+
+@pytest.mark.parametrize("deny, denied_source, allowed_source", DENIALS, ids=["deny-v4", "deny-v6"])
+@pytest.mark.parametrize("transform", ["none", "echo"])
+def test_udp_modes_drop_a_denied_senders_datagrams(start_server, transform, deny, denied_source,
+                                                   allowed_source):
+    server = start_server("listen", "-u", "-v", "-p", "0", "--deny", deny, "--transform", transform,
+                          stdin=subprocess.PIPE)
+    denied = udp_socket_from(denied_source)
+    allowed = udp_socket_from(allowed_source)
+    denied.sendto(PROBE, (denied_source, server.port))
+    wait_log(server, r"datagrams from \S+ refused: not allowed")
+    allowed.sendto(b"hello\n", (allowed_source, server.port))
+    if transform == "none":
+        # Only the allowed sender's datagram reaches stdout, and stdin goes to it alone.
+        assert read_fd(server.proc.stdout.fileno(), 6, timeout=10) == b"hello\n"
+        server.proc.stdin.write(b"reply\n")
+        server.proc.stdin.flush()
+        assert allowed.recvfrom(100)[0] == b"reply\n"
+    else:
+        assert allowed.recvfrom(100)[0] == b"hello\n"
+    # Datagrams are handled in order: had the denied one been answered, it would be here now.
+    assert select.select([denied], [], [], 0.3)[0] == [], "a denied sender got a datagram"
+    assert server.proc.poll() is None
