@@ -1,5 +1,6 @@
 """End-to-end tests of access control: --allow, --deny, --allowfile, --denyfile on every listen
-mode (one-connection relay, -k, replying servers, -e, UDP).
+mode (one-connection relay, -k, replying servers, -e, --send-file, UDP), with host names and
+ncat's file format.
 
 Clients get a second peer address by binding to 127.0.0.2 (all of 127/8 is local), and IPv6
 clients come from ::1. Every wait has a deadline; a bounded wait is used only to show that
@@ -186,11 +187,11 @@ def test_empty_allowfile_admits_nobody(start_server, tmp_path):
 
 def test_unreadable_or_bad_file_exit_1_before_listening(tmp_path):
     bad = tmp_path / "bad"
-    bad.write_text("127.0.0.1\nexample.com\n")
+    bad.write_text("127.0.0.1\n10.0.0.1 10.0.0.1,2\n")
     for args, needles in (
             (["--allowfile", str(tmp_path / "missing")], ["missing", "No such file"]),
             (["--denyfile", str(tmp_path)], ["cannot read", "directory"]),
-            (["--allowfile", str(bad)], ["line 2", "'example.com'"])):
+            (["--allowfile", str(bad)], ["line 2", "'10.0.0.1,2'"])):
         result = run_sockcat("listen", "-v", "-p", "0", *args)
         assert result.returncode == 1, result.stderr
         assert_one_error_line(result.stderr, *needles)
@@ -200,9 +201,11 @@ def test_unreadable_or_bad_file_exit_1_before_listening(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["listen", "--allow", "localhost", "0"], "'localhost'"),
+    (["listen", "--allow", "local host", "0"], "'local host'"),
+    (["listen", "-n", "--allow", "localhost", "0"], "-n"),
+    (["listen", "--allow", "10.0.0.1-300", "0"], "'10.0.0.1-300'"),
     (["listen", "--deny", "10.0.0.0/33", "0"], "'10.0.0.0/33'"),
-    (["listen", "--allow", "1.2.3.4,garbage", "0"], "'garbage'"),
+    (["listen", "--allow", "1.2.3.4,garb@ge", "0"], "'garb@ge'"),
     (["listen", "--allow", "::1/129", "0"], "'::1/129'"),
     (["connect", "--allow", "127.0.0.1", LOOP4, "9"], "listen"),
 ])
@@ -355,3 +358,66 @@ def test_udp_modes_drop_a_denied_senders_datagrams(start_server, transform, deny
     # Datagrams are handled in order: had the denied one been answered, it would be here now.
     assert select.select([denied], [], [], 0.3)[0] == [], "a denied sender got a datagram"
     assert server.proc.poll() is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Host names and ncat's file format (issue 10, point 14). Only "localhost" is looked up (it is in
+# /etc/hosts); "no-such-host.invalid" is the name that fails, as in test_exit_status.py.
+
+RESOLVED = r"%s: 'localhost' resolved to [^\n]*\b127\.0\.0\.1\b"
+
+
+def test_allow_localhost_serves_its_address_and_no_other(start_server):
+    server = upper_server(start_server, "--allow", "localhost")
+    served(connect_from(LOOP4, server.port))
+    refused(server, connect_from(OTHER4, server.port))
+    served(connect_from(LOOP4, server.port))
+    # Resolved once, at start-up (before listening), and said in one line under -v.
+    text = server.stderr()
+    assert len(re.findall(RESOLVED % "--allow", text)) == 1, text
+    assert text.index("resolved to") < text.index("listening on"), text
+
+
+def test_udp_allow_localhost(start_server):
+    server = start_server("listen", "-u", "-v", "-p", "0", "--transform", "upper", "--allow", "localhost")
+    wait_log(server, RESOLVED % "--allow")
+    good = udp_socket_from(LOOP4)
+    udp_socket_from(OTHER4).sendto(b"refused", (LOOP4, server.port))
+    wait_log(server, r"datagrams from 127\.0\.0\.2:\d+ refused: not allowed")
+    good.sendto(b"allowed", (LOOP4, server.port))
+    assert good.recvfrom(100)[0] == b"ALLOWED"
+
+
+def test_ncat_format_file_with_names_and_several_entries_a_line(start_server, tmp_path):
+    allow = tmp_path / "allow"
+    allow.write_text("# written for ncat\n"
+                     "10.0.0.0/8 localhost\t192.168.0-255.1-254\n"
+                     "  127.0.0.2 127.0.0.3   # the lab\n")
+    deny = tmp_path / "deny"
+    deny.write_text("127.0.0.3 ::2\n")
+    server = upper_server(start_server, "--allowfile", str(allow), "--denyfile", str(deny))
+    served(connect_from(LOOP4, server.port))   # localhost, line 2
+    served(connect_from(OTHER4, server.port))  # line 3
+    refused(server, connect_from("127.0.0.3", server.port))  # allowed, but denied
+    refused(server, connect_from("127.0.0.4", server.port))  # in neither
+    assert re.search(RESOLVED % ("--allowfile '%s' line 2" % re.escape(str(allow))), server.stderr()), \
+        server.stderr()
+
+
+def test_a_name_that_does_not_resolve_ends_the_run_before_listening(tmp_path):
+    result = run_sockcat("listen", "-v", "-p", "0", "--allow", "127.0.0.1,no-such-host.invalid")
+    assert result.returncode == 1, result.stderr
+    assert_one_error_line(result.stderr, "--allow", "cannot resolve 'no-such-host.invalid'")
+    names = tmp_path / "names"
+    names.write_text("127.0.0.1\n\n::1 no-such-host.invalid\n")
+    result = run_sockcat("listen", "-u", "-p", "0", "--denyfile", str(names))
+    assert result.returncode == 1, result.stderr
+    assert_one_error_line(result.stderr, "--denyfile", "line 3", "'no-such-host.invalid'")
+
+
+def test_no_dns_refuses_names_in_files_too(tmp_path):
+    names = tmp_path / "names"
+    names.write_text("127.0.0.1 localhost\n")
+    result = run_sockcat("listen", "-n", "-p", "0", "--allowfile", str(names))
+    assert result.returncode == 1, result.stderr
+    assert_one_error_line(result.stderr, "line 1", "'localhost'", "-n")
