@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
 #include <memory>
+#include <system_error>
 
 #include "diag.hpp"
 #include "endpoint.hpp"
@@ -86,6 +87,22 @@ bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& rem
   if (!access || access->admits(remote.data())) return true;
   diag::info(1, "connection from " + peer + " refused: not allowed (--allow/--deny)");
   return false;
+}
+
+asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const AccessList* access) {
+  for (;;) {
+    StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
+    auto [ec, socket] = co_await acceptor.async_accept(remote, with_error);
+    if (ec == asio::error::connection_aborted) continue;
+    if (ec) throw std::system_error(ec, "accept");
+    std::string peer = format_endpoint(remote);
+    if (!admitted(access, remote, peer)) {
+      socket.close(ec);
+      continue;
+    }
+    acceptor.close(ec);
+    co_return AdmittedClient{std::move(socket), std::move(peer)};
+  }
 }
 
 namespace {

@@ -26,6 +26,18 @@ struct ServerLimits {
 // -v (as "connection from PEER refused ...") and the caller closes the connection at once.
 bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& remote, const std::string& peer);
 
+// A client taken by accept_admitted(), with its name for diagnostics.
+struct AdmittedClient {
+  StreamSocket socket;
+  std::string peer;
+};
+
+// The accept of every one-client listener (relay, -e/-c and --send-file without -k): waits for
+// the first client that `access` (if any) admits, closing each refused one at once, unread (noted
+// under -v), then closes `acceptor`, since no one else is served. A client gone before it was
+// taken (ECONNABORTED) is skipped; any other accept failure throws std::system_error.
+asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const AccessList* access);
+
 // Serves one accepted client until it is done; `peer` names it for diagnostics. The socket
 // comes non-blocking, with TCP_NODELAY when it is TCP.
 using Session = std::function<asio::awaitable<void>(StreamSocket socket, std::string peer)>;

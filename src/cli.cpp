@@ -95,13 +95,13 @@ void declare_listen(cxxopts::Options& spec) {
       ("k,keep-open", "keep accepting clients; with transform none they share stdin and stdout")
       ("m,max-conns", "serve at most N clients at once; close the others at once", cxxopts::value<std::string>(), "N")
       ("i,idle-timeout", "close a client that sends nothing for DURATION", cxxopts::value<std::string>(), "DURATION")
-      ("allow", "serve only peers in ADDRS: addresses and CIDR ranges, comma-separated (repeatable)",
+      ("allow", "serve only peers in ADDRS: addresses, ranges, host names, comma-separated (repeatable)",
        cxxopts::value<std::vector<std::string>>(), "ADDRS")
-      ("deny", "refuse peers in ADDRS: addresses and CIDR ranges, comma-separated (repeatable)",
+      ("deny", "refuse peers in ADDRS: addresses, ranges, host names, comma-separated (repeatable)",
        cxxopts::value<std::vector<std::string>>(), "ADDRS")
-      ("allowfile", "serve only peers listed in FILE (one address or range per line)",
+      ("allowfile", "serve only peers listed in FILE (ncat's format: entries between blanks)",
        cxxopts::value<std::vector<std::string>>(), "FILE")
-      ("denyfile", "refuse peers listed in FILE (one address or range per line)",
+      ("denyfile", "refuse peers listed in FILE (ncat's format: entries between blanks)",
        cxxopts::value<std::vector<std::string>>(), "FILE")
       ("broker", "relay what each client sends to every other client, and stdin to all (implies -k)")
       ("chat", "like --broker, by lines labelled <userN>, terminal controls stripped")
@@ -187,11 +187,13 @@ Problem apply_access(const cxxopts::ParseResult& parsed, Options& options) {
   options.deny = values("deny");
   options.allow_files = values("allowfile");
   options.deny_files = values("denyfile");
-  std::vector<AddressRange> ranges;
+  std::vector<AccessEntry> entries;  // host names are checked as written here, resolved at start-up
   for (const auto* list : {&options.allow, &options.deny}) {
+    std::string option = list == &options.allow ? "--allow" : "--deny";
     for (const std::string& spec : *list) {
-      if (Problem problem = parse_range_list(spec, ranges))
-        return "--" + std::string(list == &options.allow ? "allow" : "deny") + ": " + *problem;
+      if (Problem problem = parse_entry_list(spec, option, entries)) return option + ": " + *problem;
+      if (const HostName* name = first_host_name(entries); name && options.numeric_only)
+        return option + ": " + quote(name->name) + " is a host name, and -n forbids name lookups";
     }
   }
   for (const auto* files : {&options.allow_files, &options.deny_files}) {

@@ -97,9 +97,8 @@ class SenderGate {
     return batch.keep_if(count, [this](const sockaddr* sender) { return admits(sender); });
   }
 
- private:
-  static constexpr std::size_t remembered = 64;
-
+  // True when the list admits one datagram's `sender`; a refused one is noted (see above).
+  // The check for code that receives datagrams one at a time.
   bool admits(const sockaddr* sender) {
     if (access_.admits(sender)) return true;
     if (diag::verbosity() < 1) return false;
@@ -111,6 +110,9 @@ class SenderGate {
     diag::info(1, "datagrams from " + format_endpoint(endpoint) + " refused: not allowed (--allow/--deny)");
     return false;
   }
+
+ private:
+  static constexpr std::size_t remembered = 64;
 
   const AccessList& access_;
   std::array<udp::endpoint, remembered> noted_{};

@@ -170,10 +170,7 @@ asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& pat
     co_await accept_clients(acceptor, limits, session);
     co_return exit_ok;
   }
-  StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
-  StreamSocket socket = co_await acceptor.async_accept(remote, asio::use_awaitable);
-  acceptor.close();
-  std::string peer = format_endpoint(remote);
+  auto [socket, peer] = co_await accept_admitted(acceptor, limits.access);
   Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout);
   if (!transfer.failure) co_return exit_ok;
   if (!transfer.file_failed)

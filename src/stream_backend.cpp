@@ -234,15 +234,7 @@ asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
 // stdin/stdout as nc does, or handed to the -e/-c program.
 asio::awaitable<int> serve_one_client(Listener& listener) {
   const ChildCommand* command = listener.command;
-  StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
-  StreamSocket socket(listener.acceptor.get_executor());
-  for (;;) {
-    socket = co_await listener.acceptor.async_accept(remote, asio::use_awaitable);
-    if (admitted(listener.limits.access, remote, format_endpoint(remote))) break;
-    socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
-  }
-  listener.acceptor.close();
-  std::string peer = format_endpoint(remote);
+  auto [socket, peer] = co_await accept_admitted(listener.acceptor, listener.limits.access);
   diag::info(1, "connection from " + peer);
   if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
   co_return co_await relay_with_stdio(socket, listener.options, peer, listener.tap);

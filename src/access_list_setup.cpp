@@ -1,0 +1,68 @@
+// make_access_list: the access lists of a listener, read and resolved once at start-up. Apart
+// from access_list.cpp because it resolves names through Asio (endpoint.cpp), which the
+// command-line fuzzer does not build.
+#include <map>
+#include <stdexcept>
+#include <system_error>
+
+#include "access_list.hpp"
+#include "diag.hpp"
+#include "endpoint.hpp"
+
+namespace sockcat {
+namespace {
+
+// The 16-byte form of `address` (IPv4 made IPv4-mapped).
+std::array<unsigned char, 16> bytes_of(const asio::ip::address& address) {
+  if (address.is_v6()) return address.to_v6().to_bytes();
+  return asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()).to_bytes();
+}
+
+// Throws when -n forbids looking up a name that `entries` hold (one read from a file: the
+// command line has refused names under -n already).
+void check_no_names(const std::vector<AccessEntry>& entries, const Options& options) {
+  const HostName* name = first_host_name(entries);
+  if (options.numeric_only && name)
+    throw std::runtime_error(name->origin + ": " + quote(name->name) + " is a host name, and -n forbids name lookups");
+}
+
+}  // namespace
+
+AccessList make_access_list(const Options& options) {
+  std::vector<AccessEntry> allowed;
+  std::vector<AccessEntry> denied;
+  for (const std::string& spec : options.allow) parse_entry_list(spec, "--allow", allowed);
+  for (const std::string& path : options.allow_files) load_entry_file(path, "--allowfile", allowed);
+  for (const std::string& spec : options.deny) parse_entry_list(spec, "--deny", denied);
+  for (const std::string& path : options.deny_files) load_entry_file(path, "--denyfile", denied);
+  check_no_names(allowed, options);
+  check_no_names(denied, options);
+
+  std::map<std::string, std::vector<std::array<unsigned char, 16>>> looked_up;  // a name written twice: one lookup
+  const NameResolver resolve = [&](const HostName& name) {
+    auto known = looked_up.find(name.name);
+    if (known != looked_up.end()) return known->second;
+    std::vector<asio::ip::address> addresses;
+    try {
+      addresses = resolve_host(name.name, options.family, false);
+    } catch (const std::system_error& e) {
+      throw std::system_error(e.code(), name.origin + ": cannot resolve " + quote(name.name));
+    }
+    std::string listed;
+    std::vector<std::array<unsigned char, 16>>& bytes = looked_up[name.name];
+    for (const asio::ip::address& address : addresses) {
+      bytes.push_back(bytes_of(address));
+      listed += (listed.empty() ? "" : ", ") + address.to_string();
+    }
+    diag::info(1, name.origin + ": " + quote(name.name) + " resolved to " + listed);
+    return bytes;
+  };
+  AccessList list;
+  AddressSet allowed_addresses = resolve_entries(allowed, resolve);
+  if (!options.allow.empty() || !options.allow_files.empty()) list.allow(allowed_addresses);
+  AddressSet denied_addresses = resolve_entries(denied, resolve);
+  if (!denied.empty()) list.deny(denied_addresses);
+  return list;
+}
+
+}  // namespace sockcat
