@@ -91,6 +91,17 @@ def run_sockcat(*args, input=None, timeout=30, **kwargs):
                           timeout=timeout, **kwargs)
 
 
+def run_sockcat_offline(*args, timeout=30):
+    """Runs sockcat to completion in a private network namespace of its own (loopback only, and
+    down), so that a name lookup that reaches DNS fails at once and no query leaves the machine.
+    Skips the test where no namespace can be made."""
+    result = subprocess.run(["unshare", "--net", SOCKCAT] + list(args), stdin=subprocess.DEVNULL,
+                            capture_output=True, timeout=timeout)
+    if b"unshare:" in result.stderr:
+        pytest.skip(f"no private network namespace here: {result.stderr!r}")
+    return result
+
+
 def wait_until(predicate, timeout=10, interval=0.01):
     """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value.
     Use only where no event can be waited on (e.g. a counter in /proc)."""

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_sockcat, wait_log, wait_until
+from conftest import run_sockcat, run_sockcat_offline, wait_log, wait_until
 from helpers_tcp import (LOOP4, LOOP6, assert_one_error_line, connection_log, procs, read_fd,  # noqa: F401
                          recv_exact, recv_until_eof, sees_eof_within, wait_exit)
 
@@ -362,7 +362,8 @@ def test_udp_modes_drop_a_denied_senders_datagrams(start_server, transform, deny
 
 # ---------------------------------------------------------------------------------------------
 # Host names and ncat's file format (issue 10, point 14). Only "localhost" is looked up (it is in
-# /etc/hosts); "no-such-host.invalid" is the name that fails, as in test_exit_status.py.
+# /etc/hosts); "no-such-host.invalid" is the name that fails, looked up in a private network
+# namespace so that no DNS query leaves the machine.
 
 RESOLVED = r"%s: 'localhost' resolved to [^\n]*\b127\.0\.0\.1\b"
 
@@ -405,12 +406,12 @@ def test_ncat_format_file_with_names_and_several_entries_a_line(start_server, tm
 
 
 def test_a_name_that_does_not_resolve_ends_the_run_before_listening(tmp_path):
-    result = run_sockcat("listen", "-v", "-p", "0", "--allow", "127.0.0.1,no-such-host.invalid")
+    result = run_sockcat_offline("listen", "-v", "-p", "0", "--allow", "127.0.0.1,no-such-host.invalid")
     assert result.returncode == 1, result.stderr
     assert_one_error_line(result.stderr, "--allow", "cannot resolve 'no-such-host.invalid'")
     names = tmp_path / "names"
     names.write_text("127.0.0.1\n\n::1 no-such-host.invalid\n")
-    result = run_sockcat("listen", "-u", "-p", "0", "--denyfile", str(names))
+    result = run_sockcat_offline("listen", "-u", "-p", "0", "--denyfile", str(names))
     assert result.returncode == 1, result.stderr
     assert_one_error_line(result.stderr, "--denyfile", "line 3", "'no-such-host.invalid'")
 
