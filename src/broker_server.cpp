@@ -14,6 +14,7 @@
 
 #include "chat_lines.hpp"
 #include "diag.hpp"
+#include "relay_tap.hpp"
 
 namespace sockcat {
 namespace {
@@ -42,6 +43,7 @@ struct BrokerClient {
   std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
+  std::unique_ptr<RelayTap> tap;    // null unless logging
 };
 
 using ClientPtr = std::shared_ptr<BrokerClient>;
@@ -82,6 +84,7 @@ void enqueue(BrokerClient& to, const Message& message) {
       return;
     }
     to.sent += written;
+    if (to.tap) to.tap->crossed(Direction::sent, std::span<const char>(message->data(), written));
     if (written == message->size()) return;
     to.front_sent = written;
   }
@@ -142,6 +145,7 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
       break;
     }
     client.received += n;
+    if (client.tap) client.tap->crossed(Direction::received, server_scratch().first(n));
     std::string text;
     if (broker.chat) lines.feed(std::span<const char>(server_scratch().data(), n), text);  // keeps line state
     else if (broker.clients.size() > 1) text.assign(server_scratch().data(), n);            // someone to hear it
@@ -173,6 +177,7 @@ asio::awaitable<void> send_to(BrokerClient& client) {
     auto [write_error, written] = co_await client.socket.async_write_some(
         asio::buffer(front->data() + client.front_sent, front->size() - client.front_sent), with_error);
     client.sent += written;
+    if (client.tap) client.tap->crossed(Direction::sent, std::span<const char>(front->data() + client.front_sent, written));
     client.queued -= written;
     client.front_sent += written;
     if (write_error) {
@@ -201,9 +206,10 @@ void report_end(const BrokerClient& client) {
 
 // One client of the broker, from its arrival to its end.
 asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, std::shared_ptr<Broker> broker,
-                                     std::chrono::milliseconds idle) {
+                                     std::chrono::milliseconds idle, ServerTap* server_tap) {
   using namespace asio::experimental::awaitable_operators;
   auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
+  client->tap = client_tap(server_tap, client->peer);
   std::error_code ec;
   diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
   if (broker->chat) {
@@ -231,6 +237,7 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
   if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
   client->socket.close(ec);
   report_end(*client);
+  client->tap.reset();  // its --stats line
 }
 
 }  // namespace
@@ -239,7 +246,7 @@ asio::awaitable<void> serve_broker(StreamAcceptor& acceptor, ServerLimits limits
   auto broker = std::make_shared<Broker>();
   broker->chat = chat;
   const Session session = [broker, limits](StreamSocket socket, std::string peer) {
-    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout);
+    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
 }

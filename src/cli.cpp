@@ -381,6 +381,26 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return apply_wait(parsed, options);
 }
 
+// Checks -o, -x, --stats, --append-output and --progress against the mode. The logs and the
+// counts apply wherever bytes cross (every mode but -z; each client labelled in a server);
+// --progress follows one transfer, so it applies to a relay of one connection only.
+Problem check_logging(const Options& options) {
+  const char* first_log = !options.output_file.empty() ? "-o" : !options.hex_dump_file.empty() ? "-x" : "--stats";
+  if (options.zero_io && (options.stats || !options.output_file.empty() || !options.hex_dump_file.empty()))
+    return std::string(first_log) + " has no meaning with -z (nothing is relayed)";
+  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
+    return std::string("--append-output needs -o or -x");
+  if (!options.progress) return std::nullopt;
+  bool one_relay = !options.zero_io && options.command.empty() && !find_framing(options.framing)->whole_messages;
+  if (options.role == Role::listen)
+    one_relay = one_relay && !find_transform(options.transform)->reply && !options.udp && !options.keep_open &&
+                !options.broker && options.send_file.empty();
+  if (!one_relay)
+    return std::string("--progress applies to a relay of one connection with stdin/stdout (connect, or listen "
+                       "without -k), not to a server of many clients, -e/-c, --framing or -z");
+  return std::nullopt;
+}
+
 // Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
 // --append-output, --progress, --stats) and checks that they fit the rest of the command line.
 Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options) {
@@ -401,9 +421,9 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     *file = parsed[name].as<std::string>();
     if (file->empty()) return "empty file name for --" + std::string(name);
   }
+  if (Problem problem = check_logging(options)) return problem;
   std::string first_given;
-  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
-                           "progress", "stats"}) {
+  for (const char* name : {"crlf", "delay", "send-only", "recv-only"}) {
     if (parsed.count(name)) {
       first_given = "--" + std::string(name);
       break;
@@ -423,8 +443,6 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     if (options.broker) return first_given + " applies to a relay with stdin/stdout, not to " + (options.chat ? "--chat" : "--broker");
     if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
   }
-  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
-    return std::string("--append-output needs -o or -x");
   if (options.send_only && options.recv_only) return std::string("--send-only and --recv-only exclude each other");
   if (options.recv_only && (options.crlf || options.line_delay.count() > 0))
     return std::string("-C and -d change what is sent, and --recv-only sends nothing");

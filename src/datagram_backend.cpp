@@ -23,6 +23,7 @@
 #include "progress.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "sender_taps.hpp"
 #include "framing.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
@@ -118,8 +119,8 @@ class SenderGate {
 
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
-// that datagram.
-asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply, SenderGate& gate) {
+// that datagram. `taps` (null unless logging) see every datagram each way.
+asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply, SenderGate& gate, SenderTaps* taps) {
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
@@ -132,9 +133,12 @@ asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply
       continue;
     }
     count = gate.filter(*batch, count);
+    if (taps) taps->show(*batch, 0, count, Direction::received);
     for (std::size_t i = 0; i < count; ++i) reply(batch->payload(i));
     for (std::size_t done = 0; done < count;) {
-      done += batch->send_replies(fd, done, count - done, ec);
+      std::size_t sent = batch->send_replies(fd, done, count - done, ec);
+      if (taps) taps->show(*batch, done, sent, Direction::sent);
+      done += sent;
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         auto [write_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
         if (write_error == asio::error::operation_aborted) co_return exit_ok;
@@ -166,9 +170,10 @@ asio::awaitable<bool> write_datagram(asio::posix::stream_descriptor& out, const 
 
 // listen -u with no replying transform: datagrams from anyone go to stdout; stdin goes, one
 // datagram per read, to whoever sent the latest datagram (stdin is read only once someone has
-// sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q).
+// sent). Runs until a signal or stdout fails, or `quit_after` past stdin's end (-q). `taps`
+// (null unless logging) see every datagram each way.
 asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::chrono::milliseconds> quit_after,
-                                     SenderGate& gate) {
+                                     SenderGate& gate, SenderTaps* taps) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
@@ -192,6 +197,7 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::
       }
       count = gate.filter(*batch, count);
       if (count == 0) continue;
+      if (taps) taps->show(*batch, 0, count, Direction::received);
       payloads.clear();
       for (std::size_t i = 0; i < count; ++i) {
         DatagramSocket::endpoint_type sender = sender_of(*batch, i);
@@ -223,6 +229,8 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, std::optional<std::
       if (ec) break;
       auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
       if (send_error == asio::error::operation_aborted) break;
+      if (taps && !send_error)
+        taps->of(latest_peer.data(), latest_peer.size()).crossed(Direction::sent, std::span<const char>(in_buffer->data(), sent));
       if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
     }
     if (!quit_after || !have_peer) co_return;
@@ -273,10 +281,12 @@ asio::awaitable<int> datagram_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   const AccessList access = make_access_list(options);  // an unreadable file ends the run before it binds
   SenderGate gate(access);
+  std::optional<SenderTaps> taps;  // -o, -x, --stats: opened before any I/O; each sender labelled
+  if (ServerTap::wanted(options)) taps.emplace(ServerTap::open(options, true));
   DatagramSocket socket = open_bound_socket(executor, options);
   const Transform& transform = *find_transform(options.transform);
-  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate);
-  co_return co_await relay_datagrams(socket, options.quit_after, gate);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate, taps ? &*taps : nullptr);
+  co_return co_await relay_datagrams(socket, options.quit_after, gate, taps ? &*taps : nullptr);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {

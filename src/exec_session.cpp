@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "child_process.hpp"
+#include "command_tap.hpp"
 #include "diag.hpp"
 #include "parse.hpp"
 #include "unix_endpoint.hpp"
@@ -146,11 +147,12 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
 }
 
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
-                                      const std::string& label) {
+                                      const std::string& label, RelayTap* tap) {
   std::error_code ec;
   StreamSocket::endpoint_type remote = socket.remote_endpoint(ec);
   StreamSocket::endpoint_type local;
   if (!ec) local = socket.local_endpoint(ec);
+  if (!ec && tap) co_return co_await run_command_through_tap(socket, connection_ends(remote, local), command, label, *tap);
   int connection = ec ? -1 : socket.release(ec);
   if (ec) {
     std::error_code ignored;
@@ -164,17 +166,19 @@ asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& 
 namespace {
 
 // One client of serve_commands().
-asio::awaitable<void> command_session(StreamSocket socket, std::string peer, const ChildCommand& command) {
+asio::awaitable<void> command_session(StreamSocket socket, std::string peer, const ChildCommand& command,
+                                      ServerTap* server_tap) {
   std::string label = "connection from " + peer;
   diag::info(1, label);
-  co_await hand_to_command(socket, command, label);
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
+  co_await hand_to_command(socket, command, label, tap.get());
 }
 
 }  // namespace
 
 asio::awaitable<void> serve_commands(StreamAcceptor& acceptor, const ChildCommand& command, ServerLimits limits) {
-  const Session session = [&command](StreamSocket socket, std::string peer) {
-    return command_session(std::move(socket), std::move(peer), command);
+  const Session session = [&command, tap = limits.tap](StreamSocket socket, std::string peer) {
+    return command_session(std::move(socket), std::move(peer), command, tap);
   };
   co_await accept_clients(acceptor, limits, session);
 }

@@ -14,6 +14,8 @@
 
 namespace sockcat {
 
+class RelayTap;
+
 // The program each connection is handed to, found once at start-up.
 class ChildCommand {
  public:
@@ -66,9 +68,10 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
                                   const std::string& label);
 
 // run_command() for a stream socket (TCP or Unix), which is left closed. Fails (one line) if the client has
-// already gone, since its address is then unknown.
+// already gone, since its address is then unknown. With a `tap` (-o, -x, --stats) the bytes
+// pass through sockcat to reach it (see run_command_through_tap).
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
-                                      const std::string& label);
+                                      const std::string& label, RelayTap* tap = nullptr);
 
 // listen -k with -e/-c: hands every client that `limits` admits to its own child, until the
 // acceptor is closed. -m counts running children; a child that cannot be started costs only
