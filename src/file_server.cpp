@@ -179,7 +179,7 @@ asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& pat
   acceptor.close();
   std::string peer = format_endpoint(remote);
   Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout, limits.tap);
-  if (!transfer.failure) co_return exit_ok;
+  if (!transfer.failure) co_return limits.tap && limits.tap->failed() ? exit_failure : exit_ok;  // a log write failed
   if (!transfer.file_failed)
     diag::error("sending " + quote(path) + " to " + peer + ": " + transfer.failure.message() + " (sent " +
                 std::to_string(transfer.sent) + " of " + std::to_string(transfer.size) + " bytes)");

@@ -231,8 +231,10 @@ asio::awaitable<int> serve_one_client(Listener& listener) {
   std::string peer = format_endpoint(remote);
   diag::info(1, "connection from " + peer);
   std::unique_ptr<RelayTap> tap = client_tap(listener.limits.tap, peer);
-  if (command)
-    co_return (co_await hand_to_command(socket, *command, "connection from " + peer, tap.get())) ? exit_ok : exit_failure;
+  if (command) {
+    bool ran = co_await hand_to_command(socket, *command, "connection from " + peer, tap.get());
+    co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
+  }
   co_return co_await relay_with_stdio(socket, listener.options, peer, tap.get());
 }
 
@@ -263,10 +265,12 @@ const ServerMode& choose_server_mode(const Options& options) {
 }
 
 // The tap of a listener, opened before any I/O (null when nothing is logged): a mode that
-// serves one client logs -o as raw bytes and takes --progress; the others label every record.
+// serves one client logs -o as raw bytes, the others label every record. Only the relay
+// with stdin/stdout shows --progress (asked for, or automatic).
 std::shared_ptr<ServerTap> open_listener_tap(const ServerMode& mode, const Options& options) {
   bool one_client = !options.keep_open && (mode.serve == serve_one_client || mode.serve == serve_file_mode);
-  if (!(one_client ? RelayTap::wanted(options) : ServerTap::wanted(options))) return nullptr;
+  bool relays_stdio = mode.serve == serve_one_client && options.command.empty();
+  if (!(relays_stdio ? RelayTap::wanted(options) : ServerTap::wanted(options))) return nullptr;
   return ServerTap::open(options, !one_client);
 }
 
@@ -296,7 +300,10 @@ namespace {
 asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& options,
                                       const std::optional<ChildCommand>& command, const std::string& peer,
                                       RelayTap* tap) {
-  if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer, tap)) ? exit_ok : exit_failure;
+  if (command) {
+    bool ran = co_await hand_to_command(socket, *command, "connection to " + peer, tap);
+    co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
+  }
   if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer, tap);
   co_return co_await relay_with_stdio(socket, options, peer, tap);
 }
@@ -353,7 +360,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
   if (!options.command.empty()) command.emplace(options.command);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
-  if (RelayTap::wanted(options)) tap.emplace(options);
+  if (command ? ServerTap::wanted(options) : RelayTap::wanted(options)) tap.emplace(options);  // -e: no --progress
   if (options.unix_socket) {
     StreamSocket socket = co_await connect_unix_stream(options);
     if (options.zero_io) co_return exit_ok;  // -z: someone listens there

@@ -334,3 +334,18 @@ def test_progress_on_a_server_is_a_usage_error_naming_where_it_applies():
     result = subprocess.run([SOCKCAT, "listen", "-k", "--progress", "0"], capture_output=True, timeout=10)
     assert result.returncode == 2
     assert b"--progress applies to a relay of one connection" in result.stderr
+
+
+def test_a_failed_log_write_stops_the_log_not_the_server(start_server):
+    server = start_server("listen", "-v", "-p", "0", "-o", "/dev/full", "--transform", "upper")
+    for data in (b"first\n", b"second\n"):
+        assert exchange(server.port, data)[1] == data.upper()
+    failures = [line for line in server.stderr().splitlines() if "cannot write to '/dev/full'" in line]
+    assert len(failures) == 1, server.stderr()
+    assert "logging stopped" in failures[0]
+
+
+def test_a_failed_log_write_makes_a_one_client_exec_exit_1(start_server):
+    server = start_server("listen", "-v", "-p", "0", "-o", "/dev/full", "-e", "/bin/cat")
+    assert exchange(server.port, b"data\n")[1] == b"data\n"
+    assert server.wait(10) == 1
