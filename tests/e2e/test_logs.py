@@ -349,3 +349,35 @@ def test_a_failed_log_write_makes_a_one_client_exec_exit_1(start_server):
     server = start_server("listen", "-v", "-p", "0", "-o", "/dev/full", "-e", "/bin/cat")
     assert exchange(server.port, b"data\n")[1] == b"data\n"
     assert server.wait(10) == 1
+
+
+# connect: -e/-c and --framing log as a one-connection relay does -------------------------------
+
+def test_connect_exec_logs_raw_bytes_and_counts(tmp_path):
+    listener = socket.create_server((LOOP4, 0))
+    with listener:
+        client = subprocess.Popen([SOCKCAT, "connect", "-o", str(tmp_path / "raw"), "--stats", "-c", "tr a-z A-Z",
+                                   LOOP4, str(listener.getsockname()[1])], stderr=subprocess.PIPE)
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            conn.sendall(b"shout\n")
+            conn.shutdown(socket.SHUT_WR)
+            assert recv_until_eof(conn) == b"SHOUT\n"
+        _, stderr = client.communicate(timeout=10)
+    assert client.returncode == 0
+    assert (tmp_path / "raw").read_bytes() == b"shout\nSHOUT\n"
+    assert [PLAIN_STATS.match(line).groups() for line in stderr.decode().splitlines()
+            if PLAIN_STATS.match(line)] == [("6", "6")]
+
+
+def test_connect_framing_logs_the_framed_bytes_on_the_wire(start_server, tmp_path):
+    server = start_server("listen", "-v", "-p", "0", "--framing", "length", "--transform", "upper")
+    result = subprocess.run([SOCKCAT, "connect", "--framing", "length", "-x", str(tmp_path / "dump"), "--stats",
+                             LOOP4, str(server.port)], input=b"ab\n", capture_output=True, timeout=10)
+    assert result.stdout == b"AB\n"
+    dump = (tmp_path / "dump").read_text()
+    assert dump.startswith("> 00000000  00 00 00 02 61 62 "), dump
+    assert "\n< 00000000  00 00 00 02 41 42 " in dump, dump
+    assert [PLAIN_STATS.match(line).groups() for line in result.stderr.decode().splitlines()
+            if PLAIN_STATS.match(line)] == [("6", "6")]
