@@ -15,11 +15,14 @@
 
 namespace sockcat {
 
+class ServerTap;
+
 // The limits a server enforces on its clients.
 struct ServerLimits {
   unsigned max_conns = 0;                     // clients served at once; 0 = no limit
   std::chrono::milliseconds idle_timeout{0};  // close a client silent this long; 0 = never
   const AccessList* access = nullptr;         // --allow/--deny; nullptr = everyone (must outlive the server)
+  ServerTap* tap = nullptr;                   // -o, -x, --stats: each client's tap comes from it; null = none
 };
 
 // True when `access` (if any) admits the peer at `remote`; otherwise notes the refusal under

@@ -20,6 +20,7 @@
 #include "diag.hpp"
 #include "exit_status.hpp"
 #include "stdio.hpp"
+#include "relay_tap.hpp"
 
 namespace sockcat {
 namespace {
@@ -49,6 +50,7 @@ struct BrokerClient {
   std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
+  std::unique_ptr<RelayTap> tap;    // null unless logging
 };
 
 using ClientPtr = std::shared_ptr<BrokerClient>;
@@ -100,6 +102,7 @@ void enqueue(BrokerClient& to, const Message& message) {
       return;
     }
     to.sent += written;
+    if (to.tap) to.tap->crossed(Direction::sent, std::span<const char>(message->data(), written));
     if (written == message->size()) return;
     to.front_sent = written;
   }
@@ -171,6 +174,7 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
       break;
     }
     client.received += n;
+    if (client.tap) client.tap->crossed(Direction::received, server_scratch().first(n));
     if (!broker.mode.relay_clients) {  // --send-only: only stdin is relayed, until it ends
       if (broker.stdin_ended) break;
       continue;
@@ -208,6 +212,7 @@ asio::awaitable<void> send_to(BrokerClient& client) {
     auto [write_error, written] = co_await client.socket.async_write_some(
         asio::buffer(front->data() + client.front_sent, front->size() - client.front_sent), with_error);
     client.sent += written;
+    if (client.tap) client.tap->crossed(Direction::sent, std::span<const char>(front->data() + client.front_sent, written));
     client.queued -= written;
     client.front_sent += written;
     if (write_error) {
@@ -236,9 +241,10 @@ void report_end(const BrokerClient& client) {
 
 // One client of the broker, from its arrival to its end.
 asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, std::shared_ptr<Broker> broker,
-                                     std::chrono::milliseconds idle) {
+                                     std::chrono::milliseconds idle, ServerTap* server_tap) {
   using namespace asio::experimental::awaitable_operators;
   auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
+  client->tap = client_tap(server_tap, client->peer);
   std::error_code ec;
   diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
   if (broker->chat) {
@@ -268,6 +274,7 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
   if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
   client->socket.close(ec);
   report_end(*client);
+  client->tap.reset();  // its --stats line
 }
 
 // Waits until a client is connected and stdin may be read: a terminal is left alone while
@@ -331,7 +338,7 @@ asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits,
   broker->acceptor = &acceptor;
   if (mode.read_stdin) asio::co_spawn(executor, relay_stdin(broker), [](std::exception_ptr) {});
   const Session session = [broker, limits](StreamSocket socket, std::string peer) {
-    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout);
+    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
   broker->acceptor = nullptr;

@@ -411,15 +411,34 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   return apply_wait(parsed, options);
 }
 
-// The first of the relay's connection options given on the command line, spelled "--crlf",
-// leaving out those in `except`; "" when none is.
+// The first of the relay's shaping options (-C, -d, --send-only, --recv-only) on the command
+// line, spelled "--crlf", leaving out those in `except`; "" when none is.
 std::string first_relay_option(const cxxopts::ParseResult& parsed, std::initializer_list<std::string_view> except) {
-  for (const char* name : {"crlf", "delay", "send-only", "recv-only", "output", "hex-dump", "append-output",
-                           "progress", "stats"}) {
+  for (const char* name : {"crlf", "delay", "send-only", "recv-only"}) {
     if (parsed.count(name) && std::find(except.begin(), except.end(), name) == except.end())
       return "--" + std::string(name);
   }
   return "";
+}
+
+// Checks -o, -x, --stats, --append-output and --progress against the mode. The logs and the
+// counts apply wherever bytes cross (every mode but -z; each client labelled in a server);
+// --progress follows one transfer, so it applies to a relay of one connection only.
+Problem check_logging(const Options& options) {
+  const char* first_log = !options.output_file.empty() ? "-o" : !options.hex_dump_file.empty() ? "-x" : "--stats";
+  if (options.zero_io && (options.stats || !options.output_file.empty() || !options.hex_dump_file.empty()))
+    return std::string(first_log) + " has no meaning with -z (nothing is relayed)";
+  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
+    return std::string("--append-output needs -o or -x");
+  if (!options.progress) return std::nullopt;
+  bool one_relay = !options.zero_io && options.command.empty() && !find_framing(options.framing)->whole_messages;
+  if (options.role == Role::listen)
+    one_relay = one_relay && !find_transform(options.transform)->reply && !options.udp && !options.keep_open &&
+                !options.broker && options.send_file.empty();
+  if (!one_relay)
+    return std::string("--progress applies to a relay of one connection with stdin/stdout (connect, or listen "
+                       "without -k), not to a server of many clients, -e/-c, --framing or -z");
+  return std::nullopt;
 }
 
 // Reads the relay's connection options (-C, -d, --send-only, --recv-only, -o, -x,
@@ -442,6 +461,7 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     *file = parsed[name].as<std::string>();
     if (file->empty()) return "empty file name for --" + std::string(name);
   }
+  if (Problem problem = check_logging(options)) return problem;
   std::string first_given = first_relay_option(parsed, {});
   if (first_given.empty()) return std::nullopt;
 
@@ -466,8 +486,6 @@ Problem apply_relay_options(const cxxopts::ParseResult& parsed, Options& options
     if (options.keep_open && !options.broker) return first_given + " applies to a relay of one connection, not to -k (shared stdio)";
     if (!options.send_file.empty()) return first_given + " applies to a relay with stdin/stdout, not to --send-file";
   }
-  if (options.append_output && options.output_file.empty() && options.hex_dump_file.empty())
-    return std::string("--append-output needs -o or -x");
   if (options.send_only && options.recv_only) return std::string("--send-only and --recv-only exclude each other");
   if (options.recv_only && (options.crlf || options.line_delay.count() > 0))
     return std::string("-C and -d change what is sent, and --recv-only sends nothing");

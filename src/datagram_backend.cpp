@@ -24,6 +24,7 @@
 #include "progress.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "sender_taps.hpp"
 #include "framing.hpp"
 #include "stdio.hpp"
 #include "transform.hpp"
@@ -121,8 +122,8 @@ class SenderGate {
 
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
-// that datagram.
-asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply, SenderGate& gate) {
+// that datagram. `taps` (null unless logging) see every datagram each way.
+asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply, SenderGate& gate, SenderTaps* taps) {
   auto batch = std::make_unique<DatagramBatch>();
   const int fd = socket.native_handle();
   for (;;) {
@@ -135,9 +136,12 @@ asio::awaitable<int> serve_datagrams(DatagramSocket& socket, ChunkFunction reply
       continue;
     }
     count = gate.filter(*batch, count);
+    if (taps) taps->show(*batch, 0, count, Direction::received);
     for (std::size_t i = 0; i < count; ++i) reply(batch->payload(i));
     for (std::size_t done = 0; done < count;) {
-      done += batch->send_replies(fd, done, count - done, ec);
+      std::size_t sent = batch->send_replies(fd, done, count - done, ec);
+      if (taps) taps->show(*batch, done, sent, Direction::sent);
+      done += sent;
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         auto [write_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
         if (write_error == asio::error::operation_aborted) co_return exit_ok;
@@ -183,8 +187,10 @@ struct DatagramToWriter {
 // listen -u with no replying transform: datagrams from anyone go to stdout (--send-only:
 // nowhere); stdin goes, one datagram per read (-C: converted), to whoever sent the latest
 // datagram (stdin is read only once someone has sent, and never with --recv-only). Runs until
-// a signal or stdout fails, or -q past stdin's end (--send-only: at stdin's end).
-asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& options, SenderGate& gate) {
+// a signal or stdout fails, or -q past stdin's end (--send-only: at stdin's end). `taps` (null
+// unless logging) see every datagram each way.
+asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& options, SenderGate& gate,
+                                     SenderTaps* taps) {
   auto executor = co_await asio::this_coro::executor;
   const std::optional<std::chrono::milliseconds> quit_after =
       options.send_only ? std::chrono::milliseconds(0) : options.quit_after;
@@ -215,6 +221,7 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& opti
       }
       count = gate.filter(*batch, count);
       if (count == 0) continue;
+      if (taps) taps->show(*batch, 0, count, Direction::received);
       payloads.clear();
       for (std::size_t i = 0; i < count; ++i) {
         DatagramSocket::endpoint_type sender = sender_of(*batch, i);
@@ -244,14 +251,16 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& opti
     while (have_peer && in.is_open()) {
       auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), read_size), with_error);
       if (ec) break;
+      RelayTap* tap = taps ? &taps->of(latest_peer.data(), latest_peer.size()) : nullptr;
       std::error_code send_error;
-      if (shaper) {
+      if (shaper) {  // shows the tap what went out, converted
         DatagramToWriter writer{socket, latest_peer};
-        std::tie(send_error, std::ignore) =
-            co_await shaper->write(writer, std::span<const char>(in_buffer->data(), n), nullptr);
+        std::tie(send_error, std::ignore) = co_await shaper->write(writer, std::span<const char>(in_buffer->data(), n), tap);
       } else {
-        std::tie(send_error, std::ignore) =
+        std::size_t sent = 0;
+        std::tie(send_error, sent) =
             co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
+        if (tap && !send_error) tap->crossed(Direction::sent, std::span<const char>(in_buffer->data(), sent));
       }
       if (send_error == asio::error::operation_aborted) break;
       if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
@@ -319,16 +328,23 @@ std::optional<DatagramSocket> connect_datagram_socket(const asio::any_io_executo
 // peer's datagrams to its stdin, until it exits (datagram_exec.hpp).
 asio::awaitable<int> run_command_with_peer(const Options& options) {
   ChildCommand command(options.command, options.crlf);  // a missing program ends the run before it connects
+  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
+  if (ServerTap::wanted(options)) tap.emplace(options);
   std::optional<DatagramSocket> socket = connect_datagram_socket(co_await asio::this_coro::executor, options);
   if (!socket) co_return exit_failure;
-  co_return co_await serve_datagram_commands(*socket, command, DatagramCommandLimits{}, socket->remote_endpoint());
+  DatagramCommandLimits limits;
+  limits.peer_tap = tap ? &*tap : nullptr;
+  if (tap) tap->start();
+  int status = co_await serve_datagram_commands(*socket, command, limits, socket->remote_endpoint());
+  if (tap) tap->stop();
+  co_return status == exit_ok && tap && tap->failed() ? exit_failure : status;  // a failed log write is exit 1
 }
 
 // listen -u -e/-c: a program per sender (datagram_exec.hpp), within -k, -m, -i and the access lists.
 asio::awaitable<int> serve_commands_per_sender(DatagramSocket& socket, const ChildCommand& command,
-                                               const Options& options, const AccessList& access) {
+                                               const Options& options, const AccessList& access, SenderTaps* taps) {
   DatagramCommandLimits limits{options.keep_open, options.max_conns, options.idle_timeout,
-                               access.empty() ? nullptr : &access};
+                               access.empty() ? nullptr : &access, taps, nullptr};
   co_return co_await serve_datagram_commands(socket, command, limits);
 }
 
@@ -341,11 +357,13 @@ asio::awaitable<int> datagram_listen(const Options& options) {
   // The -e/-c program is found before binding: a missing one ends the run there.
   std::optional<ChildCommand> command;
   if (!options.command.empty()) command.emplace(options.command, options.crlf);
+  std::optional<SenderTaps> taps;  // -o, -x, --stats: opened before any I/O; each sender labelled
+  if (ServerTap::wanted(options)) taps.emplace(ServerTap::open(options, true));
   DatagramSocket socket = open_bound_socket(executor, options);
-  if (command) co_return co_await serve_commands_per_sender(socket, *command, options, access);
+  if (command) co_return co_await serve_commands_per_sender(socket, *command, options, access, taps ? &*taps : nullptr);
   const Transform& transform = *find_transform(options.transform);
-  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate);
-  co_return co_await relay_datagrams(socket, options, gate);
+  if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate, taps ? &*taps : nullptr);
+  co_return co_await relay_datagrams(socket, options, gate, taps ? &*taps : nullptr);
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {

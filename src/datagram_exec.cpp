@@ -128,7 +128,10 @@ class DatagramCommandServer {
       auto found = sessions_.find(sender);
       std::shared_ptr<Session> session = found == sessions_.end() ? nullptr : found->second;
       if (!session && may_start(sender)) session = start(sender);
-      if (session) deliver(session, std::span<const char>(buffer->data(), n));
+      if (!session) continue;
+      std::span<const char> datagram(buffer->data(), n);
+      if (RelayTap* tap = tap_of(sender)) tap->crossed(Direction::received, datagram);
+      deliver(session, datagram);
     }
     co_return status_;
   }
@@ -239,6 +242,7 @@ class DatagramCommandServer {
       auto [send_error, sent] = co_await socket_.async_send_to(asio::buffer(datagram.data(), datagram.size()),
                                                                session.peer, with_error);
       if (send_error) diag::info(1, session.label + ": send: " + send_error.message());
+      else if (RelayTap* tap = tap_of(session.peer)) tap->crossed(Direction::sent, datagram.first(sent));
     }
   }
 
@@ -285,6 +289,12 @@ class DatagramCommandServer {
     if (found != sessions_.end() && found->second == session) sessions_.erase(found);
     diag::info(1, session->label + " closed: " + command_.describe() + " " + describe_wait_status(status));
     if (!limits_.keep_open) end_run();
+  }
+
+  // The tap that logs what crosses with `sender` (-o, -x, --stats); null when not logging.
+  RelayTap* tap_of(const Endpoint& sender) {
+    if (limits_.peer_tap) return limits_.peer_tap;
+    return limits_.taps ? &limits_.taps->of(sender.data(), sender.size()) : nullptr;
   }
 
   // Ends run(): its receive is cancelled and it returns.

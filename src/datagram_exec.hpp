@@ -11,6 +11,8 @@
 
 #include "access_list.hpp"
 #include "exec_session.hpp"
+#include "relay_tap.hpp"
+#include "sender_taps.hpp"
 #include "socket_types.hpp"
 
 namespace sockcat {
@@ -21,6 +23,8 @@ struct DatagramCommandLimits {
   unsigned max_conns = 0;                     // -m: programs running at once (0 = no limit)
   std::chrono::milliseconds idle_timeout{0};  // -i: end a session quiet both ways this long (0 = never)
   const AccessList* access = nullptr;         // --allow/--deny (nullptr = everyone)
+  SenderTaps* taps = nullptr;                 // listen -o/-x/--stats: a labelled tap per sender (null: not logging)
+  RelayTap* peer_tap = nullptr;               // connect -o/-x/--stats: the one peer's tap (null: not logging)
 };
 
 // Runs `command` for the senders of datagrams to `socket` until the socket is closed (with -k)

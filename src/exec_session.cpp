@@ -216,12 +216,14 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
 
 namespace {
 
-// -C: runs `command` on pipes and relays them with `socket` (non-blocking), the program's
-// output through -C's conversion, until the program has exited and its output is drained.
+// -C, -o, -x, --stats: runs `command` on pipes and relays them with `socket` (non-blocking), the
+// program's output through -C's conversion when command.crlf(), every byte shown to `tap` (if
+// any), until the program has exited and its output is drained.
 // The client's EOF closes the program's stdin; the program's exit closes the socket. Returns
 // false, after one error line, when the child could not be started.
 asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const ConnectionEnds& ends,
-                                             const ChildCommand& command, const std::string& label) {
+                                             const ChildCommand& command, const std::string& label,
+                                             RelayTap* tap) {
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
   std::optional<PipedChild> started;
@@ -236,20 +238,22 @@ asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const Connect
   PipedChild& child = *started;
   diag::info(1, label + ": running " + command.describe() + " (pid " + std::to_string(child.process->pid()) + ")");
   socket.non_blocking(true, ignored);
-  SendShaper shaper(executor, true, std::chrono::milliseconds(0), relay_buffer_size);
+  std::optional<SendShaper> shaper;
+  if (command.crlf()) shaper.emplace(executor, true, std::chrono::milliseconds(0), relay_buffer_size);
   auto buffers = std::make_unique<std::array<char, 2 * relay_buffer_size>>();
   bool stop_receiving = false;
   bool never = false;
   int status = -1;
   // Client -> program; the client's EOF (or the program's exit) is the end of its stdin.
   auto to_program = [&]() -> asio::awaitable<void> {
-    co_await pump(socket, child.input, std::span<char>(buffers->data(), relay_buffer_size), &stop_receiving);
+    co_await pump(socket, child.input, std::span<char>(buffers->data(), relay_buffer_size), &stop_receiving,
+                  PumpHooks{tap, Direction::received, nullptr});
     child.input.close(ignored);
   };
   // Program -> client, converted; then the client is told the program has finished sending.
   auto from_program = [&]() -> asio::awaitable<void> {
     co_await pump(child.output, socket, std::span<char>(buffers->data() + relay_buffer_size, relay_buffer_size),
-                  &never, PumpHooks{nullptr, Direction::sent, &shaper});
+                  &never, PumpHooks{tap, Direction::sent, shaper ? &*shaper : nullptr});
     child.output.close(ignored);  // a program still writing gets EPIPE, as it would from the socket
     socket.shutdown(asio::socket_base::shutdown_send, ignored);
   };
@@ -269,13 +273,13 @@ asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const Connect
 }  // namespace
 
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
-                                      const std::string& label) {
+                                      const std::string& label, RelayTap* tap) {
   std::error_code ec;
   StreamSocket::endpoint_type remote = socket.remote_endpoint(ec);
   StreamSocket::endpoint_type local;
   if (!ec) local = socket.local_endpoint(ec);
-  if (!ec && command.crlf())
-    co_return co_await relay_to_piped_command(socket, connection_ends(remote, local), command, label);
+  if (!ec && (command.crlf() || tap))
+    co_return co_await relay_to_piped_command(socket, connection_ends(remote, local), command, label, tap);
   int connection = ec ? -1 : socket.release(ec);
   if (ec) {
     std::error_code ignored;
@@ -289,17 +293,19 @@ asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& 
 namespace {
 
 // One client of serve_commands().
-asio::awaitable<void> command_session(StreamSocket socket, std::string peer, const ChildCommand& command) {
+asio::awaitable<void> command_session(StreamSocket socket, std::string peer, const ChildCommand& command,
+                                      ServerTap* server_tap) {
   std::string label = "connection from " + peer;
   diag::info(1, label);
-  co_await hand_to_command(socket, command, label);
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
+  co_await hand_to_command(socket, command, label, tap.get());
 }
 
 }  // namespace
 
 asio::awaitable<void> serve_commands(StreamAcceptor& acceptor, const ChildCommand& command, ServerLimits limits) {
-  const Session session = [&command](StreamSocket socket, std::string peer) {
-    return command_session(std::move(socket), std::move(peer), command);
+  const Session session = [&command, tap = limits.tap](StreamSocket socket, std::string peer) {
+    return command_session(std::move(socket), std::move(peer), command, tap);
   };
   co_await accept_clients(acceptor, limits, session);
 }

@@ -19,6 +19,8 @@
 
 namespace sockcat {
 
+class RelayTap;
+
 // The program each connection is handed to, found once at start-up.
 class ChildCommand {
  public:
@@ -94,11 +96,11 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
                                   const std::string& label);
 
 // run_command() for a stream socket (TCP or Unix), which is left closed. Fails (one line) if the client has
-// already gone, since its address is then unknown. With command.crlf() (-C) the program gets
-// pipes instead, and sockcat relays them with the socket, LF to CRLF on the way out, until the
-// program has exited.
+// already gone, since its address is then unknown. With command.crlf() (-C) or a `tap` (-o, -x,
+// --stats) the program gets pipes instead, and sockcat relays them with the socket (LF to CRLF
+// on the way out under -C; every byte shown to the tap) until the program has exited.
 asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
-                                      const std::string& label);
+                                      const std::string& label, RelayTap* tap = nullptr);
 
 // listen -k with -e/-c: hands every client that `limits` admits to its own child, until the
 // acceptor is closed. -m counts running children; a child that cannot be started costs only

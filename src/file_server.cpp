@@ -14,6 +14,7 @@
 #include "exit_status.hpp"
 #include "endpoint.hpp"
 #include "parse.hpp"
+#include "relay_tap.hpp"
 #include "zero_copy.hpp"
 
 namespace sockcat {
@@ -77,8 +78,10 @@ struct Transfer {
   bool file_failed = false;  // the file could not be opened (already reported)
 };
 
-// Sends the file to `socket` to its end, taking at most `idle` per wait for room.
-asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::string& path, std::chrono::milliseconds idle) {
+// Sends the file to `socket` to its end, taking at most `idle` per wait for room; shows `tap`
+// (if any) what went.
+asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::string& path, std::chrono::milliseconds idle,
+                                          RelayTap* tap) {
   auto executor = co_await asio::this_coro::executor;
   Transfer transfer;
   OpenedFile opened = open_file(path);
@@ -93,6 +96,7 @@ asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::strin
   ZeroCopy copier(file.get(), socket.native_handle());  // a regular file to a socket: sendfile
   for (;;) {
     CopyStep step = copier.step();
+    if (tap) tap->sent_from_file(file.get(), transfer.sent, step.bytes);
     transfer.sent += step.bytes;
     if (step.write_error || step.read_error) {
       transfer.failure = step.write_error ? step.write_error : step.read_error;
@@ -113,31 +117,35 @@ asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::strin
 // Shared by every client of this thread for what they send after the file: read and dropped.
 thread_local std::array<char, 16 * 1024> discarded;
 
-// Waits, at most send_file_linger, for the client to close, dropping what it sends.
-asio::awaitable<void> await_client_close(StreamSocket& socket) {
+// Waits, at most send_file_linger, for the client to close, dropping what it sends (after
+// showing it to `tap`, if any).
+asio::awaitable<void> await_client_close(StreamSocket& socket, RelayTap* tap) {
   auto deadline = std::chrono::steady_clock::now() + send_file_linger;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) co_return;
     if (co_await wait_readable(socket, left)) co_return;
     std::error_code ec;
-    socket.read_some(asio::buffer(discarded), ec);
+    std::size_t n = socket.read_some(asio::buffer(discarded), ec);
+    if (tap) tap->crossed(Direction::received, std::span<const char>(discarded.data(), n));
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return;  // eof included
   }
 }
 
-// Serves one client: the file, the half-close, the wait for its close. Reports under -v.
+// Serves one client: the file, the half-close, the wait for its close. Reports under -v;
+// `server_tap` (null unless logging) gives it a tap.
 asio::awaitable<Transfer> serve_client(StreamSocket& socket, const std::string& peer, const std::string& path,
-                                       std::chrono::milliseconds idle) {
+                                       std::chrono::milliseconds idle, ServerTap* server_tap) {
   std::error_code ec;
   diag::info(1, "connection from " + peer);
-  Transfer transfer = co_await send_whole_file(socket, path, idle);
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
+  Transfer transfer = co_await send_whole_file(socket, path, idle, tap.get());
   if (!transfer.failure) {
     socket.shutdown(asio::socket_base::shutdown_send, ec);
-    co_await await_client_close(socket);
+    co_await await_client_close(socket, tap.get());
   }
   socket.close(ec);
-  std::string counts = " (sent " + std::to_string(transfer.sent) + " of " + std::to_string(transfer.size) + " bytes)";
+  std::string counts = " (sent " + std::to_string(transfer.sent) + " of " + diag::count_of(transfer.size, "byte") + ")";
   if (!transfer.failure) diag::info(1, "connection from " + peer + " closed" + counts);
   else if (transfer.failure == std::errc::timed_out)
     diag::info(1, "connection from " + peer + " closed: took nothing for too long (-i)" + counts);
@@ -147,8 +155,8 @@ asio::awaitable<Transfer> serve_client(StreamSocket& socket, const std::string& 
 
 // One client of the -k file server, owning its socket.
 asio::awaitable<void> file_session(StreamSocket socket, std::string peer, std::string path,
-                                   std::chrono::milliseconds idle) {
-  co_await serve_client(socket, peer, path, idle);
+                                   std::chrono::milliseconds idle, ServerTap* server_tap) {
+  co_await serve_client(socket, peer, path, idle, server_tap);
 }
 
 }  // namespace
@@ -164,18 +172,18 @@ void check_file_to_send(const std::string& path) {
 
 asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& path, bool keep_open, ServerLimits limits) {
   if (keep_open) {
-    const Session session = [path, idle = limits.idle_timeout](StreamSocket socket, std::string peer) {
-      return file_session(std::move(socket), std::move(peer), path, idle);
+    const Session session = [path, idle = limits.idle_timeout, tap = limits.tap](StreamSocket socket, std::string peer) {
+      return file_session(std::move(socket), std::move(peer), path, idle, tap);
     };
     co_await accept_clients(acceptor, limits, session);
     co_return exit_ok;
   }
   auto [socket, peer] = co_await accept_admitted(acceptor, limits.access);
-  Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout);
-  if (!transfer.failure) co_return exit_ok;
+  Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout, limits.tap);
+  if (!transfer.failure) co_return limits.tap && limits.tap->failed() ? exit_failure : exit_ok;  // a log write failed
   if (!transfer.file_failed)
     diag::error("sending " + quote(path) + " to " + peer + ": " + transfer.failure.message() + " (sent " +
-                std::to_string(transfer.sent) + " of " + std::to_string(transfer.size) + " bytes)");
+                std::to_string(transfer.sent) + " of " + diag::count_of(transfer.size, "byte") + ")");
   co_return exit_failure;
 }
 

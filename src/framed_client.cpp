@@ -42,9 +42,12 @@ enum class FinalPiece {
 // Copies the messages of `from` (cut by `in`) to `to` (framed by `out`), a read's worth of
 // messages per write, until `from` ends, either side fails, or a message breaks the rules.
 // Holds at most one incomplete message (up to `max_message` plus its framing) and one read.
+// `tap` (if any) sees the bytes on the wire: read from `from` when `wire` is received, else
+// written to `to`.
 template <typename Source, typename Sink>
 asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing& in, const Framing& out,
-                                           std::size_t max_message, FinalPiece final_piece) {
+                                           std::size_t max_message, FinalPiece final_piece, RelayTap* tap,
+                                           Direction wire) {
   MessagePump result;
   if (!from.is_open()) {  // a closed stdin is an empty one
     result.read_error = asio::error::eof;
@@ -66,6 +69,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
       pending.resize(std::min(std::max(pending.size() * 2, have + read_size), limit));
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(pending.data() + have, pending.size() - have),
                                                          with_error);
+    if (tap && wire == Direction::received) tap->crossed(wire, std::span<const char>(pending.data() + have, n));
     have += n;
     std::size_t at = 0;
     framed.clear();
@@ -87,6 +91,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
     }
     if (!framed.empty()) {
       auto [write_error, written] = co_await asio::async_write(to, asio::buffer(framed), with_error);
+      if (tap && wire == Direction::sent) tap->crossed(wire, std::span<const char>(framed.data(), written));
       if (write_error) {
         result.write_error = write_error;
         co_return result;
@@ -108,7 +113,8 @@ bool cancelled(const std::error_code& ec) { return ec == asio::error::operation_
 
 }  // namespace
 
-asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options, const std::string& peer) {
+asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options, const std::string& peer,
+                                    RelayTap* tap) {
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
@@ -124,7 +130,8 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
   std::error_code ignored;
 
   auto send = [&]() -> asio::awaitable<void> {
-    up = co_await pump_messages(in, socket, line, framing, options.max_message, FinalPiece::is_message);
+    up = co_await pump_messages(in, socket, line, framing, options.max_message, FinalPiece::is_message, tap,
+                                Direction::sent);
     sending_done = true;
     // A stdin line over the limit ends our sending as EOF would: the replies to the lines
     // before it still arrive (the error is reported at the end).
@@ -144,7 +151,8 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
     }
   };
   auto receive = [&]() -> asio::awaitable<void> {
-    down = co_await pump_messages(socket, out, framing, line, options.max_message, FinalPiece::is_truncated);
+    down = co_await pump_messages(socket, out, framing, line, options.max_message, FinalPiece::is_truncated, tap,
+                                  Direction::received);
     receiving_done = true;
     quit_timer.cancel();
     if (!sending_done) {  // the peer is gone (or failed): no reply could come back

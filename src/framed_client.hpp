@@ -8,6 +8,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "relay_tap.hpp"
 #include "socket_types.hpp"
 
 namespace sockcat {
@@ -17,7 +18,9 @@ namespace sockcat {
 // at stdin EOF our sending side is shut down (unless --no-shutdown). The peer's EOF ends the
 // session even if stdin goes on (no reply could come back). A stdin line or a received message
 // over options.max_message, or a message cut short by the peer's EOF, ends it with one error
-// line and status 1. -q bounds the wait after stdin EOF. Returns the exit status.
-asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options, const std::string& peer);
+// line and status 1. -q bounds the wait after stdin EOF. `tap` (if any: -o, -x, --stats)
+// sees the framed bytes on the wire. Returns the exit status.
+asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options, const std::string& peer,
+                                    RelayTap* tap);
 
 }  // namespace sockcat

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "diag.hpp"
+#include "relay_tap.hpp"
 
 namespace sockcat {
 namespace {
@@ -102,11 +103,12 @@ std::uint64_t count_messages(const Framing& framing, std::span<const char> repli
 }
 
 // Serves one client: read, answer each whole message in place, send the answers, keep an
-// incomplete message for the next read.
+// incomplete message for the next read. `server_tap` (null unless logging) gives it a tap.
 asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, FramedService service,
-                                    std::chrono::milliseconds idle) {
+                                    std::chrono::milliseconds idle, ServerTap* server_tap) {
   std::error_code ec;
   diag::info(1, "connection from " + peer);
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
   const Framing& framing = *service.framing;
   HeldBytes held(service.max_message + framing.overhead + 1 + read_size);
   Ending end;
@@ -127,11 +129,13 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
       break;
     }
     end.received += n;
+    if (tap) tap->crossed(Direction::received, into.first(n));
     std::span<char> data = continuing ? (held.grow(n), held.bytes()) : server_scratch().first(n);
     InPlaceReplies replies = reply_in_place(framing, data, service.max_message, service.reply, checked);
 
     std::size_t written = asio::write(socket, asio::buffer(data.data(), replies.reply_size), ec);
     end.sent += written;
+    if (tap) tap->crossed(Direction::sent, data.first(written));
     if (diag::verbosity() >= 1) end.answered += count_messages(framing, data.first(replies.reply_size));
     // Whatever must outlive this turn leaves the scratch buffer (or the held one) now.
     std::unique_ptr<char[]> unsent;
@@ -150,6 +154,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
       // The client is not keeping up: send the rest before reading again (backpressure).
       auto [write_error, more] = co_await asio::async_write(socket, asio::buffer(unsent.get(), unsent_size), with_error);
       end.sent += more;
+      if (tap) tap->crossed(Direction::sent, std::span<const char>(unsent.get(), more));
       if (write_error) {
         end.failure = write_error;
         break;
@@ -170,7 +175,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
 
 asio::awaitable<void> serve_framed(StreamAcceptor& acceptor, FramedService service, ServerLimits limits) {
   const Session session = [service, limits](StreamSocket socket, std::string peer) {
-    return answer_client(std::move(socket), std::move(peer), service, limits.idle_timeout);
+    return answer_client(std::move(socket), std::move(peer), service, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
 }

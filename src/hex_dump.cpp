@@ -10,11 +10,15 @@ constexpr char hex_digits[] = "0123456789abcdef";
 
 }  // namespace
 
-void HexDump::format(Direction direction, std::span<const char> chunk, std::string& out) {
+void HexDump::format(Direction direction, std::span<const char> chunk, std::string& out, std::string_view label) {
   std::uint64_t& offset = offset_[static_cast<int>(direction)];
   const char marker = direction == Direction::sent ? '>' : '<';
   for (std::size_t at = 0; at < chunk.size(); at += bytes_per_line) {
     std::span<const char> line = chunk.subspan(at, std::min(bytes_per_line, chunk.size() - at));
+    if (!label.empty()) {
+      out += label;
+      out += ' ';
+    }
     char head[32];
     int length = std::snprintf(head, sizeof head, "%c %08llx  ", marker,
                                static_cast<unsigned long long>(offset + at));

@@ -190,8 +190,7 @@ asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::end
 struct Listener {
   StreamAcceptor& acceptor;
   const Options& options;
-  ServerLimits limits;
-  RelayTap* tap;  // -o, -x, --stats, --progress of the one-client relay; null when not asked
+  ServerLimits limits;  // limits.tap: -o, -x, --stats (--progress too for one client); null when not asked
   const ChildCommand* command;  // -e/-c, found before listening; null without them
 };
 
@@ -236,8 +235,12 @@ asio::awaitable<int> serve_one_client(Listener& listener) {
   const ChildCommand* command = listener.command;
   auto [socket, peer] = co_await accept_admitted(listener.acceptor, listener.limits.access);
   diag::info(1, "connection from " + peer);
-  if (command) co_return (co_await hand_to_command(socket, *command, "connection from " + peer)) ? exit_ok : exit_failure;
-  co_return co_await relay_with_stdio(socket, listener.options, peer, listener.tap);
+  std::unique_ptr<RelayTap> tap = client_tap(listener.limits.tap, peer);
+  if (command) {
+    bool ran = co_await hand_to_command(socket, *command, "connection from " + peer, tap.get());
+    co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
+  }
+  co_return co_await relay_with_stdio(socket, listener.options, peer, tap.get());
 }
 
 // One way of serving the listening socket.
@@ -266,6 +269,16 @@ const ServerMode& choose_server_mode(const Options& options) {
   return server_modes[std::size(server_modes) - 1];
 }
 
+// The tap of a listener, opened before any I/O (null when nothing is logged): a mode that
+// serves one client logs -o as raw bytes, the others label every record. Only the relay
+// with stdin/stdout shows --progress (asked for, or automatic).
+std::shared_ptr<ServerTap> open_listener_tap(const ServerMode& mode, const Options& options) {
+  bool one_client = !options.keep_open && (mode.serve == serve_one_client || mode.serve == serve_file_mode);
+  bool relays_stdio = mode.serve == serve_one_client && options.command.empty();
+  if (!(relays_stdio ? RelayTap::wanted(options) : ServerTap::wanted(options))) return nullptr;
+  return ServerTap::open(options, !one_client);
+}
+
 }  // namespace
 
 asio::awaitable<int> stream_listen(const Options& options) {
@@ -276,12 +289,12 @@ asio::awaitable<int> stream_listen(const Options& options) {
   // one that disappears later costs only the clients that would have run it.
   std::optional<ChildCommand> command;
   if (!options.command.empty()) command.emplace(options.command, options.crlf);
-  std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
-  if (RelayTap::wanted(options)) tap.emplace(options);
+  std::shared_ptr<ServerTap> tap = open_listener_tap(mode, options);
   auto executor = co_await asio::this_coro::executor;
   StreamAcceptor acceptor = open_acceptor(executor, options);
-  Listener listener{acceptor, options, {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access},
-                    tap ? &*tap : nullptr, command ? &*command : nullptr};
+  Listener listener{acceptor, options,
+                    {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access, tap.get()},
+                    command ? &*command : nullptr};
   co_return co_await mode.serve(listener);
 }
 
@@ -292,8 +305,11 @@ namespace {
 asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& options,
                                       const std::optional<ChildCommand>& command, const std::string& peer,
                                       RelayTap* tap) {
-  if (command) co_return (co_await hand_to_command(socket, *command, "connection to " + peer)) ? exit_ok : exit_failure;
-  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer);
+  if (command) {
+    bool ran = co_await hand_to_command(socket, *command, "connection to " + peer, tap);
+    co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
+  }
+  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer, tap);
   co_return co_await relay_with_stdio(socket, options, peer, tap);
 }
 
@@ -349,7 +365,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
   if (!options.command.empty()) command.emplace(options.command, options.crlf);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
-  if (RelayTap::wanted(options)) tap.emplace(options);
+  if (command ? ServerTap::wanted(options) : RelayTap::wanted(options)) tap.emplace(options);  // -e: no --progress
   if (options.unix_socket) {
     StreamSocket socket = co_await connect_unix_stream(options);
     if (options.zero_io) co_return exit_ok;  // -z: someone listens there

@@ -13,6 +13,7 @@
 
 #include "diag.hpp"
 #include "exit_status.hpp"
+#include "relay_tap.hpp"
 #include "stdio.hpp"
 
 namespace sockcat {
@@ -33,11 +34,12 @@ void report_end(const std::string& peer, const std::error_code& failure, std::ui
 }
 
 // Serves one client of the replying server: read, transform, send back; at its EOF finish
-// sending and close.
+// sending and close. `server_tap` (null unless logging) gives it a tap.
 asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, ChunkFunction reply,
-                                      std::chrono::milliseconds idle) {
+                                      std::chrono::milliseconds idle, ServerTap* server_tap) {
   std::error_code ec;
   diag::info(1, "connection from " + peer);
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
   std::error_code failure;
@@ -49,9 +51,11 @@ asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, Chu
       break;
     }
     received += n;
+    if (tap) tap->crossed(Direction::received, server_scratch().first(n));
     reply(std::span<char>(server_scratch().data(), n));
     std::size_t written = asio::write(socket, asio::buffer(server_scratch().data(), n), ec);
     sent += written;
+    if (tap) tap->crossed(Direction::sent, server_scratch().first(written));
     if (ec && !would_block(ec)) {
       failure = ec;
       break;
@@ -64,6 +68,7 @@ asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, Chu
       std::memcpy(pending.get(), server_scratch().data() + written, left);
       auto [write_error, more] = co_await asio::async_write(socket, asio::buffer(pending.get(), left), with_error);
       sent += more;
+      if (tap) tap->crossed(Direction::sent, std::span<const char>(pending.get(), more));
       if (write_error) {
         failure = write_error;
         break;
@@ -115,6 +120,7 @@ struct SharedClient {
   explicit SharedClient(StreamSocket s) : socket(std::move(s)) {}
   StreamSocket socket;
   std::uint64_t sent = 0;  // bytes of stdin written to it
+  std::unique_ptr<RelayTap> tap;  // null unless logging
 };
 
 struct Hub {
@@ -139,8 +145,9 @@ void end_server(Hub& hub, int status) {
 
 // One client of the shared-stdio server: its data goes to stdout, a chunk at a time.
 asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer, std::shared_ptr<Hub> hub,
-                                        std::chrono::milliseconds idle) {
+                                        std::chrono::milliseconds idle, ServerTap* server_tap) {
   auto client = std::make_shared<SharedClient>(std::move(accepted));
+  client->tap = client_tap(server_tap, peer);
   StreamSocket* socket = &client->socket;
   std::error_code ec;
   diag::info(1, "connection from " + peer);
@@ -160,6 +167,7 @@ asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer,
     auto chunk = std::make_unique<char[]>(n);  // held only while it waits for stdout
     std::memcpy(chunk.get(), server_scratch().data(), n);
     received += n;
+    if (client->tap) client->tap->crossed(Direction::received, std::span<const char>(chunk.get(), n));
     co_await hub->stdout_turn.take();
     auto [write_error, written] = co_await asio::async_write(hub->out, asio::buffer(chunk.get(), n), with_error);
     hub->stdout_turn.give();
@@ -172,6 +180,7 @@ asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer,
   hub->clients.remove(client);
   socket->close(ec);
   report_end(peer, failure, received, client->sent);
+  client->tap.reset();  // its --stats line now, not when the last write to it is done
 }
 
 // Sends stdin to every connected client, a chunk at a time, until stdin ends.
@@ -199,6 +208,7 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
       asio::async_write(client->socket, asio::buffer(chunk->data(), n),
                         [&, client](std::error_code ec, std::size_t written) {
                           client->sent += written;
+                          if (client->tap) client->tap->crossed(Direction::sent, std::span<const char>(chunk->data(), written));
                           if (ec) {  // that client is gone: its own session notices and cleans up
                             std::error_code ignored;
                             client->socket.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -220,7 +230,7 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
 
 asio::awaitable<void> serve_replies(StreamAcceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
   const Session session = [reply, limits](StreamSocket socket, std::string peer) {
-    return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout);
+    return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
 }
@@ -232,7 +242,7 @@ asio::awaitable<int> serve_shared_stdio(StreamAcceptor& acceptor, ServerLimits l
   hub->acceptor = &acceptor;
   asio::co_spawn(executor, broadcast_stdin(hub), [](std::exception_ptr) {});
   const Session session = [hub, limits](StreamSocket socket, std::string peer) {
-    return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout);
+    return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
   hub->acceptor = nullptr;
