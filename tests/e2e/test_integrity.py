@@ -122,7 +122,7 @@ def test_every_byte_arrives(start_server, procs, stdio, direction, size):
         endings = wait_until(lambda: [l for l in server.stderr().splitlines() if " closed (" in l or " failed: " in l],
                              timeout=10)
         assert endings == [f"sockcat: connection from [::1]:{endings_port(endings)} closed "
-                           f"(received {size} bytes, sent {size})"], server.stderr()
+                           f"(received {size} {'byte' if size == 1 else 'bytes'}, sent {size})"], server.stderr()
         assert server.proc.poll() is None, "the echo server must keep running"
     else:
         assert server.wait(30) == 0, server.stderr()

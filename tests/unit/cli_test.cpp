@@ -634,7 +634,8 @@ TEST_CASE("cli: the broker takes --send-only and --recv-only, not the other conn
     CHECK(accepted({"-lk", mode, "--send-only", "0"}).send_only);
     CHECK_THAT(rejected({"listen", mode, "--send-only", "--recv-only", "0"}), Contains("exclude each other"));
     CHECK_THAT(rejected({"listen", mode, "--send-only", "-C", "0"}), Contains("--crlf") && Contains(mode));
-    CHECK_THAT(rejected({"listen", mode, "--stats", "--recv-only", "0"}), Contains("--stats") && Contains(mode));
+    CHECK_THAT(rejected({"listen", mode, "-d", "1s", "--recv-only", "0"}), Contains("--delay") && Contains(mode));
+    CHECK(accepted({"listen", mode, "--stats", "--recv-only", "0"}).stats);  // the logs apply in every mode
     CHECK_THAT(rejected({"listen", mode, "-q", "1s", "0"}), Contains("-q") && Contains("stdin's end"));
   }
   CHECK_THAT(rejected({"listen", "--send-file", "f", "--send-only", "0"}), Contains("--send-file"));

@@ -45,7 +45,7 @@ struct TempFile {
 
 }  // namespace
 
-TEST_CASE("-o record: a header with label, direction and count, the bytes, a newline if missing") {
+TEST_CASE("relay tap: an -o record: a header with label, direction and count, the bytes, a newline if missing") {
   CHECK(record("#1 127.0.0.1:5555", Direction::received, "hello\n") == "[#1 127.0.0.1:5555 < 6]\nhello\n");
   CHECK(record("#2 [::1]:80", Direction::sent, "no end") == "[#2 [::1]:80 > 6]\nno end\n");
   std::string binary("\0\n\xff", 3);
