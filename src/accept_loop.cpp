@@ -65,6 +65,11 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
         socket.close(ec);
         continue;
       }
+      if (limits.refuse_all) {
+        diag::info(1, "connection from " + peer + " refused: -m 0 serves no client");
+        socket.close(ec);
+        continue;
+      }
       if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
         diag::info(1, "connection from " + peer + " refused: " + std::to_string(limits.max_conns) +
                           " clients already (-m)");

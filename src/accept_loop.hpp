@@ -20,6 +20,7 @@ struct ServerLimits {
   unsigned max_conns = 0;                     // clients served at once; 0 = no limit
   std::chrono::milliseconds idle_timeout{0};  // close a client silent this long; 0 = never
   const AccessList* access = nullptr;         // --allow/--deny; nullptr = everyone (must outlive the server)
+  bool refuse_all = false;                    // -m 0: every client is closed at once, unread
 };
 
 // True when `access` (if any) admits the peer at `remote`; otherwise notes the refusal under

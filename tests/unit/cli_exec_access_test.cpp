@@ -53,7 +53,7 @@ TEST_CASE("cli: -e and -c conflicts") {
   CHECK_THAT(rejected({"connect", "-z", "-e", "cat", "h", "80"}), Contains("-z"));
   CHECK_THAT(rejected({"connect", "--framing", "line", "-e", "cat", "h", "80"}), Contains("--framing"));
   CHECK_THAT(rejected({"listen", "--framing", "line", "-e", "cat", "80"}), Contains("--framing"));
-  CHECK_THAT(rejected({"listen", "-m", "2", "-e", "cat", "80"}), Contains("-m") && Contains("-k"));
+  CHECK(accepted({"listen", "-m", "2", "-e", "cat", "80"}).max_conns == 2);  // one client anyway: harmless
 }
 
 TEST_CASE("cli: --allow and --deny take comma-separated addresses and ranges, repeatably") {
