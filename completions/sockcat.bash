@@ -4,8 +4,8 @@
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
 
-_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -v --verbose -h --help'
-_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns -i --idle-timeout --allow --deny --allowfile --denyfile --broker --chat --send-file'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q --quit-after --framing --max-message -e --exec -c --sh-exec -C --crlf -d --delay --send-only --recv-only -o --output -x --hex-dump --append-output --progress --stats -i --idle-timeout -v --verbose -h --help'
+_sockcat_listen_options='-p --port -b --bind --transform --list-transforms -k --keep-open -m --max-conns --allow --deny --allowfile --denyfile --broker --chat --send-file'
 _sockcat_connect_options='-s --source --source-port -w --wait -z --zero-io'
 
 # Prints the transform names that the sockcat being completed knows, one per line.
@@ -91,7 +91,7 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
-        listen:-p | listen:--port | listen:-m | listen:--max-conns | listen:-i | listen:--idle-timeout | \
+        listen:-p | listen:--port | listen:-m | listen:--max-conns | *:-i | *:--idle-timeout | \
             listen:--allow | listen:--deny | connect:--source-port | connect:-w | connect:--wait | \
             *:-q | *:--quit-after | *:--max-message | *:-c | *:--sh-exec | *:-d | *:--delay)
             return 0

@@ -26,7 +26,7 @@ function __sockcat_connect_wants_host
             continue
         end
         switch $token
-            case -s --source --source-port -w --wait -q --quit-after --framing --max-message -e --exec -c --sh-exec -d --delay -o --output -x --hex-dump
+            case -s --source --source-port -w --wait -i --idle-timeout -q --quit-after --framing --max-message -e --exec -c --sh-exec -d --delay -o --output -x --hex-dump
                 set skip 1
             case '-*'
             case '*'
@@ -79,8 +79,8 @@ complete -c sockcat -n $listen -s b -l bind -x -a '(__fish_print_hostnames)' -d 
 complete -c sockcat -n $listen -l transform -x -a '(__sockcat_transforms)' -d 'How to answer each client'
 complete -c sockcat -n $listen -l list-transforms -d 'Print the transforms and exit'
 complete -c sockcat -n $listen -s k -l keep-open -d 'Keep accepting clients (none: they share stdin/stdout)'
-complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once'
-complete -c sockcat -n $listen -s i -l idle-timeout -x -d 'Close a client that sends nothing for DURATION'
+complete -c sockcat -n $listen -s m -l max-conns -x -d 'Serve at most N clients at once (0: none)'
+complete -c sockcat -n $both -s i -l idle-timeout -x -d 'End a session when no byte moves either way for DURATION'
 complete -c sockcat -n $listen -l allow -x -d 'Serve only peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l deny -x -d 'Refuse peers in these addresses/CIDR ranges'
 complete -c sockcat -n $listen -l allowfile -r -F -d 'Serve only peers listed in FILE'
@@ -94,5 +94,5 @@ set -l connect '__fish_seen_subcommand_from connect; and not __fish_seen_subcomm
 complete -c sockcat -n $connect -s s -l source -x -a '(__fish_print_hostnames)' -d 'Local address to connect from'
 complete -c sockcat -n $connect -l source-port -x -d 'Local port to connect from'
 complete -c sockcat -n $connect -s w -l wait -x -d 'Give up connecting after DURATION (500ms, 1.5s)'
-complete -c sockcat -n $connect -s z -l zero-io -d 'Only check whether the ports accept (22,80,8000-8100)'
+complete -c sockcat -n $connect -s z -l zero-io -d 'Only check whether the ports accept, or with -u answer (22,80,8000-8100)'
 complete -c sockcat -n '__sockcat_connect_wants_host' -a '(__fish_print_hostnames)' -d Host
