@@ -202,7 +202,6 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   bool receiving_done = false;
   bool watching_for_reset = false;
   asio::steady_timer quit_timer(co_await asio::this_coro::executor);
-  asio::steady_timer idle_timer(co_await asio::this_coro::executor);
   std::chrono::steady_clock::time_point last_traffic = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point* stamp = options.idle_timeout ? &last_traffic : nullptr;
 
@@ -265,6 +264,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     co_return result;
   }
   bool relay_over = false;
+  asio::steady_timer idle_timer(co_await asio::this_coro::executor);
   // -i: wakes when the latest traffic is that old; traffic since then only moves the wake-up.
   auto watch_idle = [&]() -> asio::awaitable<void> {
     while (!relay_over) {

@@ -188,7 +188,8 @@ asio::awaitable<int> serve_one_client(Listener& listener) {
   StreamSocket socket(listener.acceptor.get_executor());
   for (;;) {
     socket = co_await listener.acceptor.async_accept(remote, asio::use_awaitable);
-    if (listener.limits.refuse_all) diag::info(1, "connection from " + format_endpoint(remote) + " refused: -m 0 serves no client");
+    if (listener.limits.refuse_all)
+      diag::info(1, "connection from " + format_endpoint(remote) + " refused: -m 0 serves no client");
     else if (admitted(listener.limits.access, remote, format_endpoint(remote))) break;
     socket.close();  // refused: closed at once, unread; wait for a peer that is allowed
   }
