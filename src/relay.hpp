@@ -175,7 +175,7 @@ struct RelayOptions {
   bool read_source = true;     // false (--recv-only): never read the source, never half-close
   RelayTap* tap = nullptr;     // counts (and logs) both directions
   SendShaper* shaper = nullptr;  // -C / -d on the sending direction
-  std::optional<std::chrono::milliseconds> idle_timeout;  // -i: end the relay once no byte moved for this long
+  std::optional<std::chrono::milliseconds> idle_timeout{};  // -i: end the relay once no byte moved for this long
 };
 
 // Runs both directions until each is done. Connection -> sink ends at the peer's EOF or an
@@ -269,7 +269,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   auto watch_idle = [&]() -> asio::awaitable<void> {
     while (!relay_over) {
       idle_timer.expires_at(last_traffic + *options.idle_timeout);
-      auto [ec] = co_await idle_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      // Woken at the deadline or cancelled; either way re-check, as traffic may have moved it.
+      co_await idle_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (relay_over || std::chrono::steady_clock::now() < last_traffic + *options.idle_timeout) continue;
       result.idle = true;
       stop_sending = true;
