@@ -62,7 +62,7 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
       }
       if (ec) continue;  // e.g. ECONNABORTED: that client is gone already
       std::string peer = format_endpoint(remote);  // from accept(): valid even if it has reset since
-      if (!admitted(limits.access, remote, peer)) {
+      if (!admitted(limits, remote, peer)) {
         socket.close(ec);
         continue;
       }
@@ -83,20 +83,26 @@ asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limi
   }
 }
 
-bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& remote, const std::string& peer) {
-  if (!access || access->admits(remote.data())) return true;
-  diag::info(1, "connection from " + peer + " refused: not allowed (--allow/--deny)");
-  return false;
+bool admitted(const ServerLimits& limits, const StreamAcceptor::endpoint_type& remote, const std::string& peer) {
+  if (limits.access && !limits.access->admits(remote.data())) {
+    diag::info(1, "connection from " + peer + " refused: not allowed (--allow/--deny)");
+    return false;
+  }
+  if (limits.refuse_all) {
+    diag::info(1, "connection from " + peer + " refused: -m 0 serves no client");
+    return false;
+  }
+  return true;
 }
 
-asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const AccessList* access) {
+asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const ServerLimits& limits) {
   for (;;) {
     StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
     auto [ec, socket] = co_await acceptor.async_accept(remote, with_error);
     if (ec == asio::error::connection_aborted) continue;
     if (ec) throw std::system_error(ec, "accept");
     std::string peer = format_endpoint(remote);
-    if (!admitted(access, remote, peer)) {
+    if (!admitted(limits, remote, peer)) {
       socket.close(ec);
       continue;
     }

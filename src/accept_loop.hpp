@@ -23,11 +23,14 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{0};  // close a client silent this long; 0 = never
   const AccessList* access = nullptr;         // --allow/--deny; nullptr = everyone (must outlive the server)
   ServerTap* tap = nullptr;                   // -o, -x, --stats: each client's tap comes from it; null = none
+  bool refuse_all = false;                    // -m 0: every client is closed at once, unread
 };
 
-// True when `access` (if any) admits the peer at `remote`; otherwise notes the refusal under
-// -v (as "connection from PEER refused ...") and the caller closes the connection at once.
-bool admitted(const AccessList* access, const StreamAcceptor::endpoint_type& remote, const std::string& peer);
+// The one admission check of every stream accept path: true when `limits.access` (if any)
+// admits the peer at `remote` and -m 0 (`limits.refuse_all`) does not refuse everyone;
+// otherwise notes the refusal under -v (as "connection from PEER refused ...") and the caller
+// closes the connection at once, unread.
+bool admitted(const ServerLimits& limits, const StreamAcceptor::endpoint_type& remote, const std::string& peer);
 
 // A client taken by accept_admitted(), with its name for diagnostics.
 struct AdmittedClient {
@@ -36,10 +39,10 @@ struct AdmittedClient {
 };
 
 // The accept of every one-client listener (relay, -e/-c and --send-file without -k): waits for
-// the first client that `access` (if any) admits, closing each refused one at once, unread (noted
-// under -v), then closes `acceptor`, since no one else is served. A client gone before it was
-// taken (ECONNABORTED) is skipped; any other accept failure throws std::system_error.
-asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const AccessList* access);
+// the first client that admitted() lets in under `limits`, closing each refused one at once,
+// unread (noted under -v), then closes `acceptor`, since no one else is served. A client gone
+// before it was taken (ECONNABORTED) is skipped; any other accept failure throws std::system_error.
+asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const ServerLimits& limits);
 
 // Serves one accepted client until it is done; `peer` names it for diagnostics. The socket
 // comes non-blocking, with TCP_NODELAY when it is TCP.

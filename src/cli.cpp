@@ -77,6 +77,8 @@ void declare_common(cxxopts::Options& spec) {
        "NAME")
       ("max-message", "with --framing line|length: largest message a peer may send (default 1M)",
        cxxopts::value<std::string>(), "BYTES")
+      ("i,idle-timeout", "end a session (a server: close a client) when no byte moves either way for DURATION",
+       cxxopts::value<std::string>(), "DURATION")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -93,8 +95,8 @@ void declare_listen(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "NAME")
       ("list-transforms", "print the transforms and exit")
       ("k,keep-open", "keep accepting clients; with transform none they share stdin and stdout")
-      ("m,max-conns", "serve at most N clients at once; close the others at once", cxxopts::value<std::string>(), "N")
-      ("i,idle-timeout", "close a client that sends nothing for DURATION", cxxopts::value<std::string>(), "DURATION")
+      ("m,max-conns", "serve at most N clients at once; close the others at once (0: every one)",
+       cxxopts::value<std::string>(), "N")
       ("allow", "serve only peers in ADDRS: addresses, ranges, host names, comma-separated (repeatable)",
        cxxopts::value<std::vector<std::string>>(), "ADDRS")
       ("deny", "refuse peers in ADDRS: addresses, ranges, host names, comma-separated (repeatable)",
@@ -113,9 +115,9 @@ void declare_connect(cxxopts::Options& spec) {
   spec.add_options()
       ("s,source", "local address to connect from", cxxopts::value<std::string>(), "ADDR")
       ("source-port", "local port to connect from", cxxopts::value<std::string>(), "PORT")
-      ("w,wait", "give up connecting after DURATION (e.g. 500ms, 5s)",
+      ("w,wait", "give up connecting after DURATION (e.g. 500ms, 5s); with -z -u, the wait for ICMP",
        cxxopts::value<std::string>(), "DURATION")
-      ("z,zero-io", "only check whether PORT accepts; PORT may be a list: 22,80,8000-8100");
+      ("z,zero-io", "only check whether PORT accepts (-u: whether ICMP refuses); PORT may be a list: 22,80,8000-8100");
 }
 
 // Returns which family a numeric address literal belongs to, if it is one.
@@ -307,25 +309,22 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   if (!options.half_close && replying)
     return "--no-shutdown applies only to --transform none (a replying server closes each client itself)";
   options.keep_open = parsed.count("keep-open") > 0 || options.broker;
-  // listen -u -e/-c runs a program per sender, -k for many of them (datagram_exec.hpp).
-  bool runs_programs = options.udp && (parsed.count("exec") || parsed.count("sh-exec"));
-  bool serves_many = (!options.udp || runs_programs) && (replying || options.keep_open);
+  // listen -u -e/-c runs a program per sender (datagram_exec.hpp): -m counts the programs and
+  // -i ends an idle one; plain listen -u has no connection for either.
+  const bool runs_programs = options.udp && (parsed.count("exec") || parsed.count("sh-exec"));
   if (parsed.count("max-conns")) {
-    if (!serves_many) return std::string("-m needs a server that takes many clients (-k, or a replying transform; TCP)");
+    if (options.udp && !runs_programs)
+      return std::string("-m counts connections, and listen -u has none (drop -m or -u)");
     const std::string& text = parsed["max-conns"].as<std::string>();
     unsigned long value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 1'000'000)
-      return "-m takes a number of connections from 1 to 1000000, not " + quote(text);
+    if (ec != std::errc() || end != text.data() + text.size() || value > 1'000'000)
+      return "-m takes a number of connections from 0 to 1000000, not " + quote(text);
     options.max_conns = static_cast<unsigned>(value);
+    options.refuse_clients = value == 0;  // ncat's meaning: every client is closed at once
   }
-  if (parsed.count("idle-timeout")) {
-    if (!serves_many && !runs_programs) return std::string("-i needs a server that takes many clients (-k, or a replying transform; TCP)");
-    Parsed<std::chrono::milliseconds> idle = parse_duration(parsed["idle-timeout"].as<std::string>());
-    if (auto* problem = std::get_if<std::string>(&idle)) return *problem;
-    options.idle_timeout = std::get<std::chrono::milliseconds>(idle);
-    if (options.idle_timeout.count() == 0) return std::string("-i needs a duration above zero");
-  }
+  if (options.idle_timeout.count() != 0 && options.udp && !runs_programs)
+    return std::string("-i closes an idle connection, and listen -u has none (drop -i or -u)");
   if (options.quit_after && replying)
     return std::string("-q applies to a relay (--transform none): a replying server never reads stdin");
   if (options.quit_after && options.keep_open && !options.udp)
@@ -333,10 +332,12 @@ Problem apply_listen(const cxxopts::ParseResult& parsed, const std::vector<std::
   return apply_access(parsed, options);
 }
 
-// Takes -w, the bound on a stream connect.
+// Takes -w: the bound on a stream connect, and with -z -u the wait for ICMP. The nc form also
+// takes it with -u, for apply_nc_wait.
 Problem apply_wait(const cxxopts::ParseResult& parsed, Options& options) {
   if (!parsed.count("wait")) return std::nullopt;
-  if (options.udp) return std::string("-w bounds a stream connect; datagram sockets have none (drop -w or -u)");
+  if (options.udp && !options.zero_io && !options.nc_form)
+    return std::string("-w bounds a stream connect or a -z check; a datagram socket has no connect (drop -w or -u)");
   Parsed<std::chrono::milliseconds> wait = parse_duration(parsed["wait"].as<std::string>());
   if (auto* problem = std::get_if<std::string>(&wait)) return *problem;
   options.connect_timeout = std::get<std::chrono::milliseconds>(wait);
@@ -354,6 +355,24 @@ Problem apply_unix_source(const cxxopts::ParseResult& parsed, Options& options) 
   if (options.source_address == options.unix_path)
     return "-s " + quote(options.source_address) + " is the peer's own PATH; the client needs a name of its own";
   return std::nullopt;
+}
+
+// Checks -i against the modes with no session for it to watch.
+Problem check_idle_timeout(const Options& options) {
+  if (options.idle_timeout.count() == 0) return std::nullopt;
+  if (options.zero_io) return std::string("-i has no meaning with -z (no connection is kept)");
+  if (options.role == Role::connect && !options.udp && find_framing(options.framing)->whole_messages)
+    return std::string("-i applies to a byte stream (--framing raw), not to a framed client");
+  return std::nullopt;
+}
+
+// The nc form's -w ends an idle relay too (OpenBSD nc's meaning), unless -i says otherwise
+// or no relay runs (-z, -e/-c, a framed client).
+void apply_nc_wait(Options& options) {
+  if (!options.nc_form || options.role != Role::connect || options.connect_timeout.count() == 0) return;
+  if (options.zero_io || !options.command.empty() || options.idle_timeout.count() != 0) return;
+  if (!options.udp && find_framing(options.framing)->whole_messages) return;
+  options.idle_timeout = options.connect_timeout;
 }
 
 // connect -U PATH: no address or port of an IP client applies. -z asks only whether a
@@ -384,10 +403,9 @@ Problem apply_connect(const cxxopts::ParseResult& parsed, const std::vector<std:
   if (Problem problem = check_numeric_address(options.host, "HOST", options)) return problem;
   options.zero_io = parsed.count("zero-io") > 0;
   if (options.zero_io) {
-    if (options.udp) return std::string("-z checks TCP ports; UDP has no connection to check (drop -z or -u)");
     if (!options.half_close || options.quit_after)
       return std::string("--no-shutdown and -q have no meaning with -z (nothing is sent)");
-    Parsed<std::vector<std::uint16_t>> ports = parse_port_list(options.port, false);
+    Parsed<std::vector<std::uint16_t>> ports = parse_port_list(options.port, options.udp);
     if (auto* problem = std::get_if<std::string>(&ports)) return *problem;
   } else if (Problem problem = check_port(options.port, options.udp, false)) {
     bool looks_like_list = options.port.find(',') != std::string::npos ||
@@ -664,6 +682,7 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
 
   Options options;
   options.role = sub.role;
+  options.nc_form = nc_form;
   options.udp = parsed.count("udp") > 0;
   if (parsed.count("4") && parsed.count("6")) return usage_error("-4 and -6 exclude each other", help_for);
   if (parsed.count("4")) options.family = Family::v4;
@@ -680,6 +699,12 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
     Parsed<std::chrono::milliseconds> quit = parse_duration(parsed["quit-after"].as<std::string>());
     if (auto* problem = std::get_if<std::string>(&quit)) return usage_error(*problem, help_for);
     options.quit_after = std::get<std::chrono::milliseconds>(quit);
+  }
+  if (parsed.count("idle-timeout")) {
+    Parsed<std::chrono::milliseconds> idle = parse_duration(parsed["idle-timeout"].as<std::string>());
+    if (auto* problem = std::get_if<std::string>(&idle)) return usage_error(*problem, help_for);
+    options.idle_timeout = std::get<std::chrono::milliseconds>(idle);
+    if (options.idle_timeout.count() == 0) return usage_error("-i needs a duration above zero", help_for);
   }
   std::vector<std::string> positional;
   if (parsed.count("positional")) positional = parsed["positional"].as<std::vector<std::string>>();
@@ -700,6 +725,8 @@ CliOutcome parse_subcommand(const Subcommand& sub, const std::vector<std::string
   if (Problem problem = apply_framing(parsed, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_command(parsed, options)) return usage_error(*problem, help_for);
   if (Problem problem = apply_relay_options(parsed, options)) return usage_error(*problem, help_for);
+  if (Problem problem = check_idle_timeout(options)) return usage_error(*problem, help_for);
+  apply_nc_wait(options);
 
   CliOutcome outcome;
   outcome.options = std::move(options);

@@ -19,8 +19,10 @@
 #include "datagram_batch.hpp"
 #include "datagram_exec.hpp"
 #include "diag.hpp"
+#include "dial.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
+#include "port_check.hpp"
 #include "progress.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
@@ -278,27 +280,23 @@ asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& opti
 
 // Connects `socket` (closed) to the first of HOST's addresses that takes it, from -s and
 // --source-port if given. Returns the last failure, if none did. Throws when HOST or the
-// source address cannot be resolved.
+// source address cannot be resolved, or the source cannot be bound (see bind_source).
 std::error_code connect_udp(DatagramSocket& socket, const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
   std::uint16_t port = port_number(options.port, true);
-  std::uint16_t source_port = options.source_port.empty() ? 0 : port_number(options.source_port, true);
 
   std::error_code failure = asio::error::host_not_found;
   for (const asio::ip::address& address : targets) {
     udp::endpoint target(address, port);
     std::error_code ec;
     socket.open(target.protocol(), ec);
-    if (!ec && (!sources.empty() || source_port != 0)) {
-      asio::ip::address local = target.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                                          : asio::ip::address(asio::ip::address_v6::any());
-      for (const asio::ip::address& source : sources)
-        if (source.is_v4() == address.is_v4()) local = source;
-      socket.bind(udp::endpoint(local, source_port), ec);
+    if (!ec) {
+      if (auto source = source_for(options, address, sources))
+        bind_source(socket, DatagramSocket::endpoint_type(udp::endpoint(source->first, source->second)), false, options);
+      socket.connect(target, ec);
     }
-    if (!ec) socket.connect(target, ec);
     failure = ec;
     if (!ec) break;
     std::error_code ignored;
@@ -367,6 +365,7 @@ asio::awaitable<int> datagram_listen(const Options& options) {
 }
 
 asio::awaitable<int> datagram_connect(const Options& options) {
+  if (options.zero_io) co_return co_await check_ports(options);  // -z -u
   if (!options.command.empty()) co_return co_await run_command_with_peer(options);
   auto executor = co_await asio::this_coro::executor;
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
@@ -390,6 +389,15 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   const std::chrono::milliseconds linger_time = options.quit_after.value_or(default_udp_linger);
   auto last_activity = std::chrono::steady_clock::now();
   bool finished = false;  // set by whichever side ends the session
+  // -i: while stdin is open, no datagram either way for that long ends the session (after
+  // stdin's end the linger decides, and ends it with exit 0).
+  const bool watch_idle = options.idle_timeout.count() > 0;
+  auto last_traffic = std::chrono::steady_clock::now();
+  asio::steady_timer idle_timer(executor);
+  bool stdin_over = false;
+  auto note_traffic = [&] {
+    if (watch_idle) last_traffic = std::chrono::steady_clock::now();
+  };
   int status = exit_ok;
   std::uint64_t sent_count = 0;
   std::uint64_t received_count = 0;
@@ -402,6 +410,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     in.cancel(ignored);
     socket.cancel(ignored);
     linger.cancel();
+    idle_timer.cancel();
     if (shaper) shaper->cancel();
   };
   auto report_refused = [&](const std::error_code& ec) {
@@ -419,6 +428,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         for (std::size_t i = done; i < done + sent; ++i) tap->crossed(Direction::sent, batch.payload(i));
       done += sent;
       sent_count += sent;
+      if (sent > 0) note_traffic();
       if (send_error == asio::error::would_block || send_error == asio::error::try_again) {
         auto [wait_error] = co_await socket.async_wait(udp::socket::wait_write, with_error);
         if (wait_error) break;
@@ -499,6 +509,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       auto [send_error, sent] = co_await shaper->write(writer, std::span<const char>(batch->slot(0).data(), n),
                                                        tap ? &*tap : nullptr);
       ++sent_count;
+      note_traffic();
       if (send_error && send_error != asio::error::operation_aborted) report_refused(send_error);
     }
     if (by_line) {
@@ -531,6 +542,8 @@ asio::awaitable<int> datagram_connect(const Options& options) {
     // --send-only: nothing to wait for. A peer that answered none of the many datagrams it
     // got is a sink (a log collector, a receiver): waiting would only delay the exit, unless
     // -q asks for it. Otherwise wait for replies until the line has been quiet for the linger.
+    stdin_over = true;  // the linger decides from here
+    idle_timer.cancel();
     if (options.send_only) finish();
     if (!options.quit_after && received_count == 0 && sent_count >= udp_sink_datagrams) finish();
     last_activity = std::chrono::steady_clock::now();
@@ -549,6 +562,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
         break;
       }
       ++received_count;
+      note_traffic();
       if (tap) tap->crossed(Direction::received, std::span<const char>(out_buffer->data(), n));
       last_activity = std::chrono::steady_clock::now();
       if (!co_await write_datagram(out, out_buffer->data(), n, by_line, status)) {
@@ -557,12 +571,22 @@ asio::awaitable<int> datagram_connect(const Options& options) {
       }
     }
   };
+  auto watch = [&]() -> asio::awaitable<void> {
+    while (watch_idle && !finished && !stdin_over) {
+      idle_timer.expires_at(last_traffic + options.idle_timeout);
+      co_await idle_timer.async_wait(with_error);
+      if (finished || stdin_over || std::chrono::steady_clock::now() < last_traffic + options.idle_timeout) continue;
+      diag::error(idle_timeout_message(options.idle_timeout));
+      status = exit_failure;
+      finish();
+    }
+  };
   if (tap) tap->start();
   if (const ProgressMode mode = tap ? progress_mode(options) : ProgressMode::off; mode != ProgressMode::off) {
     std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
-    co_await ((send() && receive()) || show_progress(*tap, total, mode));
+    co_await ((send() && receive() && watch()) || show_progress(*tap, total, mode));
   } else {
-    co_await (send() && receive());
+    co_await (send() && receive() && watch());
   }
   if (tap) tap->stop();
   diag::info(1, "sent " + diag::count_of(sent_count, "datagram") + " to " + peer + ", received " +

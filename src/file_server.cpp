@@ -178,7 +178,7 @@ asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& pat
     co_await accept_clients(acceptor, limits, session);
     co_return exit_ok;
   }
-  auto [socket, peer] = co_await accept_admitted(acceptor, limits.access);
+  auto [socket, peer] = co_await accept_admitted(acceptor, limits);
   Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout, limits.tap);
   if (!transfer.failure) co_return limits.tap && limits.tap->failed() ? exit_failure : exit_ok;  // a log write failed
   if (!transfer.file_failed)

@@ -53,10 +53,12 @@ struct Options {
   std::optional<std::chrono::milliseconds> quit_after;  // -q: how long to wait after stdin EOF
   bool keep_open = false;                // listen -k: keep accepting (none: clients share stdio)
   unsigned max_conns = 0;                // listen -m: concurrent clients at most (0 = no limit)
-  std::chrono::milliseconds idle_timeout{0};     // listen -i: close a client quiet this long (0 = never)
+  bool refuse_clients = false;           // listen -m 0: close every client at once, unread (ncat's meaning)
+  std::chrono::milliseconds idle_timeout{0};     // -i: end a session (a server: close a client) idle this long (0 = never)
   bool broker = false;                   // listen --broker: relay each client's data to all others (implies -k)
   bool chat = false;                     // listen --chat: broker by lines, labelled, controls stripped
   std::string send_file;                 // listen --send-file: give each client this file ("" = off)
+  bool nc_form = false;                  // the command line had no subcommand word (nc's spelling)
   int verbosity = 0;                     // -v count: 0 errors only, 1 addresses and connections
   // Connection options of the relay (connect, and listen with transform none):
   bool crlf = false;                     // -C: send every LF as CRLF

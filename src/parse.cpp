@@ -168,4 +168,13 @@ std::optional<std::string_view> closest_name(std::string_view typo,
   return best;
 }
 
+std::string format_duration(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 == 0) return std::to_string(duration.count() / 1000) + "s";
+  return std::to_string(duration.count()) + "ms";
+}
+
+std::string idle_timeout_message(std::chrono::milliseconds idle) {
+  return "idle timeout: nothing sent or received for " + format_duration(idle);
+}
+
 }  // namespace sockcat

@@ -36,6 +36,13 @@ Parsed<std::vector<std::uint16_t>> parse_port_list(std::string_view text, bool u
 // (no unit means seconds). Negative, empty, unknown units and overflow are errors.
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// A duration as parse_duration reads it back: "2s" for whole seconds, "1500ms" otherwise.
+std::string format_duration(std::chrono::milliseconds duration);
+
+// The line (without "sockcat: ") of a session that -i ended: "idle timeout: nothing sent or
+// received for 1s".
+std::string idle_timeout_message(std::chrono::milliseconds idle);
+
 // Parses a size in bytes: a decimal number with an optional suffix K, M or G (binary: K is
 // 1024), from 1 to `largest` bytes. Fractions, zero, unknown suffixes and overflow are errors.
 Parsed<std::size_t> parse_byte_size(std::string_view text, std::size_t largest);

@@ -63,6 +63,7 @@ struct PumpHooks {
   Direction direction = Direction::sent;  // which way this pump moves bytes, for the tap
   SendShaper* shaper = nullptr;           // -C / -d: changes and paces what is written
   SourceWaits* source_waits = nullptr;    // told when the pump starts and stops waiting for its source
+  std::chrono::steady_clock::time_point* last_traffic = nullptr;  // -i: stamped whenever bytes move
 
   // Whether the pump must see every byte, which rules out the zero-copy paths.
   bool must_see_bytes() const { return shaper || (tap && tap->sees_bytes()); }
@@ -84,6 +85,7 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
     CopyStep step = copier.step();
     result.bytes += step.bytes;
     if (hooks.tap) hooks.tap->counted(hooks.direction, step.bytes);
+    if (hooks.last_traffic && step.bytes > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
     if (step.read_error || step.write_error) {
       result.read_error = step.read_error;
       result.write_error = step.write_error;
@@ -132,6 +134,7 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
     if (hooks.source_waits) hooks.source_waits->begin();
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
     if (hooks.source_waits) hooks.source_waits->end();
+    if (hooks.last_traffic && n > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
     if (n > 0) {
       std::error_code write_error;
       std::size_t written = 0;
@@ -142,6 +145,7 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
         if (hooks.tap) hooks.tap->crossed(hooks.direction, std::span<const char>(buffer.data(), written));
       }
       result.bytes += written;
+      if (hooks.last_traffic && written > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
       if (write_error) {
         result.write_error = write_error;
         co_return result;
@@ -175,6 +179,7 @@ struct RelayResult {
   bool peer_closed_first = false;  // the peer's EOF came while we were still sending
   bool quit = false;               // ended by RelayOptions::quit_after
   bool source_idle = false;        // ended after the peer's EOF because the source went idle
+  bool idle = false;               // ended by RelayOptions::idle_timeout
 };
 
 // When the relay stops sending because the peer has stopped.
@@ -199,6 +204,7 @@ struct RelayOptions {
   RelayTap* tap = nullptr;     // counts (and logs) both directions
   SendShaper* shaper = nullptr;  // -C / -d on the sending direction
   std::chrono::milliseconds source_idle_limit = default_source_idle_limit;  // see until_source_idle
+  std::optional<std::chrono::milliseconds> idle_timeout{};  // -i: end the relay once no byte moved for this long
 };
 
 // Finishes once the pump that `waits` watches has been in one wait for its source for at least
@@ -235,6 +241,8 @@ inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std:
 // With `quit_after`, the relay ends that long after the source's EOF even if the peer goes on
 // (received.read_error is then operation_aborted and `quit` is set). Without `read_source`
 // nothing is sent and the relay ends with the receiving direction.
+// With `idle_timeout`, one watchdog timer ends the relay (both directions cancelled, `idle`
+// set) once no byte has moved either way for that long; the pumps only stamp the time.
 template <typename Connection, typename Source, typename Sink>
 asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
   const bool half_close = options.half_close;
@@ -252,6 +260,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   asio::steady_timer quit_timer(co_await asio::this_coro::executor);
   const bool watch_source = on_peer_eof == PeerEofPolicy::until_source_idle;
   SourceWaits source_waits;
+  std::chrono::steady_clock::time_point last_traffic = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point* stamp = options.idle_timeout ? &last_traffic : nullptr;
 
   auto send = [&]() -> asio::awaitable<void> {
     if (!options.read_source) {
@@ -259,7 +269,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       co_return;
     }
     result.sent = co_await pump(source, connection, *up_buffer, &stop_sending,
-                                PumpHooks{options.tap, Direction::sent, options.shaper, watch_source ? &source_waits : nullptr});
+                                PumpHooks{options.tap, Direction::sent, options.shaper, watch_source ? &source_waits : nullptr,
+                                          stamp});
     if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
       std::error_code ignored;
       connection.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -280,7 +291,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving,
-                                    PumpHooks{options.tap, Direction::received, nullptr});
+                                    PumpHooks{options.tap, Direction::received, nullptr, nullptr, stamp});
     // Our FIN, if we sent one, changes the TCP state that tells a reset from an EOF.
     bool no_fin_sent = !sending_done || !options.read_source;
     if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.native_handle()))
@@ -322,7 +333,38 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     source.cancel(ignored);
     connection.cancel(ignored);
   };
-  co_await (send() && receive());
+  if (!options.idle_timeout) {
+    co_await (send() && receive());
+    co_return result;
+  }
+  bool relay_over = false;
+  asio::steady_timer idle_timer(co_await asio::this_coro::executor);
+  // -i: wakes when the latest traffic is that old; traffic since then only moves the wake-up.
+  auto watch_idle = [&]() -> asio::awaitable<void> {
+    while (!relay_over) {
+      idle_timer.expires_at(last_traffic + *options.idle_timeout);
+      // Woken at the deadline or cancelled; either way re-check, as traffic may have moved it.
+      co_await idle_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (relay_over || std::chrono::steady_clock::now() < last_traffic + *options.idle_timeout) continue;
+      result.idle = true;
+      stop_sending = true;
+      stop_receiving = true;
+      receiving_done = true;
+      quit_timer.cancel();
+      if (options.shaper) options.shaper->cancel();
+      std::error_code ignored;
+      source.cancel(ignored);
+      connection.cancel(ignored);
+      sink.cancel(ignored);
+      co_return;
+    }
+  };
+  auto both_ways = [&]() -> asio::awaitable<void> {
+    co_await (send() && receive());
+    relay_over = true;
+    idle_timer.cancel();
+  };
+  co_await (both_ways() && watch_idle());
   co_return result;
 }
 

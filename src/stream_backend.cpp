@@ -11,9 +11,11 @@
 #include "backend.hpp"
 #include "access_list.hpp"
 #include "diag.hpp"
+#include "dial.hpp"
 #include "endpoint.hpp"
 #include "exec_session.hpp"
 #include "parse.hpp"
+#include "port_check.hpp"
 #include "exit_status.hpp"
 #include "progress.hpp"
 #include "framed_client.hpp"
@@ -61,6 +63,10 @@ int relay_status(const RelayResult& result, const std::string& peer, const Optio
   const PumpResult& up = result.sent;
   diag::info(1, "connection with " + peer + " closed (received " + diag::count_of(down.bytes, "byte") + ", sent " +
                     std::to_string(up.bytes) + ")");
+  if (result.idle) {
+    diag::error(idle_timeout_message(options.idle_timeout));
+    return exit_failure;
+  }
   if (result.quit) {
     diag::info(1, options.send_only ? "stdin ended: --send-only does not wait for the peer"
                                     : "quitting: -q time after stdin ended is up");
@@ -120,6 +126,7 @@ asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& optio
   relay_options.quit_after = options.quit_after;
   if (options.send_only) relay_options.quit_after = std::chrono::milliseconds(0);
   relay_options.read_source = !options.recv_only;
+  if (options.idle_timeout.count() > 0) relay_options.idle_timeout = options.idle_timeout;
   std::optional<SendShaper> shaper;
   if (options.crlf || options.line_delay.count() > 0) {
     shaper.emplace(executor, options.crlf, options.line_delay, relay_buffer_size);
@@ -139,50 +146,6 @@ asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& optio
   int status = relay_status(result, peer, options);
   if (status == exit_ok && tap && tap->failed()) status = exit_failure;
   co_return status;
-}
-
-// The local endpoint to connect from for a peer at `target`, if -s or --source-port asks.
-std::optional<tcp::endpoint> source_endpoint(const Options& options, const asio::ip::address& target,
-                                             const std::vector<asio::ip::address>& sources) {
-  std::uint16_t port = options.source_port.empty() ? 0 : port_number(options.source_port, false);
-  if (sources.empty()) {
-    if (port == 0) return std::nullopt;
-    if (target.is_v4()) return tcp::endpoint(asio::ip::address_v4::any(), port);
-    return tcp::endpoint(asio::ip::address_v6::any(), port);
-  }
-  for (const asio::ip::address& source : sources)
-    if (source.is_v4() == target.is_v4()) return tcp::endpoint(source, port);
-  throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
-                          "source address " + quote(options.source_address) + " has no address of the family of " +
-                              target.to_string());
-}
-
-// Connects `socket` to one endpoint, bounded by -w. Returns the failure, if any.
-asio::awaitable<std::error_code> connect_one(tcp::socket& socket, const tcp::endpoint& target,
-                                              const std::optional<tcp::endpoint>& source, const Options& options) {
-  std::error_code ec;
-  socket.open(target.protocol(), ec);
-  if (ec) co_return ec;
-  if (source) {
-    socket.set_option(tcp::socket::reuse_address(true), ec);
-    socket.bind(*source, ec);
-    if (ec) co_return ec;
-  }
-  asio::steady_timer deadline(socket.get_executor());
-  bool timed_out = false;
-  if (options.connect_timeout.count() > 0) {
-    deadline.expires_after(options.connect_timeout);
-    deadline.async_wait([&](const std::error_code& timer_error) {
-      if (timer_error) return;
-      timed_out = true;
-      std::error_code ignored;
-      socket.cancel(ignored);
-    });
-  }
-  auto [connect_error] = co_await socket.async_connect(target, with_error);
-  deadline.cancel();
-  if (timed_out && connect_error) co_return std::make_error_code(std::errc::timed_out);
-  co_return connect_error;
 }
 
 // What every listen mode needs besides the options: the limits on clients, with the access
@@ -233,7 +196,7 @@ asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
 // stdin/stdout as nc does, or handed to the -e/-c program.
 asio::awaitable<int> serve_one_client(Listener& listener) {
   const ChildCommand* command = listener.command;
-  auto [socket, peer] = co_await accept_admitted(listener.acceptor, listener.limits.access);
+  auto [socket, peer] = co_await accept_admitted(listener.acceptor, listener.limits);
   diag::info(1, "connection from " + peer);
   std::unique_ptr<RelayTap> tap = client_tap(listener.limits.tap, peer);
   if (command) {
@@ -293,7 +256,8 @@ asio::awaitable<int> stream_listen(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   StreamAcceptor acceptor = open_acceptor(executor, options);
   Listener listener{acceptor, options,
-                    {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access, tap.get()},
+                    {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access, tap.get(),
+                     options.refuse_clients},
                     command ? &*command : nullptr};
   co_return co_await mode.serve(listener);
 }
@@ -315,51 +279,6 @@ asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& optio
 
 }  // namespace
 
-// connect -z: checks which of the listed ports accept a connection, `probes_in_flight` at a
-// time, closing each at once. Prints each open port under -v. Exit 0 when any port is open.
-asio::awaitable<int> check_ports(const Options& options, const std::vector<asio::ip::address>& targets,
-                                 const std::vector<asio::ip::address>& sources) {
-  constexpr std::size_t probes_in_flight = 64;
-  auto executor = co_await asio::this_coro::executor;
-  std::vector<std::uint16_t> ports = std::get<std::vector<std::uint16_t>>(parse_port_list(options.port, false));
-  std::size_t next = 0;
-  std::size_t open_count = 0;
-  std::error_code last_failure;
-
-  auto probe = [&]() -> asio::awaitable<void> {
-    while (next < ports.size()) {
-      std::uint16_t port = ports[next++];
-      for (const asio::ip::address& address : targets) {
-        tcp::socket socket(executor);
-        tcp::endpoint target(address, port);
-        std::error_code failure = co_await connect_one(socket, target, source_endpoint(options, address, sources), options);
-        if (!failure) {
-          ++open_count;
-          diag::info(1, "connection to " + options.host + " port " + std::to_string(port) + " (" +
-                            format_endpoint(target) + ") succeeded");
-          break;
-        }
-        last_failure = failure;
-        diag::info(2, "connect to " + format_endpoint(target) + " failed: " + failure.message());
-      }
-    }
-  };
-  std::size_t worker_count = std::min(probes_in_flight, ports.size());
-  // Run the workers side by side: each takes the next port until none is left.
-  std::size_t finished = 0;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
-  for (std::size_t i = 0; i < worker_count; ++i) {
-    asio::co_spawn(executor, probe(), [&](std::exception_ptr) {
-      if (++finished == worker_count) all_done.cancel();
-    });
-  }
-  co_await all_done.async_wait(with_error);
-  if (open_count > 0) co_return exit_ok;
-  if (ports.size() == 1) diag::error("connect to " + options.host + " port " + options.port, last_failure);
-  else diag::error("no open port on " + options.host + " among " + std::to_string(ports.size()) + " checked");
-  co_return exit_failure;
-}
-
 asio::awaitable<int> stream_connect(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
@@ -372,19 +291,20 @@ asio::awaitable<int> stream_connect(const Options& options) {
     co_return co_await serve_connection(socket, options, command, format_endpoint(socket.remote_endpoint()),
                                         tap ? &*tap : nullptr);
   }
+  if (options.zero_io) co_return co_await check_ports(options);
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  if (options.zero_io) co_return co_await check_ports(options, targets, sources);
   std::uint16_t port = port_number(options.port, false);
 
   tcp::socket socket(executor);
   std::error_code failure;
   for (const asio::ip::address& address : targets) {
     tcp::endpoint target(address, port);
-    failure = co_await connect_one(socket, target, source_endpoint(options, address, sources), options);
+    failure = co_await connect_tcp(socket, target, sources, options);
     if (!failure) break;
-    diag::info(1, "connect to " + format_endpoint(target) + " failed: " + failure.message());
+    // The last failure is the error line below; the others are worth a line under -v.
+    if (targets.size() > 1) diag::info(1, "connect to " + format_endpoint(target) + " failed: " + failure.message());
     std::error_code ignored;
     socket.close(ignored);
   }

@@ -108,10 +108,10 @@ def test_nc_zero_io_form():
     with listener:
         result = run_sockcat("-zv", LOOP4, str(port), timeout=10)
         assert result.returncode == 0, result.stderr
-        assert b"succeeded" in result.stderr
+        assert_one_error_line(result.stderr, f"port {port}", ": open")
     closed = run_sockcat("-z", LOOP4, str(unused_port()), timeout=10)
     assert closed.returncode == 1
-    assert_one_error_line(closed.stderr, "refused")
+    assert closed.stderr == b""  # only the exit status speaks, as with nc
 
 
 def test_near_miss_of_a_subcommand_is_a_typo_not_a_host():

@@ -566,9 +566,9 @@ def test_connect_udp_quit_after_sets_the_linger(procs):
 # Usage errors.
 
 @pytest.mark.parametrize("args, needle", [
-    (["listen", "-m", "2", "-p", "0"], "-m"),
-    (["listen", "-i", "1s", "-p", "0"], "-i"),
-    (["listen", "-k", "-m", "0", "-p", "0"], "'0'"),
+    (["listen", "-u", "-m", "2", "-p", "0"], "-m"),
+    (["listen", "-u", "-i", "1s", "-p", "0"], "-i"),
+    (["listen", "-k", "-m", "-1", "-p", "0"], "-1"),
     (["listen", "-k", "--max-conns", "many", "-p", "0"], "'many'"),
     (["listen", "-k", "-i", "0", "-p", "0"], "-i"),
     (["listen", "--transform", "echo", "-q", "1s", "-p", "0"], "-q"),

@@ -312,7 +312,10 @@ TEST_CASE("cli: connect -z takes a port list; lists need -z") {
   CHECK_THAT(rejected({"connect", "-z", "h", "90-80"}), Contains("out of order"));
   CHECK_THAT(rejected({"connect", "-z", "h", "0"}), Contains("port 0"));
   CHECK_THAT(rejected({"connect", "-z", "h", "1,,2"}), Contains("empty port"));
-  CHECK_THAT(rejected({"connect", "-z", "-u", "h", "53"}), Contains("-z") && Contains("UDP"));
+  CHECK(accepted({"connect", "-z", "-u", "h", "53,1-5"}).udp);
+  CHECK(accepted({"connect", "-z", "-u", "-w", "300ms", "h", "53"}).connect_timeout == 300ms);
+  CHECK_THAT(rejected({"connect", "-u", "-w", "1s", "h", "53"}), Contains("-w") && Contains("-z"));
+  CHECK_THAT(rejected({"connect", "-z", "-i", "1s", "h", "53"}), Contains("-i") && Contains("-z"));
   CHECK_THAT(rejected({"connect", "h", "80,81"}), Contains("needs -z"));
   CHECK_THAT(rejected({"connect", "h", "80-81"}), Contains("needs -z"));
 }
@@ -343,11 +346,14 @@ TEST_CASE("cli: listen -m, --max-conns") {
   CHECK(accepted({"listen", "-k", "--max-conns=1000000", "80"}).max_conns == 1000000);
   CHECK(accepted({"listen", "--transform", "echo", "-m", "10", "80"}).max_conns == 10);
   CHECK(accepted({"listen", "-m", "3", "--transform=upper", "80"}).max_conns == 3);
-  // listen none serves one client: -m needs -k there.
-  CHECK_THAT(rejected({"listen", "-m", "2", "80"}), Contains("-m") && Contains("-k"));
-  CHECK_THAT(rejected({"listen", "--transform", "none", "-m", "2", "80"}), Contains("-m"));
+  // listen none serves one client: -m is harmless there.
+  CHECK(accepted({"listen", "-m", "2", "80"}).max_conns == 2);
+  CHECK(accepted({"listen", "--transform", "none", "-m", "2", "80"}).max_conns == 2);
   CHECK_THAT(rejected({"listen", "-u", "-k", "-m", "2", "80"}), Contains("-m"));
-  CHECK_THAT(rejected({"listen", "-k", "-m", "0", "80"}), Contains("'0'"));
+  // -m 0, as in ncat: every client is closed at once.
+  CHECK(accepted({"listen", "-k", "-m", "0", "80"}).refuse_clients);
+  CHECK(accepted({"listen", "-m", "0", "80"}).refuse_clients);
+  CHECK_FALSE(accepted({"listen", "-k", "-m", "1", "80"}).refuse_clients);
   CHECK_THAT(rejected({"listen", "-k", "-m", "x", "80"}), Contains("'x'"));
   CHECK_THAT(rejected({"listen", "-k", "-m", "", "80"}), Contains("-m"));
   CHECK_THAT(rejected({"listen", "-k", "-m", "2x", "80"}), Contains("'2x'"));
@@ -356,7 +362,7 @@ TEST_CASE("cli: listen -m, --max-conns") {
   CHECK_THAT(rejected({"listen", "-k", "-m", "1000001", "80"}), Contains("'1000001'"));
   CHECK_THAT(rejected({"listen", "-k", "-m", "99999999999999999999", "80"}), Contains("-m"));
   CHECK_THAT(rejected({"listen", "-k", "-m", "-1", "80"}), Contains("-m"));
-  CHECK_THAT(rejected({"listen", "--transform", "echo", "-m", "0", "80"}), Contains("'0'"));
+  CHECK(accepted({"listen", "--transform", "echo", "-m", "0", "80"}).refuse_clients);
   CHECK_THAT(rejected({"listen", "-k", "-m", "1", "-m", "2", "80"}), Contains("more than once"));
   CHECK_THAT(rejected({"listen", "-k", "80", "-m"}), Contains("m"));
   CHECK_THAT(rejected({"connect", "-m", "2", "h", "80"}), Contains("listen"));
@@ -372,7 +378,7 @@ TEST_CASE("cli: listen -i, --idle-timeout") {
   Options both = accepted({"listen", "--transform", "echo", "-m", "5", "-i", "1s", "80"});
   CHECK(both.max_conns == 5);
   CHECK(both.idle_timeout == 1s);
-  CHECK_THAT(rejected({"listen", "-i", "1s", "80"}), Contains("-i") && Contains("-k"));
+  CHECK(accepted({"listen", "-i", "1s", "80"}).idle_timeout == 1s);  // one client: the relay's watchdog
   CHECK_THAT(rejected({"listen", "-u", "-k", "-i", "1s", "80"}), Contains("-i"));
   CHECK_THAT(rejected({"listen", "-k", "-i", "0", "80"}), Contains("-i"));
   CHECK_THAT(rejected({"listen", "-k", "-i", "0ms", "80"}), Contains("-i"));
@@ -382,7 +388,10 @@ TEST_CASE("cli: listen -i, --idle-timeout") {
   CHECK_THAT(rejected({"listen", "-k", "-i", "-1s", "80"}), Contains("-1s"));
   CHECK_THAT(rejected({"listen", "-k", "-i", "99999999h", "80"}), Contains("too long"));
   CHECK_THAT(rejected({"listen", "-k", "-i", "1s", "-i", "2s", "80"}), Contains("more than once"));
-  CHECK_THAT(rejected({"connect", "-i", "1s", "h", "80"}), Contains("listen"));
+  CHECK(accepted({"connect", "-i", "1s", "h", "80"}).idle_timeout == 1s);
+  CHECK(accepted({"connect", "-u", "-i", "1s", "h", "80"}).idle_timeout == 1s);
+  CHECK(accepted({"connect", "-U", "-i", "1s", "/tmp/s"}).idle_timeout == 1s);
+  CHECK_THAT(rejected({"connect", "--framing", "line", "-i", "1s", "h", "80"}), Contains("-i"));
 }
 
 TEST_CASE("cli: -q, --quit-after on listen and connect") {
@@ -582,6 +591,23 @@ TEST_CASE("cli: nc-style command lines parse like the subcommand form") {
   CHECK(accepted({"--no-shutdown", "h", "80"}).half_close == false);
 }
 
+TEST_CASE("cli: the nc form's -w also ends an idle relay, as OpenBSD nc's does") {
+  Options nc = accepted({"-w", "2s", "127.0.0.1", "80"});
+  CHECK(nc.connect_timeout == 2s);
+  CHECK(nc.idle_timeout == 2s);
+  CHECK(accepted({"-w", "2s", "-i", "5s", "127.0.0.1", "80"}).idle_timeout == 5s);  // -i says otherwise
+  CHECK(accepted({"-u", "-w", "1", "127.0.0.1", "80"}).idle_timeout == 1s);
+  CHECK(accepted({"-U", "-w", "1", "/tmp/s"}).idle_timeout == 1s);
+  // Where no relay runs, -w stays the connect bound only.
+  CHECK(accepted({"-z", "-w", "1", "127.0.0.1", "80"}).idle_timeout == 0ms);
+  CHECK(accepted({"-w", "1", "-e", "cat", "127.0.0.1", "80"}).idle_timeout == 0ms);
+  CHECK(accepted({"-w", "1", "--framing", "line", "127.0.0.1", "80"}).idle_timeout == 0ms);
+  // The subcommand form keeps -w for the connect alone.
+  Options sub = accepted({"connect", "-w", "2s", "127.0.0.1", "80"});
+  CHECK(sub.connect_timeout == 2s);
+  CHECK(sub.idle_timeout == 0ms);
+}
+
 TEST_CASE("cli: nc-style usage errors point at sockcat --help") {
   CHECK_THAT(rejected({"-lU"}), Contains("missing PATH") && Contains("'sockcat --help'"));
   CHECK_THAT(rejected({"-v", "h"}), Contains("missing PORT") && Contains("'sockcat --help'"));
@@ -607,7 +633,7 @@ TEST_CASE("cli: --broker, --chat and --send-file") {
   CHECK(file.send_file == "/etc/hostname");
   CHECK_FALSE(file.keep_open);
   CHECK(accepted({"listen", "-k", "--send-file=f", "-m", "3", "0"}).keep_open);
-  CHECK_THAT(rejected({"listen", "--send-file", "f", "-m", "3", "0"}), Contains("-m"));
+  CHECK(accepted({"listen", "--send-file", "f", "-m", "3", "0"}).max_conns == 3);  // one client: harmless
   CHECK_THAT(rejected({"listen", "--send-file", "", "0"}), Contains("--send-file"));
   CHECK_THAT(rejected({"listen", "--send-file", "f", "--send-file", "g", "0"}), Contains("more than once"));
   for (const char* mode : {"--broker", "--chat"}) {

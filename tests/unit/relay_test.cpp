@@ -523,3 +523,40 @@ TEST_CASE("relay: under until_source_idle a source with pauses shorter than the 
   CHECK(rig.result->sent.read_error == asio::error::eof);
   CHECK(mismatch(at_peer, whole) == "");
 }
+
+TEST_CASE("relay: -i's watchdog ends a relay in which nothing moved for that long, after delivering what did") {
+  LocalRig rig;
+  RelayOptions options;
+  options.idle_timeout = 200ms;
+  asio::co_spawn(rig.ctx, relay(rig.connection, rig.source, rig.sink, options),
+                 [&](std::exception_ptr e, RelayResult r) {
+                   rethrow(e);
+                   rig.result = r;
+                   std::error_code ignored;
+                   rig.sink.close(ignored);
+                 });
+  asio::write(rig.peer, asio::buffer(std::string("abc")));
+  std::string at_sink;
+  asio::co_spawn(rig.ctx, read_to_eof(rig.drain, &at_sink), rethrow);
+  auto started = std::chrono::steady_clock::now();
+  rig.run_to_end();
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  REQUIRE(rig.result.has_value());
+  CHECK(rig.result->idle);
+  CHECK(at_sink == "abc");
+  CHECK(rig.result->received.bytes == 3);
+  CHECK(elapsed >= 200ms);
+  CHECK(elapsed < 5s);
+}
+
+TEST_CASE("relay: without idle_timeout an idle relay runs on") {
+  LocalRig rig;
+  rig.start(true, PeerEofPolicy::keep_sending);
+  rig.ctx.run_for(400ms);  // twice the watchdog's time in the test above
+  CHECK_FALSE(rig.result.has_value());
+  rig.feed.close();
+  rig.peer.shutdown(asio::socket_base::shutdown_send);
+  rig.run_to_end();
+  REQUIRE(rig.result.has_value());
+  CHECK_FALSE(rig.result->idle);
+}
