@@ -126,20 +126,13 @@ def test_crlf_turns_the_programs_lf_into_crlf(start_server, keep_open):
         assert server.wait(5) == 0
 
 
-def test_crlf_with_connect_exec():
+def test_crlf_with_connect_exec(procs):
     listener, port = tcp_listener()
     with listener:
-        proc = subprocess.Popen([SOCKCAT, "connect", "-C", "-c", "printf 'a\\nb\\n'", LOOP4, str(port)],
-                                stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            conn = accept(listener)
-            assert recv_until_eof(conn) == b"a\r\nb\r\n"
-            assert wait_exit(proc, 10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            proc.stderr.close()
+        proc = procs.sockcat("connect", "-C", "-c", "printf 'a\\nb\\n'", LOOP4, port, stdin=subprocess.DEVNULL)
+        conn = accept(listener)
+        assert recv_until_eof(conn) == b"a\r\nb\r\n"
+        assert wait_exit(proc, 10) == 0
 
 
 def test_child_environment_over_ipv6(start_server):

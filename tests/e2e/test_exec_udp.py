@@ -8,7 +8,7 @@ import socket
 import subprocess
 
 from conftest import SOCKCAT, wait_log
-from helpers_tcp import LOOP4, wait_exit
+from helpers_tcp import LOOP4, procs, wait_exit  # noqa: F401 (procs is a fixture)
 
 # The program most tests run: it says which sender it serves, then answers each line in capitals.
 UPPER_BY_LINE = 'echo "for $SOCKCAT_REMOTE_PORT"; while read -r l; do echo "$l" | tr a-z A-Z; done'
@@ -151,22 +151,15 @@ def test_child_environment_over_udp_under_both_names(start_server):
     assert variables["NCAT_PROTO"] == "UDP"
 
 
-def test_connect_udp_relays_the_program_with_its_peer():
+def test_connect_udp_relays_the_program_with_its_peer(procs):
     with udp_peer() as server:
-        proc = subprocess.Popen([SOCKCAT, "connect", "-u", "-c", 'echo hello; read -r l; echo "got $l"',
-                                 LOOP4, str(port_of(server))],
-                                stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            data, client = server.recvfrom(70000)
-            assert data == b"hello\n"
-            server.sendto(b"x\n", client)
-            assert receive(server) == b"got x\n"
-            assert wait_exit(proc, 10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            proc.stderr.close()
+        proc = procs.sockcat("connect", "-u", "-c", 'echo hello; read -r l; echo "got $l"', LOOP4, port_of(server),
+                             stdin=subprocess.DEVNULL)
+        data, client = server.recvfrom(70000)
+        assert data == b"hello\n"
+        server.sendto(b"x\n", client)
+        assert receive(server) == b"got x\n"
+        assert wait_exit(proc, 10) == 0
 
 
 def test_connect_udp_refused_ends_the_programs_input_with_exit_1():
