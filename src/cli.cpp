@@ -361,17 +361,14 @@ Problem apply_unix_source(const cxxopts::ParseResult& parsed, Options& options) 
 Problem check_idle_timeout(const Options& options) {
   if (options.idle_timeout.count() == 0) return std::nullopt;
   if (options.zero_io) return std::string("-i has no meaning with -z (no connection is kept)");
-  if (options.role == Role::connect && !options.udp && find_framing(options.framing)->whole_messages)
-    return std::string("-i applies to a byte stream (--framing raw), not to a framed client");
   return std::nullopt;
 }
 
 // The nc form's -w ends an idle relay too (OpenBSD nc's meaning), unless -i says otherwise
-// or no relay runs (-z, -e/-c, a framed client).
+// or no session runs (-z, -e/-c).
 void apply_nc_wait(Options& options) {
   if (!options.nc_form || options.role != Role::connect || options.connect_timeout.count() == 0) return;
   if (options.zero_io || !options.command.empty() || options.idle_timeout.count() != 0) return;
-  if (!options.udp && find_framing(options.framing)->whole_messages) return;
   options.idle_timeout = options.connect_timeout;
 }
 

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "diag.hpp"
+#include "idle_watch.hpp"
 #include "exit_status.hpp"
 #include "framing.hpp"
+#include "parse.hpp"
 #include "stdio.hpp"
 
 namespace sockcat {
@@ -43,11 +45,11 @@ enum class FinalPiece {
 // messages per write, until `from` ends, either side fails, or a message breaks the rules.
 // Holds at most one incomplete message (up to `max_message` plus its framing) and one read.
 // `tap` (if any) sees the bytes on the wire: read from `from` when `wire` is received, else
-// written to `to`.
+// written to `to`. `stamp` (if any, -i) is set to the time whenever bytes move.
 template <typename Source, typename Sink>
 asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing& in, const Framing& out,
                                            std::size_t max_message, FinalPiece final_piece, RelayTap* tap,
-                                           Direction wire) {
+                                           Direction wire, std::chrono::steady_clock::time_point* stamp) {
   MessagePump result;
   if (!from.is_open()) {  // a closed stdin is an empty one
     result.read_error = asio::error::eof;
@@ -70,6 +72,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
     auto [read_error, n] = co_await from.async_read_some(asio::buffer(pending.data() + have, pending.size() - have),
                                                          with_error);
     if (tap && wire == Direction::received) tap->crossed(wire, std::span<const char>(pending.data() + have, n));
+    if (stamp && n > 0) *stamp = std::chrono::steady_clock::now();
     have += n;
     std::size_t at = 0;
     framed.clear();
@@ -92,6 +95,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
     if (!framed.empty()) {
       auto [write_error, written] = co_await asio::async_write(to, asio::buffer(framed), with_error);
       if (tap && wire == Direction::sent) tap->crossed(wire, std::span<const char>(framed.data(), written));
+      if (stamp && written > 0) *stamp = std::chrono::steady_clock::now();
       if (write_error) {
         result.write_error = write_error;
         co_return result;
@@ -127,11 +131,13 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
   bool receiving_done = false;
   bool quit = false;
   asio::steady_timer quit_timer(executor);
+  IdleWatch idle(executor, options.idle_timeout.count() ? std::optional(options.idle_timeout) : std::nullopt);
+  bool idle_ended = false;
   std::error_code ignored;
 
   auto send = [&]() -> asio::awaitable<void> {
     up = co_await pump_messages(in, socket, line, framing, options.max_message, FinalPiece::is_message, tap,
-                                Direction::sent);
+                                Direction::sent, idle.stamp());
     sending_done = true;
     // A stdin line over the limit ends our sending as EOF would: the replies to the lines
     // before it still arrive (the error is reported at the end).
@@ -152,7 +158,7 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
   };
   auto receive = [&]() -> asio::awaitable<void> {
     down = co_await pump_messages(socket, out, framing, line, options.max_message, FinalPiece::is_truncated, tap,
-                                  Direction::received);
+                                  Direction::received, idle.stamp());
     receiving_done = true;
     quit_timer.cancel();
     if (!sending_done) {  // the peer is gone (or failed): no reply could come back
@@ -160,10 +166,27 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
       socket.cancel(ignored);
     }
   };
-  co_await (send() && receive());
+  // -i: no byte either way for that long ends the session.
+  auto watch_idle = [&]() -> asio::awaitable<void> {
+    if (!co_await idle.expired()) co_return;
+    idle_ended = true;
+    quit_timer.cancel();
+    in.cancel(ignored);
+    socket.cancel(ignored);
+    out.cancel(ignored);
+  };
+  auto both_ways = [&]() -> asio::awaitable<void> {
+    co_await (send() && receive());
+    idle.stop();
+  };
+  co_await (both_ways() && watch_idle());
 
   diag::info(1, "connection with " + peer + " closed (sent " + diag::count_of(up.messages, "message") + ", received " +
                     std::to_string(down.messages) + ")");
+  if (idle_ended) {
+    diag::error(idle_timeout_message(options.idle_timeout));
+    co_return exit_failure;
+  }
   if (quit) {
     diag::info(1, "quitting: -q time after stdin ended is up");
     co_return exit_ok;

@@ -27,6 +27,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "idle_watch.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
 #include "zero_copy.hpp"
@@ -260,8 +261,8 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   asio::steady_timer quit_timer(co_await asio::this_coro::executor);
   const bool watch_source = on_peer_eof == PeerEofPolicy::until_source_idle;
   SourceWaits source_waits;
-  std::chrono::steady_clock::time_point last_traffic = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point* stamp = options.idle_timeout ? &last_traffic : nullptr;
+  IdleWatch idle(co_await asio::this_coro::executor, options.idle_timeout);
+  std::chrono::steady_clock::time_point* stamp = idle.stamp();
 
   auto send = [&]() -> asio::awaitable<void> {
     if (!options.read_source) {
@@ -337,32 +338,23 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     co_await (send() && receive());
     co_return result;
   }
-  bool relay_over = false;
-  asio::steady_timer idle_timer(co_await asio::this_coro::executor);
-  // -i: wakes when the latest traffic is that old; traffic since then only moves the wake-up.
+  // -i: ends the relay (both directions cancelled, `idle` set) once no byte has moved for that long.
   auto watch_idle = [&]() -> asio::awaitable<void> {
-    while (!relay_over) {
-      idle_timer.expires_at(last_traffic + *options.idle_timeout);
-      // Woken at the deadline or cancelled; either way re-check, as traffic may have moved it.
-      co_await idle_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      if (relay_over || std::chrono::steady_clock::now() < last_traffic + *options.idle_timeout) continue;
-      result.idle = true;
-      stop_sending = true;
-      stop_receiving = true;
-      receiving_done = true;
-      quit_timer.cancel();
-      if (options.shaper) options.shaper->cancel();
-      std::error_code ignored;
-      source.cancel(ignored);
-      connection.cancel(ignored);
-      sink.cancel(ignored);
-      co_return;
-    }
+    if (!co_await idle.expired()) co_return;
+    result.idle = true;
+    stop_sending = true;
+    stop_receiving = true;
+    receiving_done = true;
+    quit_timer.cancel();
+    if (options.shaper) options.shaper->cancel();
+    std::error_code ignored;
+    source.cancel(ignored);
+    connection.cancel(ignored);
+    sink.cancel(ignored);
   };
   auto both_ways = [&]() -> asio::awaitable<void> {
     co_await (send() && receive());
-    relay_over = true;
-    idle_timer.cancel();
+    idle.stop();
   };
   co_await (both_ways() && watch_idle());
   co_return result;

@@ -33,8 +33,9 @@ def assert_ends_idle(proc, started, low=0.9, high=4.0):
     assert low <= elapsed < high, elapsed
 
 
-@pytest.mark.parametrize("argv", [["connect", "-i", "1s"], ["-i", "1"], ["-w", "1"], ["-w", "1", "-i", "1s"]],
-                         ids=["connect -i", "nc -i", "nc -w", "nc -w -i"])
+@pytest.mark.parametrize("argv", [["connect", "-i", "1s"], ["-i", "1"], ["-w", "1"], ["-w", "1", "-i", "1s"],
+                                  ["connect", "--framing", "line", "-i", "1s"], ["--framing", "length", "-w", "1"]],
+                         ids=["connect -i", "nc -i", "nc -w", "nc -w -i", "framed connect -i", "framed nc -w"])
 def test_a_silent_server_ends_the_session(procs, argv):
     listener, port, accepted, thread = silent_server()
     started = time.monotonic()
