@@ -26,6 +26,17 @@ def join(server, joined_before):
     return sock
 
 
+def join_stalled(server, joined_before):
+    """join() for a client with a 4 KiB receive buffer that will never read: the one a broker
+    must drop. Returns (its socket, its port)."""
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.settimeout(10)
+    stalled.connect((LOOP4, server.port))
+    wait_log(server, r"connection from \S+:\d+\n", count=joined_before + 1)
+    return stalled, stalled.getsockname()[1]
+
+
 def read_line(sock, timeout=10):
     """One line (with its newline) from `sock`, a byte at a time so nothing after it is taken."""
     sock.settimeout(timeout)
@@ -132,12 +143,7 @@ def test_broker_send_only_relays_stdin_alone_and_ends_with_it(start_server):
 def test_broker_stdin_waits_for_a_slow_client_and_a_stalled_one_is_dropped(start_server):
     server = start_broker(start_server, "--broker", stdin=subprocess.PIPE)
     reader = join(server, 0)
-    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.settimeout(10)
-    stalled.connect((LOOP4, server.port))
-    stalled_port = stalled.getsockname()[1]
-    wait_log(server, r"connection from \S+:\d+\n", count=2)
+    stalled, stalled_port = join_stalled(server, 1)
     payload = random_bytes(24 << 20, seed=7)
 
     def feed():
@@ -206,12 +212,7 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_go_on(start_serve
     server = start_broker(start_server, "--broker")
     sender = join(server, 0)
     reader = join(server, 1)
-    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.settimeout(10)
-    stalled.connect((LOOP4, server.port))
-    stalled_port = stalled.getsockname()[1]
-    wait_log(server, r"connection from \S+:\d+\n", count=3)
+    stalled, stalled_port = join_stalled(server, 2)
     payload = random_bytes(24 << 20, seed=5)
     try:
         sending = background(sender.sendall, payload)
