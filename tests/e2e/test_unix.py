@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOCKCAT, Server, run_sockcat, wait_until
+from conftest import SOCKCAT, Server, run_sockcat, wait_log, wait_until
 from helpers_peers import NC_OPENBSD, SOCAT, payload, read_until, sha256, stop_process
 from helpers_tcp import (assert_one_error_line, background, procs, push_without_reading, recv_exact,
                          recv_until_eof, wait_exit)
@@ -295,7 +295,8 @@ def test_datagram_listener_prints_datagrams_and_answers_latest_sender(unix_serve
         server.proc.stdin.write(b"reply\n")
         server.proc.stdin.flush()
         assert sender.recv(100) == b"reply\n"
-    assert f"datagrams from {sock_dir}/sender" in server.stderr()
+    # stderr is collected by a reader thread: wait for the line rather than race it.
+    wait_log(server, re.escape(f"datagrams from {sock_dir}/sender"))
 
 
 def test_datagram_client_bound_to_source_path_gets_replies_and_removes_it(sock_dir):
