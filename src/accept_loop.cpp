@@ -4,7 +4,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
 #include <memory>
@@ -13,11 +12,11 @@
 #include "diag.hpp"
 #include "endpoint.hpp"
 #include "system_error.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // How long the accept loop pauses after running out of descriptors or memory.
 constexpr auto accept_backoff = std::chrono::milliseconds(100);

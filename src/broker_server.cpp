@@ -1,7 +1,6 @@
 #include "broker_server.hpp"
 
 #include <array>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/posix/stream_descriptor.hpp>
@@ -21,11 +20,11 @@
 #include "exit_status.hpp"
 #include "stdio.hpp"
 #include "relay_tap.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
 using Message = std::shared_ptr<const std::string>;

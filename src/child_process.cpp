@@ -1,6 +1,5 @@
 #include "child_process.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -14,11 +13,11 @@
 #include <unistd.h>
 
 #include "parse.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Every child started and not yet destroyed, for end_all().
 std::vector<ChildProcess*>& live_children() {

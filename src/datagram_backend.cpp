@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/ip/v6_only.hpp>
@@ -14,6 +13,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "with_error.hpp"
 #include "access_list.hpp"
 #include "backend.hpp"
 #include "datagram_batch.hpp"
@@ -37,7 +37,6 @@ namespace {
 
 using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Receive buffer: larger than any UDP payload, so no datagram is ever truncated.
 constexpr std::size_t receive_size = 64 * 1024;

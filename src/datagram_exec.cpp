@@ -4,7 +4,6 @@
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
@@ -22,13 +21,13 @@
 #include "endpoint.hpp"
 #include "exit_status.hpp"
 #include "line_shaping.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
 using Endpoint = DatagramSocket::endpoint_type;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Receive buffer: larger than any datagram, so none is truncated.
 constexpr std::size_t receive_size = 64 * 1024;

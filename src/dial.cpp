@@ -1,11 +1,11 @@
 #include "dial.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "endpoint.hpp"
 #include "parse.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 
@@ -49,7 +49,7 @@ asio::awaitable<std::error_code> connect_tcp(asio::ip::tcp::socket& socket, cons
       socket.cancel(ignored);
     });
   }
-  auto [connect_error] = co_await socket.async_connect(target, asio::experimental::as_tuple(asio::use_awaitable));
+  auto [connect_error] = co_await socket.async_connect(target, with_error);
   deadline.cancel();
   if (timed_out && connect_error) co_return std::make_error_code(std::errc::timed_out);
   co_return connect_error;

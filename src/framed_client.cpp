@@ -1,7 +1,6 @@
 #include "framed_client.hpp"
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
@@ -17,12 +16,12 @@
 #include "framing.hpp"
 #include "parse.hpp"
 #include "stdio.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes asked for in one read.
 constexpr std::size_t read_size = 64 * 1024;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <cstring>
@@ -10,11 +9,11 @@
 
 #include "diag.hpp"
 #include "relay_tap.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes read from a client in one go.
 constexpr std::size_t read_size = 64 * 1024;

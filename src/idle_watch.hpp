@@ -6,11 +6,12 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <optional>
+
+#include "with_error.hpp"
 
 namespace sockcat {
 
@@ -31,7 +32,7 @@ class IdleWatch {
     if (!limit_) co_return false;
     while (!stopped_) {
       timer_.expires_at(last_traffic_ + *limit_);
-      co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      co_await timer_.async_wait(with_error);
       if (!stopped_ && std::chrono::steady_clock::now() >= last_traffic_ + *limit_) co_return true;
     }
     co_return false;

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
@@ -19,11 +18,11 @@
 #include "endpoint.hpp"
 #include "exit_status.hpp"
 #include "parse.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Probes run side by side: enough to check a range quickly, few enough for any fd limit.
 constexpr std::size_t probes_in_flight = 64;

@@ -1,6 +1,5 @@
 #include "progress.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "diag.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
@@ -72,7 +72,7 @@ asio::awaitable<void> show_progress(const RelayTap& tap, std::optional<std::uint
   bool shown = false;
   while (!over) {
     timer.expires_after(interval);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await timer.async_wait(with_error);
     over = ec == asio::error::operation_aborted;
     if (mode == ProgressMode::automatic && !shown && (over || tap.elapsed() < automatic_delay)) continue;
     shown = true;

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <array>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -14,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "with_error.hpp"
 #include "line_shaping.hpp"
 #include "relay_tap.hpp"
 
@@ -35,7 +35,6 @@ class SendShaper {
   template <typename Sink>
   asio::awaitable<std::pair<std::error_code, std::size_t>> write(Sink& sink, std::span<const char> chunk,
                                                                  RelayTap* tap) {
-    constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
     std::span<const char> rest = chunk;
     if (crlf_) rest = {converted_.get(), crlf_converter_.convert(chunk, converted_.get())};
     std::size_t total = 0;

@@ -8,6 +8,7 @@
 #include <asio/ip/v6_only.hpp>
 #include <unistd.h>
 
+#include "with_error.hpp"
 #include "backend.hpp"
 #include "access_list.hpp"
 #include "diag.hpp"
@@ -34,7 +35,6 @@ namespace sockcat {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Opens the listening socket (see bind_listen_address for which address). Throws on failure.
 StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -15,11 +14,11 @@
 #include "exit_status.hpp"
 #include "relay_tap.hpp"
 #include "stdio.hpp"
+#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
 
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Bytes read from a client in one go.
 constexpr std::size_t chunk_size = 64 * 1024;

@@ -1,0 +1,152 @@
+// One direction of a relay: bytes from a source to a sink until the source ends, by the
+// cheapest path their descriptors allow (zero_copy.hpp) or through one fixed buffer, with
+// one operation in flight: a full sink stops its source.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <tuple>
+
+#include "with_error.hpp"
+#include "relay_tap.hpp"
+#include "send_shaper.hpp"
+#include "zero_copy.hpp"
+
+namespace sockcat {
+
+// Bytes per direction moved in one read: large enough for loopback throughput, one per direction.
+inline constexpr std::size_t relay_buffer_size = 64 * 1024;
+
+// How one direction ended.
+struct PumpResult {
+  std::uint64_t bytes = 0;        // bytes written to the sink
+  std::error_code read_error;     // asio::error::eof for a normal end of the source
+  std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
+};
+
+// What a pump tells its relay about its waits for the source, so that the relay can tell an
+// idle source from a busy one. Two stores and an increment per wait (per read on the buffered
+// path): no clock, no system call.
+struct SourceWaits {
+  bool waiting = false;     // a wait for the source is under way
+  std::uint64_t begun = 0;  // waits begun so far: a new number is a new wait
+
+  void begin() {
+    waiting = true;
+    ++begun;
+  }
+  void end() { waiting = false; }
+};
+
+// What watches or changes one direction of a relay. All null by default: nothing to pay.
+struct PumpHooks {
+  RelayTap* tap = nullptr;                // counts what crosses (and logs it, if it sees bytes)
+  Direction direction = Direction::sent;  // which way this pump moves bytes, for the tap
+  SendShaper* shaper = nullptr;           // -C / -d: changes and paces what is written
+  SourceWaits* source_waits = nullptr;    // told when the pump starts and stops waiting for its source
+  std::chrono::steady_clock::time_point* last_traffic = nullptr;  // -i: stamped whenever bytes move
+
+  // Whether the pump must see every byte, which rules out the zero-copy paths.
+  bool must_see_bytes() const { return shaper || (tap && tap->sees_bytes()); }
+};
+
+// Copies `from` into `to` with `copier` (a zero-copy path) until `from` ends, either side
+// fails, or `*stop` becomes true. Waits on whichever side is not ready, one at a time.
+// Counts what moved into `tap`, if any.
+template <typename Source, typename Sink>
+asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& copier, const bool* stop,
+                                           PumpHooks hooks = {}) {
+  auto executor = co_await asio::this_coro::executor;
+  std::error_code ignored;
+  from.non_blocking(true, ignored);  // sockets must not block; pipes use SPLICE_F_NONBLOCK
+  to.non_blocking(true, ignored);
+  PumpResult result;
+  while (!*stop) {
+    CopyStep step = copier.step();
+    result.bytes += step.bytes;
+    if (hooks.tap) hooks.tap->counted(hooks.direction, step.bytes);
+    if (hooks.last_traffic && step.bytes > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
+    if (step.read_error || step.write_error) {
+      result.read_error = step.read_error;
+      result.write_error = step.write_error;
+      co_return result;
+    }
+    if (step.source_ended) {
+      result.read_error = asio::error::eof;
+      co_return result;
+    }
+    if (step.wait_source) {
+      if (hooks.source_waits) hooks.source_waits->begin();
+      auto [ec] = co_await from.async_wait(Source::wait_read, with_error);
+      if (hooks.source_waits) hooks.source_waits->end();
+      if (ec) result.read_error = ec;
+    } else if (step.wait_sink) {
+      auto [ec] = co_await to.async_wait(Sink::wait_write, with_error);
+      if (ec) result.write_error = ec;
+    } else {
+      co_await asio::post(executor, asio::use_awaitable);  // let the other direction run
+    }
+    if (result.read_error || result.write_error) co_return result;
+  }
+  result.read_error = asio::error::operation_aborted;
+  co_return result;
+}
+
+// Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true, by
+// the cheapest path their descriptors allow (see zero_copy.hpp), else through `buffer`:
+// everything read is written before the next read, so a stop drops nothing already read
+// unless the sink itself was cancelled. `hooks` see (or count) what is written, and with a
+// shaper change it; bytes then counts what was written after the change.
+template <typename Source, typename Sink>
+asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop,
+                                 PumpHooks hooks = {}) {
+  PumpResult result;
+  if (!from.is_open()) {  // a closed source (stdin) is an empty one
+    result.read_error = asio::error::eof;
+    co_return result;
+  }
+  if (!hooks.must_see_bytes()) {
+    ZeroCopy copier(from.native_handle(), to.native_handle());
+    if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop, hooks);
+  }
+  while (!*stop) {
+    if (hooks.source_waits) hooks.source_waits->begin();
+    auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
+    if (hooks.source_waits) hooks.source_waits->end();
+    if (hooks.last_traffic && n > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
+    if (n > 0) {
+      std::error_code write_error;
+      std::size_t written = 0;
+      if (hooks.shaper) {
+        std::tie(write_error, written) = co_await hooks.shaper->write(to, std::span<const char>(buffer.data(), n), hooks.tap);
+      } else {
+        std::tie(write_error, written) = co_await asio::async_write(to, asio::buffer(buffer.data(), n), with_error);
+        if (hooks.tap) hooks.tap->crossed(hooks.direction, std::span<const char>(buffer.data(), written));
+      }
+      result.bytes += written;
+      if (hooks.last_traffic && written > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
+      if (write_error) {
+        result.write_error = write_error;
+        co_return result;
+      }
+    }
+    if (read_error) {
+      result.read_error = read_error;
+      co_return result;
+    }
+  }
+  result.read_error = asio::error::operation_aborted;
+  co_return result;
+}
+
+}  // namespace sockcat
