@@ -2,21 +2,18 @@
 
 #include <array>
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/use_awaitable.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <cerrno>
 #include <memory>
 #include <system_error>
 
 #include "diag.hpp"
-#include "endpoint.hpp"
 #include "system_error.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
 namespace {
-
 
 // How long the accept loop pauses after running out of descriptors or memory.
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
@@ -27,146 +24,81 @@ bool is_resource_exhaustion(const std::error_code& ec) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+// Whether -m has room for one more client besides the `open` ones (noting a refusal of `client`).
+bool below_limit(const ServerLimits& limits, unsigned open, const Connection& client) {
+  if (limits.max_conns == 0 || open < limits.max_conns) return true;
+  diag::info(1, "connection from " + client.peer() + " refused: " + diag::count_of(limits.max_conns, "client") +
+                    " already (-m)");
+  return false;
+}
+
 }  // namespace
 
-asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limits, const Session& session) {
-  auto executor = acceptor.get_executor();
-  asio::steady_timer backoff(executor);
+asio::awaitable<void> accept_clients(Listener& listener, ServerLimits limits, const Session& session) {
+  asio::steady_timer backoff(co_await asio::this_coro::executor);
   // An exhaustion episode lasts until the queue of pending connections has drained, so a
   // server held at its descriptor limit reports it once, not once per client that leaves.
   bool exhausted = false;
   auto open_sessions = std::make_shared<unsigned>(0);
-  std::error_code ec;
-  acceptor.non_blocking(true, ec);
   for (;;) {
-    auto [wait_error] = co_await acceptor.async_wait(StreamAcceptor::wait_read, with_error);
-    if (wait_error == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    std::error_code wait_error = co_await listener.wait_for_client();
+    if (wait_error == asio::error::operation_aborted || !listener.is_open()) co_return;
     // Take every connection that is waiting, then wait again.
     for (;;) {
-      StreamAcceptor::endpoint_type remote;
-      StreamSocket socket = acceptor.accept(remote, ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      std::error_code ec;
+      std::unique_ptr<Connection> client = listener.accept_now(ec);
+      if (would_block(ec)) {
         if (exhausted) diag::info(1, "accept: recovered");
         exhausted = false;
         break;
       }
-      if (!acceptor.is_open()) co_return;
+      if (!listener.is_open()) co_return;
       if (ec && is_resource_exhaustion(ec)) {
         if (!exhausted) diag::error("accept: " + ec.message() + " (retrying every 100 ms)");
         exhausted = true;
         backoff.expires_after(accept_backoff);
         auto [timer_error] = co_await backoff.async_wait(with_error);
-        if (timer_error || !acceptor.is_open()) co_return;
+        if (timer_error || !listener.is_open()) co_return;
         continue;
       }
       if (ec) continue;  // e.g. ECONNABORTED: that client is gone already
-      std::string peer = format_endpoint(remote);  // from accept(): valid even if it has reset since
-      if (!admitted(limits, remote, peer)) {
-        socket.close(ec);
-        continue;
-      }
-      if (limits.max_conns != 0 && *open_sessions >= limits.max_conns) {
-        diag::info(1, "connection from " + peer + " refused: " + diag::count_of(limits.max_conns, "client") +
-                          " already (-m)");
-        socket.close(ec);
-        continue;
-      }
-      // Every session reads and writes without blocking, and a TCP client's replies leave at
-      // once (no Nagle delay on small answers).
-      socket.non_blocking(true, ec);
-      if (remote.protocol().family() != AF_UNIX) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+      if (!admitted(limits, *client) || !below_limit(limits, *open_sessions, *client)) continue;  // closed unread
+      client->send_small_writes_at_once();
       ++*open_sessions;
-      asio::co_spawn(executor, session(std::move(socket), std::move(peer)),
+      asio::co_spawn(co_await asio::this_coro::executor, session(std::move(client)),
                      [open_sessions](std::exception_ptr) { --*open_sessions; });
     }
   }
 }
 
-bool admitted(const ServerLimits& limits, const StreamAcceptor::endpoint_type& remote, const std::string& peer) {
-  if (limits.access && !limits.access->admits(remote.data())) {
-    diag::info(1, "connection from " + peer + " refused: not allowed (--allow/--deny)");
+bool admitted(const ServerLimits& limits, const Connection& client) {
+  if (limits.access && !limits.access->admits(client.remote().data())) {
+    diag::info(1, "connection from " + client.peer() + " refused: not allowed (--allow/--deny)");
     return false;
   }
   if (limits.refuse_all) {
-    diag::info(1, "connection from " + peer + " refused: -m 0 serves no client");
+    diag::info(1, "connection from " + client.peer() + " refused: -m 0 serves no client");
     return false;
   }
   return true;
 }
 
-asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const ServerLimits& limits) {
+asio::awaitable<std::unique_ptr<Connection>> accept_admitted(Listener& listener, const ServerLimits& limits) {
   for (;;) {
-    StreamAcceptor::endpoint_type remote;  // from accept(): valid even if the client has reset since
-    auto [ec, socket] = co_await acceptor.async_accept(remote, with_error);
-    if (ec == asio::error::connection_aborted) continue;
+    std::error_code ec = co_await listener.wait_for_client();
     if (ec) throw std::system_error(ec, "accept");
-    std::string peer = format_endpoint(remote);
-    if (!admitted(limits, remote, peer)) {
-      socket.close(ec);
-      continue;
-    }
-    acceptor.close(ec);
-    co_return AdmittedClient{std::move(socket), std::move(peer)};
+    std::unique_ptr<Connection> client = listener.accept_now(ec);
+    if (would_block(ec) || ec == asio::error::connection_aborted) continue;
+    if (ec) throw std::system_error(ec, "accept");
+    if (!admitted(limits, *client)) continue;  // closed unread as it goes
+    listener.close();
+    co_return client;
   }
-}
-
-namespace {
-
-// Waits until `socket` is ready for `what`, or until `idle` passes (then returns timed_out).
-asio::awaitable<std::error_code> wait_ready(StreamSocket& socket, asio::socket_base::wait_type what,
-                                            std::chrono::milliseconds idle) {
-  if (idle.count() == 0) {
-    auto [ec] = co_await socket.async_wait(what, with_error);
-    co_return ec;
-  }
-  // The deadline's handler may run after this wait is over (both completed in one round):
-  // `waiting` tells it whether the socket may still be touched.
-  struct State {
-    bool waiting = true;
-    bool expired = false;
-  };
-  auto state = std::make_shared<State>();
-  asio::steady_timer deadline(socket.get_executor(), idle);
-  deadline.async_wait([&socket, state](const std::error_code& ec) {
-    if (ec || !state->waiting) return;
-    state->expired = true;
-    std::error_code ignored;
-    socket.cancel(ignored);
-  });
-  auto [ec] = co_await socket.async_wait(what, with_error);
-  state->waiting = false;
-  deadline.cancel();
-  if (state->expired) co_return std::make_error_code(std::errc::timed_out);
-  co_return ec;
-}
-
-}  // namespace
-
-asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle) {
-  return wait_ready(socket, asio::socket_base::wait_read, idle);  // no frame of its own
-}
-
-asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle) {
-  return wait_ready(socket, asio::socket_base::wait_write, idle);
-}
-
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
 std::span<char> server_scratch() {
   thread_local std::array<char, 64 * 1024> scratch;
   return scratch;
-}
-
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_when_readable(StreamSocket& socket, std::span<char> into,
-                                                                            std::chrono::milliseconds idle) {
-  for (;;) {
-    if (std::error_code failure = co_await wait_readable(socket, idle)) co_return std::pair{failure, std::size_t{0}};
-    std::error_code ec;
-    std::size_t n = socket.read_some(asio::buffer(into.data(), into.size()), ec);
-    if (!would_block(ec)) co_return std::pair{ec, n};
-  }
 }
 
 }  // namespace sockcat

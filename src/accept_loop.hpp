@@ -3,7 +3,6 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <span>
@@ -11,7 +10,7 @@
 #include <string>
 
 #include "access_list.hpp"
-#include "socket_types.hpp"
+#include "transport/connection.hpp"
 
 namespace sockcat {
 
@@ -30,25 +29,18 @@ struct ServerLimits {
 // admits the peer at `remote` and -m 0 (`limits.refuse_all`) does not refuse everyone;
 // otherwise notes the refusal under -v (as "connection from PEER refused ...") and the caller
 // closes the connection at once, unread.
-bool admitted(const ServerLimits& limits, const StreamAcceptor::endpoint_type& remote, const std::string& peer);
-
-// A client taken by accept_admitted(), with its name for diagnostics.
-struct AdmittedClient {
-  StreamSocket socket;
-  std::string peer;
-};
+bool admitted(const ServerLimits& limits, const Connection& client);
 
 // The accept of every one-client listener (relay, -e/-c and --send-file without -k): waits for
 // the first client that admitted() lets in under `limits`, closing each refused one at once,
-// unread (noted under -v), then closes `acceptor`, since no one else is served. A client gone
+// unread (noted under -v), then closes `listener`, since no one else is served. A client gone
 // before it was taken (ECONNABORTED) is skipped; any other accept failure throws std::system_error.
-asio::awaitable<AdmittedClient> accept_admitted(StreamAcceptor& acceptor, const ServerLimits& limits);
+asio::awaitable<std::unique_ptr<Connection>> accept_admitted(Listener& listener, const ServerLimits& limits);
 
-// Serves one accepted client until it is done; `peer` names it for diagnostics. The socket
-// comes non-blocking, with TCP_NODELAY when it is TCP.
-using Session = std::function<asio::awaitable<void>(StreamSocket socket, std::string peer)>;
+// Serves one accepted client until it is done. Its small writes leave at once (TCP_NODELAY).
+using Session = std::function<asio::awaitable<void>(std::unique_ptr<Connection> client)>;
 
-// Accepts clients on `acceptor` until it is closed, running `session` for each in its own
+// Accepts clients on `listener` until it is closed, running `session` for each in its own
 // coroutine, taking every pending connection per wake-up. A client that `limits.access`
 // refuses is closed at once, unread, and does not count against `limits.max_conns`; a client
 // over that limit is closed at once too (both noted under -v). Accept failures from exhausted resources (EMFILE, ENFILE,
@@ -56,27 +48,11 @@ using Session = std::function<asio::awaitable<void>(StreamSocket socket, std::st
 // episode: until the queue of pending connections has drained.
 // `session` must outlive the call (callers keep it in a named local: g++ 12 destroys a
 // temporary of a co_await expression twice when the suspended coroutine is destroyed).
-asio::awaitable<void> accept_clients(StreamAcceptor& acceptor, ServerLimits limits, const Session& session);
-
-// Waits until `socket` is readable, or until `idle` passes (then returns timed_out); `idle`
-// of zero waits as long as it takes. Returns the wait's error otherwise.
-asio::awaitable<std::error_code> wait_readable(StreamSocket& socket, std::chrono::milliseconds idle);
-
-// The same for room to write in `socket`'s send buffer.
-asio::awaitable<std::error_code> wait_writable(StreamSocket& socket, std::chrono::milliseconds idle);
-
-// Tells whether a non-blocking call's error only means "not now" (EAGAIN).
-bool would_block(const std::error_code& ec);
+asio::awaitable<void> accept_clients(Listener& listener, ServerLimits limits, const Session& session);
 
 // The thread's 64 KiB read buffer, shared by every client of a many-client server: a session
 // reads into it only once its socket is readable, and uses or copies the bytes before it next
 // suspends, so a quiet client holds no buffer at all.
 std::span<char> server_scratch();
-
-// Waits until `socket` is readable (at most `idle`), then reads what it holds into `into`.
-// Returns the bytes read, or the error: eof at the client's end, timed_out after `idle` of
-// silence.
-asio::awaitable<std::pair<std::error_code, std::size_t>> read_when_readable(StreamSocket& socket, std::span<char> into,
-                                                                            std::chrono::milliseconds idle);
 
 }  // namespace sockcat

@@ -336,7 +336,7 @@ asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits,
   auto broker = std::make_shared<Broker>(executor, mode);
   broker->acceptor = &acceptor;
   if (mode.read_stdin) asio::co_spawn(executor, relay_stdin(broker), [](std::exception_ptr) {});
-  const Session session = [broker, limits](StreamSocket socket, std::string peer) {
+  const SocketSession session = [broker, limits](StreamSocket socket, std::string peer) {
     return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstddef>
 
-#include "accept_loop.hpp"
+#include "legacy_socket_server.hpp"
 
 namespace sockcat {
 

@@ -304,7 +304,7 @@ asio::awaitable<void> command_session(StreamSocket socket, std::string peer, con
 }  // namespace
 
 asio::awaitable<void> serve_commands(StreamAcceptor& acceptor, const ChildCommand& command, ServerLimits limits) {
-  const Session session = [&command, tap = limits.tap](StreamSocket socket, std::string peer) {
+  const SocketSession session = [&command, tap = limits.tap](StreamSocket socket, std::string peer) {
     return command_session(std::move(socket), std::move(peer), command, tap);
   };
   co_await accept_clients(acceptor, limits, session);

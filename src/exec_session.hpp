@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "accept_loop.hpp"
+#include "legacy_socket_server.hpp"
 #include "child_process.hpp"
 
 namespace sockcat {

@@ -172,7 +172,7 @@ void check_file_to_send(const std::string& path) {
 
 asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& path, bool keep_open, ServerLimits limits) {
   if (keep_open) {
-    const Session session = [path, idle = limits.idle_timeout, tap = limits.tap](StreamSocket socket, std::string peer) {
+    const SocketSession session = [path, idle = limits.idle_timeout, tap = limits.tap](StreamSocket socket, std::string peer) {
       return file_session(std::move(socket), std::move(peer), path, idle, tap);
     };
     co_await accept_clients(acceptor, limits, session);

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <string>
 
-#include "accept_loop.hpp"
+#include "legacy_socket_server.hpp"
 
 namespace sockcat {
 

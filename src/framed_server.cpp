@@ -173,7 +173,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
 }  // namespace
 
 asio::awaitable<void> serve_framed(StreamAcceptor& acceptor, FramedService service, ServerLimits limits) {
-  const Session session = [service, limits](StreamSocket socket, std::string peer) {
+  const SocketSession session = [service, limits](StreamSocket socket, std::string peer) {
     return answer_client(std::move(socket), std::move(peer), service, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);

@@ -5,7 +5,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "accept_loop.hpp"
+#include "legacy_socket_server.hpp"
 #include "framing.hpp"
 #include "transform.hpp"
 

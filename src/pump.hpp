@@ -20,6 +20,7 @@
 #include "with_error.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "stream_ends.hpp"
 #include "zero_copy.hpp"
 
 namespace sockcat {
@@ -67,9 +68,8 @@ template <typename Source, typename Sink>
 asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& copier, const bool* stop,
                                            PumpHooks hooks = {}) {
   auto executor = co_await asio::this_coro::executor;
-  std::error_code ignored;
-  from.non_blocking(true, ignored);  // sockets must not block; pipes use SPLICE_F_NONBLOCK
-  to.non_blocking(true, ignored);
+  make_non_blocking(from);  // sockets must not block; pipes use SPLICE_F_NONBLOCK
+  make_non_blocking(to);
   PumpResult result;
   while (!*stop) {
     CopyStep step = copier.step();
@@ -87,11 +87,11 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
     }
     if (step.wait_source) {
       if (hooks.source_waits) hooks.source_waits->begin();
-      auto [ec] = co_await from.async_wait(Source::wait_read, with_error);
+      std::error_code ec = co_await wait_until(from, Readiness::readable);
       if (hooks.source_waits) hooks.source_waits->end();
       if (ec) result.read_error = ec;
     } else if (step.wait_sink) {
-      auto [ec] = co_await to.async_wait(Sink::wait_write, with_error);
+      std::error_code ec = co_await wait_until(to, Readiness::writable);
       if (ec) result.write_error = ec;
     } else {
       co_await asio::post(executor, asio::use_awaitable);  // let the other direction run
@@ -116,12 +116,12 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
     co_return result;
   }
   if (!hooks.must_see_bytes()) {
-    ZeroCopy copier(from.native_handle(), to.native_handle());
+    ZeroCopy copier(descriptor_of(from), descriptor_of(to));
     if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop, hooks);
   }
   while (!*stop) {
     if (hooks.source_waits) hooks.source_waits->begin();
-    auto [read_error, n] = co_await from.async_read_some(asio::buffer(buffer.data(), buffer.size()), with_error);
+    auto [read_error, n] = co_await read_some(from, buffer);
     if (hooks.source_waits) hooks.source_waits->end();
     if (hooks.last_traffic && n > 0) *hooks.last_traffic = std::chrono::steady_clock::now();
     if (n > 0) {
@@ -130,7 +130,7 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
       if (hooks.shaper) {
         std::tie(write_error, written) = co_await hooks.shaper->write(to, std::span<const char>(buffer.data(), n), hooks.tap);
       } else {
-        std::tie(write_error, written) = co_await asio::async_write(to, asio::buffer(buffer.data(), n), with_error);
+        std::tie(write_error, written) = co_await write_all(to, std::span<const char>(buffer.data(), n));
         if (hooks.tap) hooks.tap->crossed(hooks.direction, std::span<const char>(buffer.data(), written));
       }
       result.bytes += written;

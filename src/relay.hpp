@@ -25,6 +25,7 @@
 
 #include "idle_watch.hpp"
 #include "pump.hpp"
+#include "transport/connection.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
@@ -112,7 +113,7 @@ inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std:
 // nothing is sent and the relay ends with the receiving direction.
 // With `idle_timeout`, one watchdog timer ends the relay (both directions cancelled, `idle`
 // set) once no byte has moved either way for that long; the pumps only stamp the time.
-template <typename Connection, typename Source, typename Sink>
+template <typename Source, typename Sink>
 asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
   const bool half_close = options.half_close;
   const PeerEofPolicy on_peer_eof = options.on_peer_eof;
@@ -142,18 +143,18 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
                                           stamp});
     if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
       std::error_code ignored;
-      connection.shutdown(asio::socket_base::shutdown_send, ignored);
+      connection.shutdown_send(ignored);
     }
     sending_done = true;
     std::error_code ignored;
-    if (watching_for_reset) connection.cancel(ignored);
+    if (watching_for_reset) connection.cancel();
     if (options.quit_after && result.sent.read_error == asio::error::eof && !receiving_done) {
       quit_timer.expires_after(*options.quit_after);
       auto [ec] = co_await quit_timer.async_wait(with_error);
       if (!ec && !receiving_done) {
         result.quit = true;
         stop_receiving = true;  // between steps the flag ends the pump, mid-step the cancels do
-        connection.cancel(ignored);
+        connection.cancel();
         sink.cancel(ignored);
       }
     }
@@ -163,7 +164,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
                                     PumpHooks{options.tap, Direction::received, nullptr, nullptr, stamp});
     // Our FIN, if we sent one, changes the TCP state that tells a reset from an EOF.
     bool no_fin_sent = !sending_done || !options.read_source;
-    if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.native_handle()))
+    if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.descriptor()))
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
     result.peer_closed_first = peer_finished_cleanly && !sending_done;
@@ -178,7 +179,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       // Under until_source_idle an idle source ends it too, cancelling only the source: a
       // pump that waits for its source holds nothing unsent.
       watching_for_reset = true;
-      auto reset = connection.async_wait(asio::socket_base::wait_error, with_error);
+      auto reset = connection.wait(Readiness::failed);
       if (watch_source) {
         auto ended = co_await (std::move(reset) || wait_for_idle_source(source_waits, options.source_idle_limit));
         result.source_idle = ended.index() == 1 && !sending_done;
@@ -200,7 +201,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     if (options.shaper) options.shaper->cancel();
     std::error_code ignored;
     source.cancel(ignored);
-    connection.cancel(ignored);
+    connection.cancel();
   };
   if (!options.idle_timeout) {
     co_await (send() && receive());
@@ -217,7 +218,7 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     if (options.shaper) options.shaper->cancel();
     std::error_code ignored;
     source.cancel(ignored);
-    connection.cancel(ignored);
+    connection.cancel();
     sink.cancel(ignored);
   };
   auto both_ways = [&]() -> asio::awaitable<void> {

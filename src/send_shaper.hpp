@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "stream_ends.hpp"
 #include "with_error.hpp"
 #include "line_shaping.hpp"
 #include "relay_tap.hpp"
@@ -50,7 +51,7 @@ class SendShaper {
         piece = rest.first(first_line_length(rest));
         line_ended_ = piece.back() == '\n';
       }
-      auto [write_error, written] = co_await asio::async_write(sink, asio::buffer(piece.data(), piece.size()), with_error);
+      auto [write_error, written] = co_await write_all(sink, piece);
       if (tap) tap->crossed(Direction::sent, piece.first(written));
       total += written;
       if (write_error) co_return std::pair{write_error, total};

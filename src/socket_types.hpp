@@ -15,6 +15,9 @@ using StreamSocket = asio::generic::stream_protocol::socket;
 // A listening stream socket of any family; accepts StreamSockets.
 using StreamAcceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
 
+// A stream socket address of any family (a plain sockaddr).
+using StreamEndpoint = asio::generic::stream_protocol::endpoint;
+
 // A datagram socket of any family (UDP, Unix).
 using DatagramSocket = asio::generic::datagram_protocol::socket;
 

@@ -1,61 +1,31 @@
 // The stream backend (TCP, or Unix with -U): listen or connect, then serve clients in the mode the options
 // choose (a table: file, broker, replying transform, shared stdio) or relay one connection
 // with stdin/stdout.
-#include <asio/co_spawn.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <unistd.h>
 
-#include "with_error.hpp"
-#include "backend.hpp"
 #include "access_list.hpp"
+#include "backend.hpp"
+#include "broker_server.hpp"
 #include "diag.hpp"
-#include "dial.hpp"
-#include "endpoint.hpp"
 #include "exec_session.hpp"
-#include "parse.hpp"
-#include "port_check.hpp"
 #include "exit_status.hpp"
-#include "progress.hpp"
+#include "file_server.hpp"
 #include "framed_client.hpp"
 #include "framed_server.hpp"
+#include "legacy_socket_server.hpp"
+#include "parse.hpp"
+#include "progress.hpp"
 #include "relay.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
 #include "stdio.hpp"
-#include "broker_server.hpp"
-#include "file_server.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
-#include "unix_socket.hpp"
+#include "transport/transport.hpp"
 
 namespace sockcat {
 namespace {
-
-using asio::ip::tcp;
-
-// Opens the listening socket (see bind_listen_address for which address). Throws on failure.
-StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
-  if (options.unix_socket) return open_unix_acceptor(executor, options);  // -U
-  std::uint16_t port = port_number(options.port, false);
-  tcp::acceptor acceptor(executor);
-  bind_listen_address(options, port, [&](const asio::ip::address& address) {
-    tcp::endpoint endpoint(address, port);
-    std::error_code ec;
-    acceptor.close(ec);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    // Wildcard "::" without -6 serves IPv4 too; an explicit -6 keeps it IPv6-only.
-    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    return ec;
-  });
-  diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
-  return acceptor;
-}
 
 // Maps how a relay ended to an exit status, printing one line for a failure.
 int relay_status(const RelayResult& result, const std::string& peer, const Options& options) {
@@ -110,10 +80,9 @@ PeerEofPolicy peer_eof_policy(const Options& options) {
   return options.role == Role::listen ? PeerEofPolicy::until_source_idle : PeerEofPolicy::keep_sending;
 }
 
-// Relays `socket` with stdin/stdout until both directions are done; `tap` (null unless -o, -x,
-// --stats or --progress asked for one) watches it.
-asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& options, const std::string& peer,
-                                      RelayTap* tap) {
+// Relays `connection` with stdin/stdout until both directions are done; `tap` (null unless -o,
+// -x, --stats or --progress asked for one) watches it.
+asio::awaitable<int> relay_with_stdio(Connection& connection, const Options& options, RelayTap* tap) {
   auto executor = co_await asio::this_coro::executor;
   // --recv-only leaves stdin alone (a closed descriptor is never read); --send-only discards.
   asio::posix::stream_descriptor in(executor);
@@ -138,79 +107,79 @@ asio::awaitable<int> relay_with_stdio(StreamSocket& socket, const Options& optio
   if (const ProgressMode mode = tap ? progress_mode(options) : ProgressMode::off; mode != ProgressMode::off) {
     std::optional<std::uint64_t> total = options.recv_only ? std::nullopt : regular_file_remaining(STDIN_FILENO);
     using namespace asio::experimental::awaitable_operators;
-    result = std::get<0>(co_await (relay(socket, in, out, relay_options) || show_progress(*tap, total, mode)));
+    result = std::get<0>(co_await (relay(connection, in, out, relay_options) || show_progress(*tap, total, mode)));
   } else {
-    result = co_await relay(socket, in, out, relay_options);
+    result = co_await relay(connection, in, out, relay_options);
   }
   if (tap) tap->stop();
-  int status = relay_status(result, peer, options);
+  int status = relay_status(result, connection.peer(), options);
   if (status == exit_ok && tap && tap->failed()) status = exit_failure;
   co_return status;
 }
 
 // What every listen mode needs besides the options: the limits on clients, with the access
 // lists (built before listening: an unreadable --allowfile ends the run there).
-struct Listener {
-  StreamAcceptor& acceptor;
+struct ServerContext {
+  Listener& listener;
   const Options& options;
   ServerLimits limits;  // limits.tap: -o, -x, --stats (--progress too for one client); null when not asked
   const ChildCommand* command;  // -e/-c, found before listening; null without them
 };
 
-asio::awaitable<int> serve_file_mode(Listener& listener) {
-  co_return co_await serve_file(listener.acceptor, listener.options.send_file, listener.options.keep_open, listener.limits);
+asio::awaitable<int> serve_file_mode(ServerContext& server) {
+  co_return co_await serve_file(acceptor_of(server.listener), server.options.send_file, server.options.keep_open, server.limits);
 }
 
-asio::awaitable<int> serve_broker_mode(Listener& listener) {
-  const Options& options = listener.options;
-  co_return co_await serve_broker(listener.acceptor, listener.limits,
+asio::awaitable<int> serve_broker_mode(ServerContext& server) {
+  const Options& options = server.options;
+  co_return co_await serve_broker(acceptor_of(server.listener), server.limits,
                                   BrokerMode{options.chat, !options.recv_only, !options.send_only});
 }
 
 // A replying transform over whole messages (--framing line or length).
-asio::awaitable<int> serve_framed_mode(Listener& listener) {
-  const Options& options = listener.options;
+asio::awaitable<int> serve_framed_mode(ServerContext& server) {
+  const Options& options = server.options;
   const Framing& framing = *find_framing(options.framing);
-  co_await serve_framed(listener.acceptor,
+  co_await serve_framed(acceptor_of(server.listener),
                         FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
-                        listener.limits);
+                        server.limits);
   co_return exit_ok;
 }
 
-asio::awaitable<int> serve_replies_mode(Listener& listener) {
-  co_await serve_replies(listener.acceptor, find_transform(listener.options.transform)->reply, listener.limits);
+asio::awaitable<int> serve_replies_mode(ServerContext& server) {
+  co_await serve_replies(acceptor_of(server.listener), find_transform(server.options.transform)->reply, server.limits);
   co_return exit_ok;
 }
 
 // -e/-c with -k: one child per client.
-asio::awaitable<int> serve_commands_mode(Listener& listener) {
-  co_await serve_commands(listener.acceptor, *listener.command, listener.limits);
+asio::awaitable<int> serve_commands_mode(ServerContext& server) {
+  co_await serve_commands(acceptor_of(server.listener), *server.command, server.limits);
   co_return exit_ok;
 }
 
-asio::awaitable<int> serve_shared_stdio_mode(Listener& listener) {
-  co_return co_await serve_shared_stdio(listener.acceptor, listener.limits, listener.options.half_close);
+asio::awaitable<int> serve_shared_stdio_mode(ServerContext& server) {
+  co_return co_await serve_shared_stdio(acceptor_of(server.listener), server.limits, server.options.half_close);
 }
 
 // listen with transform none and no -k: one client (the first one allowed) relayed with
 // stdin/stdout as nc does, or handed to the -e/-c program.
-asio::awaitable<int> serve_one_client(Listener& listener) {
-  const ChildCommand* command = listener.command;
-  auto [socket, peer] = co_await accept_admitted(listener.acceptor, listener.limits);
-  diag::info(1, "connection from " + peer);
-  std::unique_ptr<RelayTap> tap = client_tap(listener.limits.tap, peer);
+asio::awaitable<int> serve_one_client(ServerContext& server) {
+  const ChildCommand* command = server.command;
+  std::unique_ptr<Connection> client = co_await accept_admitted(server.listener, server.limits);
+  diag::info(1, "connection from " + client->peer());
+  std::unique_ptr<RelayTap> tap = client_tap(server.limits.tap, client->peer());
   if (command) {
-    bool ran = co_await hand_to_command(socket, *command, "connection from " + peer, tap.get());
+    bool ran = co_await hand_to_command(socket_of(*client), *command, "connection from " + client->peer(), tap.get());
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
-  co_return co_await relay_with_stdio(socket, listener.options, peer, tap.get());
+  co_return co_await relay_with_stdio(*client, server.options, tap.get());
 }
 
 // One way of serving the listening socket.
 struct ServerMode {
   bool (*wanted)(const Options& options);       // whether the options ask for this mode
   void (*check)(const Options& options);        // run before listening; throws; may be null
-  asio::awaitable<int> (*serve)(Listener& listener);  // the exit status
+  asio::awaitable<int> (*serve)(ServerContext& server);  // the exit status
 };
 
 // The modes, the first wanted one used; the last is wanted always.
@@ -254,68 +223,40 @@ asio::awaitable<int> stream_listen(const Options& options) {
   if (!options.command.empty()) command.emplace(options.command, options.crlf);
   std::shared_ptr<ServerTap> tap = open_listener_tap(mode, options);
   auto executor = co_await asio::this_coro::executor;
-  StreamAcceptor acceptor = open_acceptor(executor, options);
-  Listener listener{acceptor, options,
+  std::unique_ptr<Listener> listener = choose_transport(options).listen(executor, options);
+  ServerContext server{*listener, options,
                     {options.max_conns, options.idle_timeout, access.empty() ? nullptr : &access, tap.get(),
                      options.refuse_clients},
                     command ? &*command : nullptr};
-  co_return co_await mode.serve(listener);
+  co_return co_await mode.serve(server);
 }
 
 namespace {
 
-// What a client does with its connection to `peer`: hands it to -e/-c's program, exchanges
-// framed messages (--framing), or relays it with stdin/stdout (watched by `tap`, if any).
-asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& options,
-                                      const std::optional<ChildCommand>& command, const std::string& peer,
-                                      RelayTap* tap) {
+// What a client does with its connection: hands it to -e/-c's program, exchanges framed
+// messages (--framing), or relays it with stdin/stdout (watched by `tap`, if any).
+asio::awaitable<int> serve_connection(Connection& connection, const Options& options,
+                                      const std::optional<ChildCommand>& command, RelayTap* tap) {
   if (command) {
-    bool ran = co_await hand_to_command(socket, *command, "connection to " + peer, tap);
+    bool ran = co_await hand_to_command(socket_of(connection), *command, "connection to " + connection.peer(), tap);
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
-  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer, tap);
-  co_return co_await relay_with_stdio(socket, options, peer, tap);
+  if (find_framing(options.framing)->whole_messages)
+    co_return co_await framed_session(socket_of(connection), options, connection.peer(), tap);
+  co_return co_await relay_with_stdio(connection, options, tap);
 }
 
 }  // namespace
 
 asio::awaitable<int> stream_connect(const Options& options) {
-  auto executor = co_await asio::this_coro::executor;
   std::optional<ChildCommand> command;  // a missing program ends the run before it connects
   if (!options.command.empty()) command.emplace(options.command, options.crlf);
   std::optional<RelayTap> tap;  // opens -o/-x before any I/O; prints --stats however we end
   if (command ? ServerTap::wanted(options) : RelayTap::wanted(options)) tap.emplace(options);  // -e: no --progress
-  if (options.unix_socket) {
-    StreamSocket socket = co_await connect_unix_stream(options);
-    if (options.zero_io) co_return exit_ok;  // -z: someone listens there
-    co_return co_await serve_connection(socket, options, command, format_endpoint(socket.remote_endpoint()),
-                                        tap ? &*tap : nullptr);
-  }
-  if (options.zero_io) co_return co_await check_ports(options);
-  std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
-  std::vector<asio::ip::address> sources;
-  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  std::uint16_t port = port_number(options.port, false);
-
-  tcp::socket socket(executor);
-  std::error_code failure;
-  for (const asio::ip::address& address : targets) {
-    tcp::endpoint target(address, port);
-    failure = co_await connect_tcp(socket, target, sources, options);
-    if (!failure) break;
-    // The last failure is the error line below; the others are worth a line under -v.
-    if (targets.size() > 1) diag::info(1, "connect to " + format_endpoint(target) + " failed: " + failure.message());
-    std::error_code ignored;
-    socket.close(ignored);
-  }
-  if (failure) {
-    diag::error("connect to " + options.host + " port " + options.port, failure);
-    co_return exit_failure;
-  }
-  std::string peer = format_endpoint(socket.remote_endpoint());
-  diag::info(1, "connected to " + peer + " from " + format_endpoint(socket.local_endpoint()));
-  StreamSocket connected(std::move(socket));
-  co_return co_await serve_connection(connected, options, command, peer, tap ? &*tap : nullptr);
+  const Transport& transport = choose_transport(options);
+  if (options.zero_io) co_return co_await transport.check(options);
+  std::unique_ptr<Connection> connection = co_await transport.dial(options);
+  co_return co_await serve_connection(*connection, options, command, tap ? &*tap : nullptr);
 }
 
 }  // namespace sockcat

@@ -228,7 +228,7 @@ asio::awaitable<void> broadcast_stdin(std::shared_ptr<Hub> hub) {
 }  // namespace
 
 asio::awaitable<void> serve_replies(StreamAcceptor& acceptor, ChunkFunction reply, ServerLimits limits) {
-  const Session session = [reply, limits](StreamSocket socket, std::string peer) {
+  const SocketSession session = [reply, limits](StreamSocket socket, std::string peer) {
     return reply_to_client(std::move(socket), std::move(peer), reply, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);
@@ -240,7 +240,7 @@ asio::awaitable<int> serve_shared_stdio(StreamAcceptor& acceptor, ServerLimits l
   hub->half_close = half_close;
   hub->acceptor = &acceptor;
   asio::co_spawn(executor, broadcast_stdin(hub), [](std::exception_ptr) {});
-  const Session session = [hub, limits](StreamSocket socket, std::string peer) {
+  const SocketSession session = [hub, limits](StreamSocket socket, std::string peer) {
     return share_with_client(std::move(socket), std::move(peer), hub, limits.idle_timeout, limits.tap);
   };
   co_await accept_clients(acceptor, limits, session);

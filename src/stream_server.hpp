@@ -4,7 +4,7 @@
 
 #include <asio/awaitable.hpp>
 
-#include "accept_loop.hpp"
+#include "legacy_socket_server.hpp"
 #include "transform.hpp"
 
 namespace sockcat {

@@ -17,9 +17,12 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <sys/ioctl.h>
 #include <vector>
 
 #include "relay.hpp"
+#include "transport/socket_connection.hpp"
 
 using namespace sockcat;
 using local_socket = asio::local::stream_protocol::socket;
@@ -107,16 +110,32 @@ std::string read_now(Socket& socket, std::error_code& ec) {
 
 // Three socket pairs: the relay's connection (other end: `peer`), its source (fed through
 // `feed`) and its sink (read through `drain`).
+// `socket`, connected, as the relay's Connection.
+template <typename Socket>
+std::unique_ptr<SocketConnection> as_connection(Socket&& socket) {
+  return std::make_unique<SocketConnection>(StreamSocket(std::move(socket)), StreamEndpoint(), "peer");
+}
+
+// The bytes queued for reading on descriptor `fd`.
+std::size_t unread_bytes(int fd) {
+  int n = 0;
+  REQUIRE(::ioctl(fd, FIONREAD, &n) == 0);
+  return static_cast<std::size_t>(n);
+}
+
 struct LocalRig {
   asio::io_context ctx;
-  local_socket connection{ctx}, peer{ctx};
+  local_socket peer{ctx};
+  std::unique_ptr<SocketConnection> connection;
   local_socket source{ctx}, feed{ctx};
   local_socket sink{ctx}, drain{ctx};
   std::optional<RelayResult> result;
 
   LocalRig() {
     ignore_sigpipe();
-    asio::local::connect_pair(connection, peer);
+    local_socket ours(ctx);
+    asio::local::connect_pair(ours, peer);
+    connection = as_connection(std::move(ours));
     asio::local::connect_pair(source, feed);
     asio::local::connect_pair(sink, drain);
   }
@@ -126,7 +145,7 @@ struct LocalRig {
   void start(bool half_close, PeerEofPolicy on_peer_eof) { start(RelayOptions{half_close, on_peer_eof, {}}); }
 
   void start(RelayOptions options) {
-    asio::co_spawn(ctx, relay(connection, source, sink, options),
+    asio::co_spawn(ctx, relay(*connection, source, sink, options),
                    [this](std::exception_ptr e, RelayResult r) {
                      rethrow(e);
                      result = r;
@@ -269,7 +288,7 @@ TEST_CASE("relay: without half_close, source EOF leaves the connection open for 
 
   // The connection's sending side is still usable after the relay: nothing shut it down.
   // (With half_close the same write fails with broken_pipe.)
-  std::size_t n = rig.connection.write_some(asio::buffer(std::string("late")), ec);
+  std::size_t n = rig.connection->write_now(std::string_view("late"), ec);
   CHECK_FALSE(ec);
   CHECK(n == 4);
   CHECK(read_now(rig.peer, ec) == "late");
@@ -285,7 +304,7 @@ TEST_CASE("relay: with half_close the connection's sending side is really shut d
   rig.run_to_end();
   REQUIRE(rig.result.has_value());
   std::error_code ec;
-  rig.connection.write_some(asio::buffer(std::string("late")), ec);
+  rig.connection->write_now(std::string_view("late"), ec);
   CHECK(ec == asio::error::broken_pipe);
 }
 
@@ -386,7 +405,8 @@ TEST_CASE("relay: a reset connection ends the relay with a read error other than
   asio::local::connect_pair(sink, drain);
 
   std::optional<RelayResult> result;
-  asio::co_spawn(ctx, relay(connection, source, sink, RelayOptions{true, policy, {}}), [&](std::exception_ptr e, RelayResult r) {
+  std::unique_ptr<SocketConnection> wrapped = as_connection(std::move(connection));
+  asio::co_spawn(ctx, relay(*wrapped, source, sink, RelayOptions{true, policy, {}}), [&](std::exception_ptr e, RelayResult r) {
     rethrow(e);
     result = r;
   });
@@ -416,7 +436,7 @@ TEST_CASE("relay: a sink that is not read stops the relay reading the connection
                  rethrow);
   settle(rig.ctx);  // nothing reads the sink: everything stalls
 
-  std::size_t unread_on_connection = rig.connection.available();
+  std::size_t unread_on_connection = unread_bytes(rig.connection->descriptor());
   std::size_t waiting_in_sink = rig.drain.available();
   REQUIRE(accepted_from_peer >= unread_on_connection);
   std::size_t taken_by_relay = accepted_from_peer - unread_on_connection;
@@ -528,7 +548,7 @@ TEST_CASE("relay: -i's watchdog ends a relay in which nothing moved for that lon
   LocalRig rig;
   RelayOptions options;
   options.idle_timeout = 200ms;
-  asio::co_spawn(rig.ctx, relay(rig.connection, rig.source, rig.sink, options),
+  asio::co_spawn(rig.ctx, relay(*rig.connection, rig.source, rig.sink, options),
                  [&](std::exception_ptr e, RelayResult r) {
                    rethrow(e);
                    rig.result = r;

@@ -1,0 +1,68 @@
+// The tcp row of the transport table: a listener bound as bind_listen_address() says, and a
+// client that tries each address of the host in turn.
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/this_coro.hpp>
+
+#include "diag.hpp"
+#include "dial.hpp"
+#include "endpoint.hpp"
+#include "port_check.hpp"
+#include "transport/socket_connection.hpp"
+#include "transport/transport.hpp"
+
+namespace sockcat {
+namespace {
+
+using asio::ip::tcp;
+
+// Opens a TCP listener (see bind_listen_address for which address). Throws on failure.
+std::unique_ptr<Listener> listen_tcp(const asio::any_io_executor& executor, const Options& options) {
+  std::uint16_t port = port_number(options.port, false);
+  tcp::acceptor acceptor(executor);
+  bind_listen_address(options, port, [&](const asio::ip::address& address) {
+    tcp::endpoint endpoint(address, port);
+    std::error_code ec;
+    acceptor.close(ec);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    // Wildcard "::" without -6 serves IPv4 too; an explicit -6 keeps it IPv6-only.
+    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec;
+  });
+  diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
+  return std::make_unique<SocketListener>(StreamAcceptor(std::move(acceptor)));
+}
+
+// Connects to each address of options.host in turn until one accepts. Throws "connect to HOST
+// port PORT: reason" with the last failure; the earlier ones are -v lines.
+asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
+  std::vector<asio::ip::address> sources;
+  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::uint16_t port = port_number(options.port, false);
+  tcp::socket socket(executor);
+  std::error_code failure;
+  for (const asio::ip::address& address : targets) {
+    tcp::endpoint target(address, port);
+    failure = co_await connect_tcp(socket, target, sources, options);
+    if (!failure) break;
+    if (targets.size() > 1) diag::info(1, "connect to " + format_endpoint(target) + " failed: " + failure.message());
+    std::error_code ignored;
+    socket.close(ignored);
+  }
+  if (failure) throw std::system_error(failure, "connect to " + options.host + " port " + options.port);
+  std::unique_ptr<Connection> connection = connected_socket(StreamSocket(std::move(socket)));
+  std::error_code ec;
+  diag::info(1, "connected to " + connection->peer() + " from " + format_endpoint(connection->local_endpoint(ec)));
+  co_return connection;
+}
+
+}  // namespace
+
+extern const Transport tcp_transport{"tcp", [](const Options&) { return true; }, listen_tcp, dial_tcp, check_ports};
+
+}  // namespace sockcat
