@@ -19,6 +19,7 @@
 #include "relay.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "session_end.hpp"
 #include "stdio.hpp"
 #include "stream_server.hpp"
 #include "transform.hpp"
@@ -31,8 +32,7 @@ namespace {
 int relay_status(const RelayResult& result, const std::string& peer, const Options& options) {
   const PumpResult& down = result.received;
   const PumpResult& up = result.sent;
-  diag::info(1, "connection with " + peer + " closed (received " + diag::count_of(down.bytes, "byte") + ", sent " +
-                    std::to_string(up.bytes) + ")");
+  diag::info(1, "connection with " + peer + " closed (" + byte_counts(down.bytes, up.bytes) + ")");
   if (result.idle) {
     diag::error(idle_timeout_message(options.idle_timeout));
     return exit_failure;
@@ -45,11 +45,7 @@ int relay_status(const RelayResult& result, const std::string& peer, const Optio
   if (result.source_idle)
     diag::info(1, "the peer has closed and stdin delivered nothing for " +
                       std::to_string(default_source_idle_limit.count()) + " ms: done");
-  if (down.write_error == asio::error::broken_pipe) return exit_ok;  // our reader left: an ordinary end
-  if (down.write_error) {
-    diag::error("stdout", down.write_error);
-    return exit_failure;
-  }
+  if (down.write_error) return stdout_status(down.write_error);
   if (down.read_error != asio::error::eof) {
     diag::error(peer, down.read_error);
     return exit_failure;

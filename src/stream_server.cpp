@@ -14,6 +14,7 @@
 #include "exit_status.hpp"
 #include "relay_tap.hpp"
 #include "stdio.hpp"
+#include "session_end.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
@@ -22,15 +23,6 @@ namespace {
 
 // Bytes read from a client in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
-
-// Prints how a client's session ended, under -v.
-void report_end(const std::string& peer, const std::error_code& failure, std::uint64_t received, std::uint64_t sent) {
-  std::string counts = " (received " + diag::count_of(received, "byte") + ", sent " + std::to_string(sent) + ")";
-  if (failure == std::errc::timed_out) diag::info(1, "connection from " + peer + " closed: idle too long (-i)" + counts);
-  else if (failure && failure != asio::error::operation_aborted)
-    diag::info(1, "connection from " + peer + " failed: " + failure.message() + counts);
-  else diag::info(1, "connection from " + peer + " closed" + counts);
-}
 
 // Serves one client of the replying server: read, transform, send back; at its EOF finish
 // sending and close. `server_tap` (null unless logging) gives it a tap.
@@ -76,7 +68,7 @@ asio::awaitable<void> reply_to_client(StreamSocket socket, std::string peer, Chu
   }
   if (!failure) socket.shutdown(asio::socket_base::shutdown_send, ec);
   socket.close(ec);
-  report_end(peer, failure, received, sent);
+  report_client_end({.peer = peer, .failure = failure, .counts = byte_counts(received, sent)});
 }
 
 // A first-come, first-served turn at one resource (stdout), for coroutines on one thread.
@@ -178,7 +170,7 @@ asio::awaitable<void> share_with_client(StreamSocket accepted, std::string peer,
   }
   hub->clients.remove(client);
   socket->close(ec);
-  report_end(peer, failure, received, client->sent);
+  report_client_end({.peer = peer, .failure = failure, .counts = byte_counts(received, client->sent)});
   client->tap.reset();  // its --stats line now, not when the last write to it is done
 }
 
