@@ -123,12 +123,12 @@ struct ServerContext {
 };
 
 asio::awaitable<int> serve_file_mode(ServerContext& server) {
-  co_return co_await serve_file(acceptor_of(server.listener), server.options.send_file, server.options.keep_open, server.limits);
+  co_return co_await serve_file(server.listener, server.options.send_file, server.options.keep_open, server.limits);
 }
 
 asio::awaitable<int> serve_broker_mode(ServerContext& server) {
   const Options& options = server.options;
-  co_return co_await serve_broker(acceptor_of(server.listener), server.limits,
+  co_return co_await serve_broker(server.listener, server.limits,
                                   BrokerMode{options.chat, !options.recv_only, !options.send_only});
 }
 
