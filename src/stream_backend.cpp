@@ -39,7 +39,7 @@ using asio::ip::tcp;
 // Opens the listening socket (see bind_listen_address for which address). Throws on failure.
 StreamAcceptor open_acceptor(const asio::any_io_executor& executor, const Options& options) {
   if (options.unix_socket) return open_unix_acceptor(executor, options);  // -U
-  std::uint16_t port = port_number(options.port, false);
+  std::uint16_t port = options.port.number;
   tcp::acceptor acceptor(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
     tcp::endpoint endpoint(address, port);
@@ -170,15 +170,15 @@ asio::awaitable<int> serve_broker_mode(Listener& listener) {
 // A replying transform over whole messages (--framing line or length).
 asio::awaitable<int> serve_framed_mode(Listener& listener) {
   const Options& options = listener.options;
-  const Framing& framing = *find_framing(options.framing);
+  const Framing& framing = *options.framing;
   co_await serve_framed(listener.acceptor,
-                        FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
+                        FramedService{&framing, options.transform->reply, options.max_message},
                         listener.limits);
   co_return exit_ok;
 }
 
 asio::awaitable<int> serve_replies_mode(Listener& listener) {
-  co_await serve_replies(listener.acceptor, find_transform(listener.options.transform)->reply, listener.limits);
+  co_await serve_replies(listener.acceptor, listener.options.transform->reply, listener.limits);
   co_return exit_ok;
 }
 
@@ -218,9 +218,9 @@ constexpr ServerMode server_modes[] = {
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
      serve_file_mode},
     {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
-    {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
+    {[](const Options& o) { return o.transform->reply && o.framing->whole_messages; },
      nullptr, serve_framed_mode},
-    {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
+    {[](const Options& o) { return o.transform->reply != nullptr; }, nullptr, serve_replies_mode},
     {[](const Options& o) { return !o.command.empty() && o.keep_open; }, nullptr, serve_commands_mode},
     {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
     {[](const Options&) { return true; }, nullptr, serve_one_client},
@@ -273,7 +273,7 @@ asio::awaitable<int> serve_connection(StreamSocket& socket, const Options& optio
     bool ran = co_await hand_to_command(socket, *command, "connection to " + peer, tap);
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
-  if (find_framing(options.framing)->whole_messages) co_return co_await framed_session(socket, options, peer, tap);
+  if (options.framing->whole_messages) co_return co_await framed_session(socket, options, peer, tap);
   co_return co_await relay_with_stdio(socket, options, peer, tap);
 }
 
@@ -295,7 +295,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  std::uint16_t port = port_number(options.port, false);
+  std::uint16_t port = options.port.number;
 
   tcp::socket socket(executor);
   std::error_code failure;
@@ -309,7 +309,7 @@ asio::awaitable<int> stream_connect(const Options& options) {
     socket.close(ignored);
   }
   if (failure) {
-    diag::error("connect to " + options.host + " port " + options.port, failure);
+    diag::error("connect to " + options.host + " port " + options.port.text, failure);
     co_return exit_failure;
   }
   std::string peer = format_endpoint(socket.remote_endpoint());
