@@ -28,7 +28,7 @@ const Backend& choose_backend(const Options& options);
 // exit 130 or 143. Removes the Unix socket files it created. Returns the exit status; never throws.
 int run(const Options& options);
 
-// The entry points of each backend (stream_backend.cpp, datagram_backend.cpp).
+// The entry points of each backend (stream_backend.cpp; datagram_client.cpp, datagram_server.cpp).
 asio::awaitable<int> stream_listen(const Options& options);
 asio::awaitable<int> stream_connect(const Options& options);
 asio::awaitable<int> datagram_listen(const Options& options);

@@ -53,11 +53,7 @@ class NoteOnce {
 
 // `endpoint` as a UDP one (it must be AF_INET or AF_INET6).
 asio::ip::udp::endpoint as_udp(const Endpoint& endpoint) {
-  asio::ip::udp::endpoint udp;
-  std::size_t size = std::min<std::size_t>(endpoint.size(), udp.capacity());
-  std::memcpy(udp.data(), endpoint.data(), size);
-  udp.resize(size);
-  return udp;
+  return ip_endpoint_of<asio::ip::udp>(endpoint.data(), endpoint.size());
 }
 
 // The local end that replies to `remote` leave from: the socket's own address, or, when it is

@@ -71,11 +71,7 @@ std::string format_endpoint(const asio::ip::address& address, std::uint16_t port
 
 std::string format_socket_address(const sockaddr* address, std::size_t length) {
   if (length >= sizeof(sa_family_t) && (address->sa_family == AF_INET || address->sa_family == AF_INET6)) {
-    asio::ip::tcp::endpoint ip;
-    std::size_t size = std::min(length, ip.capacity());
-    std::memcpy(ip.data(), address, size);
-    ip.resize(size);
-    return format_endpoint(ip);
+    return format_endpoint(ip_endpoint_of<asio::ip::tcp>(address, length));
   }
   if (length < sizeof(sa_family_t) || address->sa_family == AF_UNIX) return format_unix_address(address, length);
   return "an address of family " + std::to_string(address->sa_family);

@@ -2,9 +2,11 @@
 // report failure by throwing std::system_error with the name in the message.
 #pragma once
 
+#include <algorithm>
 #include <asio/generic/basic_endpoint.hpp>
 #include <asio/ip/address.hpp>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <sys/socket.h>
 #include <system_error>
@@ -51,6 +53,17 @@ void bind_listen_address(const Options& options, std::uint16_t port, TryBind try
 template <typename Endpoint>
 std::string format_endpoint(const Endpoint& endpoint) {
   return format_endpoint(endpoint.address(), endpoint.port());
+}
+
+// The IPv4 or IPv6 socket address `address` (`length` bytes) as an IP endpoint of `Protocol`
+// (asio::ip::tcp or asio::ip::udp): how a generic endpoint becomes an IP one.
+template <typename Protocol>
+typename Protocol::endpoint ip_endpoint_of(const sockaddr* address, std::size_t length) {
+  typename Protocol::endpoint ip;
+  std::size_t size = std::min(length, ip.capacity());
+  std::memcpy(ip.data(), address, size);
+  ip.resize(size);
+  return ip;
 }
 
 // Names a socket address of any family: as format_endpoint() for IPv4 and IPv6, as

@@ -17,6 +17,7 @@
 #include "parse.hpp"
 #include "relay.hpp"
 #include "send_shaper.hpp"
+#include "endpoint.hpp"
 #include "unix_endpoint.hpp"
 
 extern char** environ;
@@ -102,13 +103,8 @@ ConnectionEnds socket_ends(const sockaddr* remote, std::size_t remote_size, cons
     };
     return {"unix", ncat_proto, name(remote, remote_size), "", name(local, local_size), ""};
   }
-  auto as_ip = [](const sockaddr* end, std::size_t size) {
-    asio::ip::tcp::endpoint ip;
-    std::memcpy(ip.data(), end, std::min<std::size_t>(size, ip.capacity()));
-    ip.resize(std::min<std::size_t>(size, ip.capacity()));
-    return ip;
-  };
-  ConnectionEnds ends = tcp_connection_ends(as_ip(remote, remote_size), as_ip(local, local_size));
+  ConnectionEnds ends = tcp_connection_ends(ip_endpoint_of<asio::ip::tcp>(remote, remote_size),
+                                            ip_endpoint_of<asio::ip::tcp>(local, local_size));
   if (datagram) ends.proto = "udp";
   ends.ncat_proto = ncat_proto;
   return ends;

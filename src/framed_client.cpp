@@ -1,27 +1,23 @@
 #include "framed_client.hpp"
 
 #include <algorithm>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
+#include <span>
 #include <unistd.h>
 #include <vector>
 
 #include "diag.hpp"
-#include "idle_watch.hpp"
 #include "exit_status.hpp"
 #include "framing.hpp"
 #include "parse.hpp"
+#include "session_end.hpp"
 #include "stdio.hpp"
-#include "with_error.hpp"
+#include "stream_ends.hpp"
+#include "two_way.hpp"
 
 namespace sockcat {
 namespace {
-
-using asio::ip::tcp;
 
 // Bytes asked for in one read.
 constexpr std::size_t read_size = 64 * 1024;
@@ -68,8 +64,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
   for (;;) {
     if (pending.size() < std::min(have + read_size, limit))
       pending.resize(std::min(std::max(pending.size() * 2, have + read_size), limit));
-    auto [read_error, n] = co_await from.async_read_some(asio::buffer(pending.data() + have, pending.size() - have),
-                                                         with_error);
+    auto [read_error, n] = co_await read_some(from, std::span<char>(pending.data() + have, pending.size() - have));
     if (tap && wire == Direction::received) tap->crossed(wire, std::span<const char>(pending.data() + have, n));
     if (stamp && n > 0) *stamp = std::chrono::steady_clock::now();
     have += n;
@@ -92,7 +87,7 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
       at = have;
     }
     if (!framed.empty()) {
-      auto [write_error, written] = co_await asio::async_write(to, asio::buffer(framed), with_error);
+      auto [write_error, written] = co_await write_all(to, std::span<const char>(framed));
       if (tap && wire == Direction::sent) tap->crossed(wire, std::span<const char>(framed.data(), written));
       if (stamp && written > 0) *stamp = std::chrono::steady_clock::now();
       if (write_error) {
@@ -114,108 +109,96 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
 
 bool cancelled(const std::error_code& ec) { return ec == asio::error::operation_aborted; }
 
+// How the two directions of a framed session ended.
+struct FramedEnd {
+  MessagePump up;    // stdin -> peer
+  MessagePump down;  // peer -> stdout
+  bool quit = false;  // -q's time after stdin's end was up
+  bool idle = false;  // -i's limit passed
+};
+
+// The exit status of a framed session that ended as `end` says, after its one error line (if any).
+int framed_status(const FramedEnd& end, const Options& options, const std::string& peer) {
+  const MessagePump& up = end.up;
+  const MessagePump& down = end.down;
+  if (end.idle) {
+    diag::error(idle_timeout_message(options.idle_timeout));
+    return exit_failure;
+  }
+  if (end.quit) {
+    diag::info(1, "quitting: -q time after stdin ended is up");
+    return exit_ok;
+  }
+  if (!down.problem.empty()) {
+    diag::error(peer + ": " + down.problem);
+    return exit_failure;
+  }
+  if (!up.problem.empty()) {
+    diag::error("stdin: line over --max-message (" + diag::count_of(options.max_message, "byte") + ")");
+    return exit_failure;
+  }
+  if (down.write_error) return stdout_status(down.write_error);
+  if (down.read_error && down.read_error != asio::error::eof && !cancelled(down.read_error)) {
+    diag::error(peer, down.read_error);
+    return exit_failure;
+  }
+  if (up.write_error && !cancelled(up.write_error) && down.read_error != asio::error::eof) {
+    diag::error(peer, up.write_error);
+    return exit_failure;
+  }
+  if (up.read_error && up.read_error != asio::error::eof && !cancelled(up.read_error)) {
+    diag::error("stdin", up.read_error);
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
-asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options, const std::string& peer,
-                                    RelayTap* tap) {
-  using namespace asio::experimental::awaitable_operators;
+asio::awaitable<int> framed_session(Connection& connection, const Options& options, RelayTap* tap) {
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
   const Framing& line = line_framing();
   const Framing& framing = *options.framing;
-  MessagePump up;
-  MessagePump down;
-  bool sending_done = false;
-  bool receiving_done = false;
-  bool quit = false;
-  asio::steady_timer quit_timer(executor);
-  IdleWatch idle(executor, options.idle_timeout.count() ? std::optional(options.idle_timeout) : std::nullopt);
-  bool idle_ended = false;
+  FramedEnd end;
   std::error_code ignored;
+  TwoWay two_way(executor, options.idle_timeout.count() ? std::optional(options.idle_timeout) : std::nullopt,
+                 {[&] {
+                    in.cancel(ignored);
+                    connection.cancel();
+                  },
+                  [&] {
+                    connection.cancel();
+                    out.cancel(ignored);
+                  }});
 
   auto send = [&]() -> asio::awaitable<void> {
-    up = co_await pump_messages(in, socket, line, framing, options.max_message, FinalPiece::is_message, tap,
-                                Direction::sent, idle.stamp());
-    sending_done = true;
+    end.up = co_await pump_messages(in, connection, line, framing, options.max_message, FinalPiece::is_message, tap,
+                                    Direction::sent, two_way.stamp());
+    two_way.sending_finished();
     // A stdin line over the limit ends our sending as EOF would: the replies to the lines
     // before it still arrive (the error is reported at the end).
-    bool clean = (up.read_error == asio::error::eof || !up.problem.empty()) && !up.write_error;
+    bool clean = (end.up.read_error == asio::error::eof || !end.up.problem.empty()) && !end.up.write_error;
     if (!clean) {
-      if (!receiving_done) socket.cancel(ignored);  // our side failed: the session is over
+      if (!two_way.receiving_over()) connection.cancel();  // our side failed: the session is over
       co_return;
     }
-    if (options.half_close) socket.shutdown(asio::socket_base::shutdown_send, ignored);
-    if (!options.quit_after || receiving_done) co_return;
-    quit_timer.expires_after(*options.quit_after);
-    auto [ec] = co_await quit_timer.async_wait(with_error);
-    if (!ec && !receiving_done) {
-      quit = true;
-      socket.cancel(ignored);
-      out.cancel(ignored);
-    }
+    if (options.half_close) connection.shutdown_send(ignored);
+    if (options.quit_after) end.quit = co_await two_way.linger(*options.quit_after);
   };
   auto receive = [&]() -> asio::awaitable<void> {
-    down = co_await pump_messages(socket, out, framing, line, options.max_message, FinalPiece::is_truncated, tap,
-                                  Direction::received, idle.stamp());
-    receiving_done = true;
-    quit_timer.cancel();
-    if (!sending_done) {  // the peer is gone (or failed): no reply could come back
-      in.cancel(ignored);
-      socket.cancel(ignored);
-    }
+    end.down = co_await pump_messages(connection, out, framing, line, options.max_message, FinalPiece::is_truncated,
+                                      tap, Direction::received, two_way.stamp());
+    two_way.receiving_finished();
+    if (!two_way.sending_over()) two_way.stop_sending();  // the peer is gone (or failed): no reply could come back
   };
-  // -i: no byte either way for that long ends the session.
-  auto watch_idle = [&]() -> asio::awaitable<void> {
-    if (!co_await idle.expired()) co_return;
-    idle_ended = true;
-    quit_timer.cancel();
-    in.cancel(ignored);
-    socket.cancel(ignored);
-    out.cancel(ignored);
-  };
-  auto both_ways = [&]() -> asio::awaitable<void> {
-    co_await (send() && receive());
-    idle.stop();
-  };
-  co_await (both_ways() && watch_idle());
+  co_await two_way.run(send, receive);
+  end.idle = two_way.idle();
 
-  diag::info(1, "connection with " + peer + " closed (sent " + diag::count_of(up.messages, "message") + ", received " +
-                    std::to_string(down.messages) + ")");
-  if (idle_ended) {
-    diag::error(idle_timeout_message(options.idle_timeout));
-    co_return exit_failure;
-  }
-  if (quit) {
-    diag::info(1, "quitting: -q time after stdin ended is up");
-    co_return exit_ok;
-  }
-  if (!down.problem.empty()) {
-    diag::error(peer + ": " + down.problem);
-    co_return exit_failure;
-  }
-  if (!up.problem.empty()) {
-    diag::error("stdin: line over --max-message (" + diag::count_of(options.max_message, "byte") + ")");
-    co_return exit_failure;
-  }
-  if (down.write_error == asio::error::broken_pipe) co_return exit_ok;  // our reader left
-  if (down.write_error) {
-    diag::error("stdout", down.write_error);
-    co_return exit_failure;
-  }
-  if (down.read_error && down.read_error != asio::error::eof && !cancelled(down.read_error)) {
-    diag::error(peer, down.read_error);
-    co_return exit_failure;
-  }
-  if (up.write_error && !cancelled(up.write_error) && down.read_error != asio::error::eof) {
-    diag::error(peer, up.write_error);
-    co_return exit_failure;
-  }
-  if (up.read_error && up.read_error != asio::error::eof && !cancelled(up.read_error)) {
-    diag::error("stdin", up.read_error);
-    co_return exit_failure;
-  }
-  co_return exit_ok;
+  diag::info(1, "connection with " + connection.peer() + " closed (sent " + diag::count_of(end.up.messages, "message") +
+                    ", received " + std::to_string(end.down.messages) + ")");
+  co_return framed_status(end, options, connection.peer());
 }
 
 }  // namespace sockcat

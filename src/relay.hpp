@@ -23,8 +23,8 @@
 #include <system_error>
 #include <tuple>
 
-#include "idle_watch.hpp"
 #include "pump.hpp"
+#include "two_way.hpp"
 #include "transport/connection.hpp"
 #include "with_error.hpp"
 
@@ -113,119 +113,88 @@ inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std:
 // nothing is sent and the relay ends with the receiving direction.
 // With `idle_timeout`, one watchdog timer ends the relay (both directions cancelled, `idle`
 // set) once no byte has moved either way for that long; the pumps only stamp the time.
+// The join, the watchdog and the -q linger are TwoWay's (two_way.hpp).
 template <typename Source, typename Sink>
 asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
-  const bool half_close = options.half_close;
-  const PeerEofPolicy on_peer_eof = options.on_peer_eof;
   using namespace asio::experimental::awaitable_operators;
   RelayResult result;
-  bool stop_sending = false;
-  bool stop_receiving = false;  // set only when -q's time is up
+  bool stop_sending = false;    // read by the pump between steps; mid-step the cancels end it
+  bool stop_receiving = false;  // set only when -q's time is up or -i's limit passed
   auto up_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
   auto down_buffer = std::make_unique<std::array<char, relay_buffer_size>>();
-
-  bool sending_done = false;
-  bool receiving_done = false;
   bool watching_for_reset = false;
-  asio::steady_timer quit_timer(co_await asio::this_coro::executor);
-  const bool watch_source = on_peer_eof == PeerEofPolicy::until_source_idle;
+  const bool watch_source = options.on_peer_eof == PeerEofPolicy::until_source_idle;
   SourceWaits source_waits;
-  IdleWatch idle(co_await asio::this_coro::executor, options.idle_timeout);
-  std::chrono::steady_clock::time_point* stamp = idle.stamp();
+  std::error_code ignored;
+  // (Named, not a temporary in a statement with co_await: g++ 12 would destroy it twice.)
+  TwoWayStops stops{[&] {
+                      stop_sending = true;
+                      if (options.shaper) options.shaper->cancel();
+                      source.cancel(ignored);
+                      connection.cancel();
+                    },
+                    [&] {
+                      stop_receiving = true;
+                      connection.cancel();
+                      sink.cancel(ignored);
+                    }};
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  TwoWay two_way(executor, options.idle_timeout, std::move(stops));
 
   auto send = [&]() -> asio::awaitable<void> {
     if (!options.read_source) {
-      sending_done = true;
+      two_way.sending_finished();
       co_return;
     }
     result.sent = co_await pump(source, connection, *up_buffer, &stop_sending,
-                                PumpHooks{options.tap, Direction::sent, options.shaper, watch_source ? &source_waits : nullptr,
-                                          stamp});
-    if (result.sent.read_error == asio::error::eof && !result.sent.write_error && half_close) {
-      std::error_code ignored;
-      connection.shutdown_send(ignored);
-    }
-    sending_done = true;
-    std::error_code ignored;
+                                PumpHooks{options.tap, Direction::sent, options.shaper,
+                                          watch_source ? &source_waits : nullptr, two_way.stamp()});
+    const bool source_ended = result.sent.read_error == asio::error::eof;
+    if (source_ended && !result.sent.write_error && options.half_close) connection.shutdown_send(ignored);
+    two_way.sending_finished();
     if (watching_for_reset) connection.cancel();
-    if (options.quit_after && result.sent.read_error == asio::error::eof && !receiving_done) {
-      quit_timer.expires_after(*options.quit_after);
-      auto [ec] = co_await quit_timer.async_wait(with_error);
-      if (!ec && !receiving_done) {
-        result.quit = true;
-        stop_receiving = true;  // between steps the flag ends the pump, mid-step the cancels do
-        connection.cancel();
-        sink.cancel(ignored);
-      }
+    if (options.quit_after && source_ended) result.quit = co_await two_way.linger(*options.quit_after);
+  };
+  // After the peer's clean EOF while we still send: keep sending, but not to a peer that has
+  // fully closed (the reset it answers our next send with ends the session at once); under
+  // until_source_idle an idle source ends it too, cancelling only the source (a pump that
+  // waits for its source holds nothing unsent). True when the session is over for this reason.
+  auto send_after_peer_eof = [&]() -> asio::awaitable<bool> {
+    sink.close(ignored);  // nothing more will come: the sink's reader sees its end now
+    watching_for_reset = true;
+    auto reset = connection.wait(Readiness::failed);
+    if (watch_source) {
+      auto ended = co_await (std::move(reset) || wait_for_idle_source(source_waits, options.source_idle_limit));
+      result.source_idle = ended.index() == 1 && !two_way.sending_over();
+    } else {
+      co_await std::move(reset);
     }
+    watching_for_reset = false;
+    if (two_way.sending_over()) co_return true;
+    if (!result.source_idle) co_return false;
+    stop_sending = true;
+    source.cancel(ignored);
+    co_return true;
   };
   auto receive = [&]() -> asio::awaitable<void> {
     result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving,
-                                    PumpHooks{options.tap, Direction::received, nullptr, nullptr, stamp});
+                                    PumpHooks{options.tap, Direction::received, nullptr, nullptr, two_way.stamp()});
     // Our FIN, if we sent one, changes the TCP state that tells a reset from an EOF.
-    bool no_fin_sent = !sending_done || !options.read_source;
+    bool no_fin_sent = !two_way.sending_over() || !options.read_source;
     if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.descriptor()))
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
-    result.peer_closed_first = peer_finished_cleanly && !sending_done;
-    if (peer_finished_cleanly && on_peer_eof != PeerEofPolicy::stop_sending) {
-      receiving_done = true;
-      quit_timer.cancel();
-      if (sending_done) co_return;
-      std::error_code ignored;
-      sink.close(ignored);  // nothing more will come: the sink's reader sees its end now
-      // Keep sending, but not to a peer that has fully closed: the reset it answers our next
-      // send with raises an error condition on the socket, which ends the session at once.
-      // Under until_source_idle an idle source ends it too, cancelling only the source: a
-      // pump that waits for its source holds nothing unsent.
-      watching_for_reset = true;
-      auto reset = connection.wait(Readiness::failed);
-      if (watch_source) {
-        auto ended = co_await (std::move(reset) || wait_for_idle_source(source_waits, options.source_idle_limit));
-        result.source_idle = ended.index() == 1 && !sending_done;
-      } else {
-        co_await std::move(reset);
-      }
-      watching_for_reset = false;
-      if (sending_done) co_return;
-      if (result.source_idle) {
-        stop_sending = true;
-        source.cancel(ignored);
-        co_return;
-      }
+    result.peer_closed_first = peer_finished_cleanly && !two_way.sending_over();
+    if (peer_finished_cleanly && options.on_peer_eof != PeerEofPolicy::stop_sending) {
+      two_way.receiving_finished();
+      if (two_way.sending_over() || co_await send_after_peer_eof()) co_return;
     }
     // The session is over (failure, or the peer's EOF ends it): stop the other direction.
-    receiving_done = true;
-    quit_timer.cancel();
-    stop_sending = true;
-    if (options.shaper) options.shaper->cancel();
-    std::error_code ignored;
-    source.cancel(ignored);
-    connection.cancel();
+    two_way.receiving_finished();
+    two_way.stop_sending();
   };
-  if (!options.idle_timeout) {
-    co_await (send() && receive());
-    co_return result;
-  }
-  // -i: ends the relay (both directions cancelled, `idle` set) once no byte has moved for that long.
-  auto watch_idle = [&]() -> asio::awaitable<void> {
-    if (!co_await idle.expired()) co_return;
-    result.idle = true;
-    stop_sending = true;
-    stop_receiving = true;
-    receiving_done = true;
-    quit_timer.cancel();
-    if (options.shaper) options.shaper->cancel();
-    std::error_code ignored;
-    source.cancel(ignored);
-    connection.cancel();
-    sink.cancel(ignored);
-  };
-  auto both_ways = [&]() -> asio::awaitable<void> {
-    co_await (send() && receive());
-    idle.stop();
-  };
-  co_await (both_ways() && watch_idle());
+  co_await two_way.run(send, receive);
+  result.idle = two_way.idle();
   co_return result;
 }
 

@@ -238,7 +238,7 @@ asio::awaitable<int> serve_connection(Connection& connection, const Options& opt
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
   if (options.framing->whole_messages)
-    co_return co_await framed_session(socket_of(connection), options, connection.peer(), tap);
+    co_return co_await framed_session(connection, options, tap);
   co_return co_await relay_with_stdio(connection, options, tap);
 }
 

@@ -1,12 +1,12 @@
 // The tcp row of the transport table: a listener bound as bind_listen_address() says, and a
 // client that tries each address of the host in turn.
 #include <asio/ip/tcp.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <asio/this_coro.hpp>
 
 #include "diag.hpp"
 #include "dial.hpp"
 #include "endpoint.hpp"
+#include "listen_socket.hpp"
 #include "port_check.hpp"
 #include "transport/socket_connection.hpp"
 #include "transport/transport.hpp"
@@ -16,23 +16,11 @@ namespace {
 
 using asio::ip::tcp;
 
-// Opens a TCP listener (see bind_listen_address for which address). Throws on failure.
+// Opens a TCP listener (see bind_listener). Throws on failure.
 std::unique_ptr<Listener> listen_tcp(const asio::any_io_executor& executor, const Options& options) {
   std::uint16_t port = options.port.number;
   tcp::acceptor acceptor(executor);
-  bind_listen_address(options, port, [&](const asio::ip::address& address) {
-    tcp::endpoint endpoint(address, port);
-    std::error_code ec;
-    acceptor.close(ec);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    // Wildcard "::" without -6 serves IPv4 too; an explicit -6 keeps it IPv6-only.
-    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(options.family == Family::v6), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    return ec;
-  });
-  diag::info(1, "listening on " + format_endpoint(acceptor.local_endpoint()) + " (tcp)");
+  bind_listener(acceptor, options, port, "tcp");
   return std::make_unique<SocketListener>(StreamAcceptor(std::move(acceptor)));
 }
 
