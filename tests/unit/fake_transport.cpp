@@ -111,10 +111,15 @@ std::pair<std::unique_ptr<HiddenConnection>, LocalSocket> hidden_pair(const asio
   return {std::move(connection), std::move(theirs)};
 }
 
-LocalSocket dial(FakeListener& listener, DialFrom from) {
+Dialled dial_watched(FakeListener& listener, DialFrom from) {
   auto [server_end, client_end] = hidden_pair(listener.executor(), std::move(from));
+  int server_descriptor = server_end->hidden_descriptor();
   listener.queue(std::move(server_end));
-  return std::move(client_end);
+  return Dialled{std::move(client_end), server_descriptor};
+}
+
+LocalSocket dial(FakeListener& listener, DialFrom from) {
+  return std::move(dial_watched(listener, std::move(from)).client);
 }
 
 std::unique_ptr<HiddenConnection> dial_hidden(FakeListener& listener, DialFrom from) {

@@ -91,6 +91,16 @@ struct DialFrom {
 // other as a plain local socket (blocking, as Asio makes it).
 LocalSocket dial(FakeListener& listener, DialFrom from = {});
 
+// A dialled client, with the descriptor of its server end for the test's own checks (bytes
+// queued unread): valid while the session holds that end open.
+struct Dialled {
+  LocalSocket client;
+  int server_descriptor = -1;
+};
+
+// dial(), also telling the server end's hidden descriptor.
+Dialled dial_watched(FakeListener& listener, DialFrom from = {});
+
 // The same, the client's end a HiddenConnection too (so neither end offers a descriptor).
 std::unique_ptr<HiddenConnection> dial_hidden(FakeListener& listener, DialFrom from = {});
 

@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <sys/ioctl.h>
@@ -57,6 +59,23 @@ inline bool run_until(asio::io_context& ctx, const std::function<bool()>& done,
   return true;
 }
 
+// Runs `work` on `ctx`, storing its result in `*out` when it ends (an exception fails the test).
+template <typename T>
+void spawn_into(asio::io_context& ctx, asio::awaitable<T> work, std::optional<T>* out) {
+  asio::co_spawn(ctx, std::move(work), [out](std::exception_ptr e, T value) {
+    rethrow(e);
+    *out = std::move(value);
+  });
+}
+
+// Runs `work` on `ctx`, setting `*done` when it ends (an exception fails the test).
+inline void spawn_flagged(asio::io_context& ctx, asio::awaitable<void> work, bool* done) {
+  asio::co_spawn(ctx, std::move(work), [done](std::exception_ptr e) {
+    rethrow(e);
+    *done = true;
+  });
+}
+
 // `size` pseudo-random bytes from `seed`.
 inline std::string random_bytes(std::size_t size, std::uint32_t seed) {
   std::mt19937 random(seed);
@@ -85,6 +104,20 @@ asio::awaitable<void> read_to_eof(Socket& socket, std::string* out, bool* ended 
     if (ec) throw std::system_error(ec, "test reader");
   }
   if (ended) *ended = true;
+}
+
+// Reads `socket` until it ends, into `*out`; stores how it ended (eof, connection_reset...).
+template <typename Socket>
+asio::awaitable<void> read_to_end(Socket& socket, std::string* out, std::optional<std::error_code>* ended) {
+  std::string chunk(32 * 1024, '\0');
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), with_error);
+    out->append(chunk.data(), n);
+    if (ec) {
+      *ended = ec;
+      co_return;
+    }
+  }
 }
 
 // Writes `data` to `socket` in pieces of at most `piece` bytes, counting into `*written`;
