@@ -7,7 +7,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <deque>
 #include <list>
 #include <memory>
@@ -20,22 +19,21 @@
 #include "exit_status.hpp"
 #include "stdio.hpp"
 #include "relay_tap.hpp"
+#include "session_end.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
 namespace {
-
 
 // What is relayed: one client's chunk (or labelled lines), shared by every queue it sits in.
 using Message = std::shared_ptr<const std::string>;
 
 // One client of the broker.
 struct BrokerClient {
-  BrokerClient(StreamSocket s, std::string name, unsigned number)
-      : socket(std::move(s)), peer(std::move(name)), serial(number),
-        wake(socket.get_executor(), asio::steady_timer::time_point::max()) {}
-  StreamSocket socket;
-  std::string peer;                 // its address, for diagnostics
+  BrokerClient(std::unique_ptr<Connection> accepted, unsigned number)
+      : connection(std::move(accepted)), serial(number),
+        wake(connection->executor(), asio::steady_timer::time_point::max()) {}
+  std::unique_ptr<Connection> connection;  // to it; its peer() names it for diagnostics
   unsigned serial;                  // 1 for the first client of the server, 2 for the next...
   std::deque<Message> queue;        // messages waiting for it; the front may be partly sent
   std::size_t front_sent = 0;       // bytes of queue.front() already sent
@@ -44,6 +42,7 @@ struct BrokerClient {
   bool takes_messages = true;       // false once it has ended or is ending
   bool reading_done = false;        // its end of file came: send what is queued, then close
   bool eof_kept = false;            // --send-only: its end of file came, it still gets stdin
+  bool stop_reading = false;        // --send-only's stdin ended: its reader ends as at end of file
   std::string dropped_why;          // set when the broker dropped it
   std::error_code failure;          // why it ended, when it did not end at its own EOF
   std::list<asio::steady_timer*> room_waiters;  // senders waiting for its queue to shrink
@@ -64,7 +63,7 @@ struct Broker {
   bool chat = mode.chat;
   asio::steady_timer client_arrived;  // cancelled whenever a client joins
   asio::steady_timer all_left;        // cancelled when the last client leaves
-  StreamAcceptor* acceptor = nullptr;  // closed when a --send-only broker's stdin ends
+  Listener* listener = nullptr;       // closed when a --send-only broker's stdin ends
   bool stdin_ended = false;
 };
 
@@ -82,19 +81,18 @@ void wake_senders(BrokerClient& client) {
 // Ends `client` at once: no more messages; its reader and writer stop.
 void stop_client(BrokerClient& client) {
   client.takes_messages = false;
-  std::error_code ignored;
-  client.socket.cancel(ignored);
+  client.connection->cancel();
   client.wake.cancel();
   wake_senders(client);
 }
 
-// Adds `message` to what goes to `to`, writing at once what its socket takes when nothing
+// Adds `message` to what goes to `to`, writing at once what its connection takes when nothing
 // is queued for it (no limit: callers check for room first).
 void enqueue(BrokerClient& to, const Message& message) {
   std::size_t written = 0;
   if (to.queue.empty()) {
     std::error_code ec;
-    written = to.socket.write_some(asio::buffer(*message), ec);  // the socket is non-blocking
+    written = to.connection->write_now(*message, ec);
     if (ec && !would_block(ec)) {
       to.failure = ec;
       stop_client(to);
@@ -125,7 +123,7 @@ struct RoomWaiter {
 asio::awaitable<void> wait_for_room(BrokerClient& to, std::size_t size) {
   while (to.takes_messages && to.queued + size > broker_queue_limit) {
     std::uint64_t sent_before = to.sent;
-    asio::steady_timer deadline(to.socket.get_executor(), broker_stall_limit);
+    asio::steady_timer deadline(to.connection->executor(), broker_stall_limit);
     {
       RoomWaiter waiter(to, deadline);
       co_await deadline.async_wait(with_error);  // cancelled when `to` takes bytes or ends
@@ -161,13 +159,28 @@ void finish_reading(BrokerClient& client) {
   client.wake.cancel();
 }
 
+// Waits until `client` has sent something (at most `idle`), then reads it into
+// server_scratch(): the bytes, or why its reading is over (eof also once the broker stopped
+// reading it).
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_next(BrokerClient& client, std::chrono::milliseconds idle) {
+  const std::pair<std::error_code, std::size_t> stopped{asio::error::eof, 0};
+  while (!client.stop_reading) {
+    std::error_code ec = co_await wait_readable(*client.connection, idle);
+    if (client.stop_reading) break;
+    if (ec) co_return std::pair{ec, std::size_t{0}};
+    std::size_t n = client.connection->read_now(server_scratch(), ec);
+    if (!would_block(ec)) co_return std::pair{ec, n};
+  }
+  co_return stopped;
+}
+
 // Relays what `client` sends to the others (with --send-only: reads and drops it) until its
 // end of file or a failure.
 asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::chrono::milliseconds idle) {
   ChatLines lines(chat_name(client) + " ");
   // A client dropped (or failed) while this reader waited for room elsewhere stops here.
   while (client.dropped_why.empty() && !client.failure) {
-    auto [read_error, n] = co_await read_when_readable(client.socket, server_scratch(), idle);
+    auto [read_error, n] = co_await read_next(client, idle);
     if (read_error) {
       if (read_error != asio::error::eof && client.dropped_why.empty() && !client.failure) client.failure = read_error;
       break;
@@ -191,7 +204,7 @@ asio::awaitable<void> receive_from(Broker& broker, BrokerClient& client, std::ch
   // --send-only: a client that half-closed still gets stdin until stdin ends.
   if (!broker.mode.relay_clients && !broker.stdin_ended && !client.failure && client.dropped_why.empty()) {
     client.eof_kept = true;
-    diag::info(2, "connection from " + client.peer + " half-closed: it still gets stdin (--send-only)");
+    diag::info(2, "connection from " + client.connection->peer() + " half-closed: it still gets stdin (--send-only)");
     co_return;
   }
   finish_reading(client);
@@ -208,10 +221,16 @@ asio::awaitable<void> send_to(BrokerClient& client) {
     if (client.queue.empty() || (!client.takes_messages && !client.reading_done)) co_return;
     if (!client.dropped_why.empty() || client.failure) co_return;
     Message front = client.queue.front();
-    auto [write_error, written] = co_await client.socket.async_write_some(
-        asio::buffer(front->data() + client.front_sent, front->size() - client.front_sent), with_error);
+    std::span<const char> rest = std::span<const char>(*front).subspan(client.front_sent);
+    std::error_code write_error;
+    std::size_t written = client.connection->write_now(rest, write_error);
+    if (would_block(write_error)) {
+      write_error = co_await client.connection->wait(Readiness::writable);
+      // Also a cancel meant for its reader (-i): the top of the loop tells whether to go on.
+      if (!write_error || write_error == asio::error::operation_aborted) continue;
+    }
     client.sent += written;
-    if (client.tap) client.tap->crossed(Direction::sent, std::span<const char>(front->data() + client.front_sent, written));
+    if (client.tap) client.tap->crossed(Direction::sent, rest.first(written));
     client.queued -= written;
     client.front_sent += written;
     if (write_error) {
@@ -227,25 +246,14 @@ asio::awaitable<void> send_to(BrokerClient& client) {
   }
 }
 
-// Prints how a client's session ended, under -v.
-void report_end(const BrokerClient& client) {
-  std::string counts = " (received " + diag::count_of(client.received, "byte") + ", sent " + std::to_string(client.sent) + ")";
-  std::string who = "connection from " + client.peer;
-  if (!client.dropped_why.empty()) diag::info(1, who + " dropped: " + client.dropped_why + counts);
-  else if (client.failure == std::errc::timed_out) diag::info(1, who + " closed: idle too long (-i)" + counts);
-  else if (client.failure && client.failure != asio::error::operation_aborted)
-    diag::info(1, who + " failed: " + client.failure.message() + counts);
-  else diag::info(1, who + " closed" + counts);
-}
-
 // One client of the broker, from its arrival to its end.
-asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, std::shared_ptr<Broker> broker,
+asio::awaitable<void> broker_session(std::unique_ptr<Connection> accepted, std::shared_ptr<Broker> broker,
                                      std::chrono::milliseconds idle, ServerTap* server_tap) {
   using namespace asio::experimental::awaitable_operators;
-  auto client = std::make_shared<BrokerClient>(std::move(accepted), std::move(peer), broker->next_serial++);
-  client->tap = client_tap(server_tap, client->peer);
-  std::error_code ec;
-  diag::info(1, "connection from " + client->peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
+  auto client = std::make_shared<BrokerClient>(std::move(accepted), broker->next_serial++);
+  const std::string& peer = client->connection->peer();
+  client->tap = client_tap(server_tap, peer);
+  diag::info(1, "connection from " + peer + (broker->chat ? " as " + chat_name(*client) : std::string()));
   if (broker->chat) {
     std::size_t others = broker->clients.size();
     enqueue(*client, std::make_shared<const std::string>("<announce> you are " + chat_name(*client) + ", with " +
@@ -270,9 +278,13 @@ asio::awaitable<void> broker_session(StreamSocket accepted, std::string peer, st
     const std::string left = "<announce> " + chat_name(*client) + " has left\n";
     co_await deliver(*broker, nullptr, left);
   }
-  if (client->dropped_why.empty() && !client->failure) client->socket.shutdown(asio::socket_base::shutdown_send, ec);
-  client->socket.close(ec);
-  report_end(*client);
+  std::error_code ignored;
+  if (client->dropped_why.empty() && !client->failure) client->connection->shutdown_send(ignored);
+  client->connection->close();
+  report_client_end(ClientEnd{.peer = peer,
+                              .failure = client->failure,
+                              .dropped_why = client->dropped_why,
+                              .counts = byte_counts(client->received, client->sent)});
   client->tap.reset();  // its --stats line
 }
 
@@ -288,11 +300,14 @@ asio::awaitable<void> await_stdin_turn(Broker& broker) {
 // stdin has ended under --send-only: nothing more will be sent, so the broker stops accepting
 // and every client gets what is queued for it and is closed.
 void close_every_client(Broker& broker) {
-  std::error_code ignored;
-  if (broker.acceptor) broker.acceptor->close(ignored);
+  if (broker.listener) broker.listener->close();
   for (const ClientPtr& client : broker.clients) {
-    if (client->eof_kept) finish_reading(*client);
-    else client->socket.shutdown(asio::socket_base::shutdown_receive, ignored);  // wakes its reader
+    if (client->eof_kept) {
+      finish_reading(*client);
+    } else {
+      client->stop_reading = true;
+      client->connection->cancel();  // wakes its reader (its writer waits again)
+    }
   }
 }
 
@@ -331,16 +346,16 @@ asio::awaitable<void> relay_stdin(std::shared_ptr<Broker> broker) {
 
 }  // namespace
 
-asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, BrokerMode mode) {
+asio::awaitable<int> serve_broker(Listener& listener, ServerLimits limits, BrokerMode mode) {
   auto executor = co_await asio::this_coro::executor;
   auto broker = std::make_shared<Broker>(executor, mode);
-  broker->acceptor = &acceptor;
+  broker->listener = &listener;
   if (mode.read_stdin) asio::co_spawn(executor, relay_stdin(broker), [](std::exception_ptr) {});
-  const SocketSession session = [broker, limits](StreamSocket socket, std::string peer) {
-    return broker_session(std::move(socket), std::move(peer), broker, limits.idle_timeout, limits.tap);
+  const Session session = [broker, limits](std::unique_ptr<Connection> client) {
+    return broker_session(std::move(client), broker, limits.idle_timeout, limits.tap);
   };
-  co_await accept_clients(acceptor, limits, session);
-  broker->acceptor = nullptr;
+  co_await accept_clients(listener, limits, session);
+  broker->listener = nullptr;
   // Only a --send-only broker whose stdin has ended gets here: let every client finish.
   while (!broker->clients.empty()) {
     broker->all_left.expires_at(asio::steady_timer::time_point::max());

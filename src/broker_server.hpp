@@ -4,15 +4,15 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
 
-#include "legacy_socket_server.hpp"
+#include "accept_loop.hpp"
+#include "transport/connection.hpp"
 
 namespace sockcat {
 
-// Bytes waiting for one broker client at most (beyond what its socket buffer holds). A sender
+// Bytes waiting for one broker client at most (beyond what its connection buffers). A sender
 // whose data would pass it is not read from until the client takes some (backpressure), so
 // memory stays bounded: clients x (this + one 64 KiB chunk).
 inline constexpr std::size_t broker_queue_limit = 1 << 20;
@@ -28,7 +28,7 @@ struct BrokerMode {
   bool relay_clients = true;   // false with --send-only: what clients send is read and dropped
 };
 
-// Serves the clients of `acceptor` until it is closed. What a client sends goes to every other
+// Serves the clients of `listener` until it is closed. What a client sends goes to every other
 // client connected at the time, never back to itself, in the order it was sent; with `chat`,
 // a line at a time as "<userN> line" (N the connection's serial number from 1) with terminal
 // controls stripped, and "<announce>" lines tell who joins and leaves. stdin goes to every
@@ -39,7 +39,7 @@ struct BrokerMode {
 // failure ends only that client.
 // Without `relay_clients`, a client that half-closes keeps getting stdin, and at stdin's end
 // the broker stops accepting, lets every client take what is queued for it, closes them and
-// returns exit_ok; otherwise it returns only if `acceptor` is closed from outside.
-asio::awaitable<int> serve_broker(StreamAcceptor& acceptor, ServerLimits limits, BrokerMode mode);
+// returns exit_ok; otherwise it returns only if `listener` is closed from outside.
+asio::awaitable<int> serve_broker(Listener& listener, ServerLimits limits, BrokerMode mode);
 
 }  // namespace sockcat

@@ -3,7 +3,7 @@
 
 namespace sockcat {
 
-// The exit statuses SPEC.md promises.
+// The exit statuses the manual (man/sockcat.1, EXIT STATUS) and README promise.
 enum ExitStatus : int {
   exit_ok = 0,               // success
   exit_failure = 1,          // runtime failure: refused, reset, unknown host, address in use...

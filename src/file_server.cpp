@@ -4,7 +4,9 @@
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cerrno>
 #include <fcntl.h>
+#include <memory>
 #include <sys/stat.h>
 #include <stdexcept>
 #include <system_error>
@@ -15,12 +17,11 @@
 #include "endpoint.hpp"
 #include "parse.hpp"
 #include "relay_tap.hpp"
+#include "session_end.hpp"
 #include "zero_copy.hpp"
 
 namespace sockcat {
 namespace {
-
-using asio::ip::tcp;
 
 // A descriptor closed when it goes out of scope.
 class FileDescriptor {
@@ -78,11 +79,70 @@ struct Transfer {
   bool file_failed = false;  // the file could not be opened (already reported)
 };
 
-// Sends the file to `socket` to its end, taking at most `idle` per wait for room; shows `tap`
-// (if any) what went.
-asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::string& path, std::chrono::milliseconds idle,
-                                          RelayTap* tap) {
+// "sent N of M bytes": how much of the file a client got.
+std::string sent_counts(const Transfer& transfer) {
+  return "sent " + std::to_string(transfer.sent) + " of " + diag::count_of(transfer.size, "byte");
+}
+
+// Sends the rest of `file` to `connection` through a buffer, for a connection without a
+// descriptor (its bytes pass through sockcat, so sendfile cannot reach them): a chunk at a time,
+// the buffer held only while sending, taking at most `idle` per wait for room. Adds what went
+// to `transfer.sent` and shows it to `tap` (if any); sets `transfer.failure` on a failure.
+asio::awaitable<void> send_file_buffered(Connection& connection, int file, std::chrono::milliseconds idle, RelayTap* tap,
+                                         Transfer& transfer) {
   auto executor = co_await asio::this_coro::executor;
+  auto chunk = std::make_unique<std::array<char, 64 * 1024>>();
+  for (;;) {
+    ssize_t n = ::read(file, chunk->data(), chunk->size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      transfer.failure = {errno, std::system_category()};
+      co_return;
+    }
+    if (n == 0) co_return;
+    auto [write_error, written] =
+        co_await write_all(connection, std::span<const char>(chunk->data(), static_cast<std::size_t>(n)), idle);
+    if (tap) tap->crossed(Direction::sent, std::span<const char>(chunk->data(), written));
+    transfer.sent += written;
+    if (write_error) {
+      transfer.failure = write_error;
+      co_return;
+    }
+    co_await asio::post(executor, asio::use_awaitable);  // a chunk went: let the others run
+  }
+}
+
+// Sends the rest of `file` to the kernel socket `socket` by sendfile(2), taking at most `idle`
+// per wait for room in `connection` (which `socket` carries). Counts, shows and fails as
+// send_file_buffered does.
+asio::awaitable<void> send_file_zero_copy(Connection& connection, int socket, int file, std::chrono::milliseconds idle,
+                                          RelayTap* tap, Transfer& transfer) {
+  auto executor = co_await asio::this_coro::executor;
+  ZeroCopy copier(file, socket);  // a regular file to a socket: sendfile
+  for (;;) {
+    CopyStep step = copier.step();
+    if (tap) tap->sent_from_file(file, transfer.sent, step.bytes);
+    transfer.sent += step.bytes;
+    if (step.write_error || step.read_error) {
+      transfer.failure = step.write_error ? step.write_error : step.read_error;
+      co_return;
+    }
+    if (step.source_ended) co_return;
+    if (step.wait_sink) {
+      if (std::error_code ec = co_await wait_writable(connection, idle)) {
+        transfer.failure = ec;
+        co_return;
+      }
+    } else {
+      co_await asio::post(executor, asio::use_awaitable);  // a megabyte went: let the others run
+    }
+  }
+}
+
+// Sends the file at `path` to `connection` to its end, taking at most `idle` per wait for
+// room; shows `tap` (if any) what went.
+asio::awaitable<Transfer> send_whole_file(Connection& connection, const std::string& path, std::chrono::milliseconds idle,
+                                          RelayTap* tap) {
   Transfer transfer;
   OpenedFile opened = open_file(path);
   if (opened.error) {
@@ -93,25 +153,11 @@ asio::awaitable<Transfer> send_whole_file(StreamSocket& socket, const std::strin
   }
   FileDescriptor file(opened.fd);
   transfer.size = opened.size;
-  ZeroCopy copier(file.get(), socket.native_handle());  // a regular file to a socket: sendfile
-  for (;;) {
-    CopyStep step = copier.step();
-    if (tap) tap->sent_from_file(file.get(), transfer.sent, step.bytes);
-    transfer.sent += step.bytes;
-    if (step.write_error || step.read_error) {
-      transfer.failure = step.write_error ? step.write_error : step.read_error;
-      co_return transfer;
-    }
-    if (step.source_ended) co_return transfer;
-    if (step.wait_sink) {
-      if (std::error_code ec = co_await wait_writable(socket, idle)) {
-        transfer.failure = ec;
-        co_return transfer;
-      }
-    } else {
-      co_await asio::post(executor, asio::use_awaitable);  // a megabyte went: let the others run
-    }
-  }
+  if (int socket = connection.descriptor(); socket >= 0)
+    co_await send_file_zero_copy(connection, socket, file.get(), idle, tap, transfer);
+  else
+    co_await send_file_buffered(connection, file.get(), idle, tap, transfer);
+  co_return transfer;
 }
 
 // Shared by every client of this thread for what they send after the file: read and dropped.
@@ -119,44 +165,43 @@ thread_local std::array<char, 16 * 1024> discarded;
 
 // Waits, at most send_file_linger, for the client to close, dropping what it sends (after
 // showing it to `tap`, if any).
-asio::awaitable<void> await_client_close(StreamSocket& socket, RelayTap* tap) {
+asio::awaitable<void> await_client_close(Connection& connection, RelayTap* tap) {
   auto deadline = std::chrono::steady_clock::now() + send_file_linger;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) co_return;
-    if (co_await wait_readable(socket, left)) co_return;
+    if (co_await wait_readable(connection, left)) co_return;
     std::error_code ec;
-    std::size_t n = socket.read_some(asio::buffer(discarded), ec);
+    std::size_t n = connection.read_now(discarded, ec);
     if (tap) tap->crossed(Direction::received, std::span<const char>(discarded.data(), n));
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return;  // eof included
+    if (ec && !would_block(ec)) co_return;  // eof included
   }
 }
 
 // Serves one client: the file, the half-close, the wait for its close. Reports under -v;
 // `server_tap` (null unless logging) gives it a tap.
-asio::awaitable<Transfer> serve_client(StreamSocket& socket, const std::string& peer, const std::string& path,
-                                       std::chrono::milliseconds idle, ServerTap* server_tap) {
-  std::error_code ec;
-  diag::info(1, "connection from " + peer);
-  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
-  Transfer transfer = co_await send_whole_file(socket, path, idle, tap.get());
+asio::awaitable<Transfer> serve_client(Connection& connection, const std::string& path, std::chrono::milliseconds idle,
+                                       ServerTap* server_tap) {
+  diag::info(1, "connection from " + connection.peer());
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, connection.peer());
+  Transfer transfer = co_await send_whole_file(connection, path, idle, tap.get());
   if (!transfer.failure) {
-    socket.shutdown(asio::socket_base::shutdown_send, ec);
-    co_await await_client_close(socket, tap.get());
+    std::error_code ignored;
+    connection.shutdown_send(ignored);
+    co_await await_client_close(connection, tap.get());
   }
-  socket.close(ec);
-  std::string counts = " (sent " + std::to_string(transfer.sent) + " of " + diag::count_of(transfer.size, "byte") + ")";
-  if (!transfer.failure) diag::info(1, "connection from " + peer + " closed" + counts);
-  else if (transfer.failure == std::errc::timed_out)
-    diag::info(1, "connection from " + peer + " closed: took nothing for too long (-i)" + counts);
-  else diag::info(1, "connection from " + peer + " failed: " + transfer.failure.message() + counts);
+  connection.close();
+  report_client_end(ClientEnd{.peer = connection.peer(),
+                              .failure = transfer.failure,
+                              .counts = sent_counts(transfer),
+                              .idle_meaning = "took nothing for too long"});
   co_return transfer;
 }
 
-// One client of the -k file server, owning its socket.
-asio::awaitable<void> file_session(StreamSocket socket, std::string peer, std::string path,
-                                   std::chrono::milliseconds idle, ServerTap* server_tap) {
-  co_await serve_client(socket, peer, path, idle, server_tap);
+// One client of the -k file server, owning its connection.
+asio::awaitable<void> file_session(std::unique_ptr<Connection> client, std::string path, std::chrono::milliseconds idle,
+                                   ServerTap* server_tap) {
+  co_await serve_client(*client, path, idle, server_tap);
 }
 
 }  // namespace
@@ -170,20 +215,20 @@ void check_file_to_send(const std::string& path) {
   ::close(opened.fd);
 }
 
-asio::awaitable<int> serve_file(StreamAcceptor& acceptor, const std::string& path, bool keep_open, ServerLimits limits) {
+asio::awaitable<int> serve_file(Listener& listener, const std::string& path, bool keep_open, ServerLimits limits) {
   if (keep_open) {
-    const SocketSession session = [path, idle = limits.idle_timeout, tap = limits.tap](StreamSocket socket, std::string peer) {
-      return file_session(std::move(socket), std::move(peer), path, idle, tap);
+    const Session session = [path, idle = limits.idle_timeout, tap = limits.tap](std::unique_ptr<Connection> client) {
+      return file_session(std::move(client), path, idle, tap);
     };
-    co_await accept_clients(acceptor, limits, session);
+    co_await accept_clients(listener, limits, session);
     co_return exit_ok;
   }
-  auto [socket, peer] = co_await accept_admitted(acceptor, limits);
-  Transfer transfer = co_await serve_client(socket, peer, path, limits.idle_timeout, limits.tap);
+  std::unique_ptr<Connection> client = co_await accept_admitted(listener, limits);
+  Transfer transfer = co_await serve_client(*client, path, limits.idle_timeout, limits.tap);
   if (!transfer.failure) co_return limits.tap && limits.tap->failed() ? exit_failure : exit_ok;  // a log write failed
   if (!transfer.file_failed)
-    diag::error("sending " + quote(path) + " to " + peer + ": " + transfer.failure.message() + " (sent " +
-                std::to_string(transfer.sent) + " of " + diag::count_of(transfer.size, "byte") + ")");
+    diag::error("sending " + quote(path) + " to " + client->peer() + ": " + transfer.failure.message() + " (" +
+                sent_counts(transfer) + ")");
   co_return exit_failure;
 }
 

@@ -1,19 +1,15 @@
 #include "framed_server.hpp"
 
 #include <algorithm>
-#include <array>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <cstring>
 #include <memory>
 
 #include "diag.hpp"
 #include "relay_tap.hpp"
-#include "with_error.hpp"
+#include "session_end.hpp"
 
 namespace sockcat {
 namespace {
-
 
 // Bytes read from a client in one go.
 constexpr std::size_t read_size = 64 * 1024;
@@ -24,7 +20,10 @@ class HeldBytes {
  public:
   explicit HeldBytes(std::size_t limit) : limit_(limit) {}
 
+  // True while no incomplete message is held.
   bool empty() const { return size_ == 0; }
+
+  // The held bytes.
   std::span<char> bytes() { return {data_.get(), size_}; }
 
   // Room for one more read after the held bytes (allocating up to the limit).
@@ -78,17 +77,6 @@ struct Ending {
   std::uint64_t answered = 0;   // messages
 };
 
-void report_end(const std::string& peer, const Ending& end) {
-  std::string counts = " (received " + diag::count_of(end.received, "byte") + ", sent " + std::to_string(end.sent) +
-                       ", " + diag::count_of(end.answered, "message") + ")";
-  if (!end.problem.empty()) diag::info(1, "connection from " + peer + " closed: " + end.problem + counts);
-  else if (end.failure == std::errc::timed_out)
-    diag::info(1, "connection from " + peer + " closed: idle too long (-i)" + counts);
-  else if (end.failure && end.failure != asio::error::operation_aborted)
-    diag::info(1, "connection from " + peer + " failed: " + end.failure.message() + counts);
-  else diag::info(1, "connection from " + peer + " closed" + counts);
-}
-
 // Counts the messages answered in `replies` (the framing's decoder run over its own output).
 std::uint64_t count_messages(const Framing& framing, std::span<const char> replies) {
   std::uint64_t count = 0;
@@ -101,11 +89,34 @@ std::uint64_t count_messages(const Framing& framing, std::span<const char> repli
   return count;
 }
 
+// The replies of one read that did not fit at once, in a buffer of their own.
+struct Unsent {
+  std::unique_ptr<char[]> data;  // null when everything was sent
+  std::size_t size = 0;
+};
+
+// Sends what fits of `replies` now (counted in `end`, seen by `tap`). Returns the rest, copied
+// out of `replies` (which another client's read or the next one of this client overwrites),
+// with `ec` set when sending failed (nothing is returned then).
+Unsent send_what_fits(Connection& client, std::span<const char> replies, Ending& end, RelayTap* tap,
+                      std::error_code& ec) {
+  std::size_t written = client.write_now(replies, ec);
+  end.sent += written;
+  if (tap) tap->crossed(Direction::sent, replies.first(written));
+  if (would_block(ec)) ec.clear();
+  Unsent unsent;
+  if (ec || written == replies.size()) return unsent;
+  unsent.size = replies.size() - written;
+  unsent.data = std::make_unique<char[]>(unsent.size);
+  std::memcpy(unsent.data.get(), replies.data() + written, unsent.size);
+  return unsent;
+}
+
 // Serves one client: read, answer each whole message in place, send the answers, keep an
 // incomplete message for the next read. `server_tap` (null unless logging) gives it a tap.
-asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, FramedService service,
+asio::awaitable<void> answer_client(std::unique_ptr<Connection> client, FramedService service,
                                     std::chrono::milliseconds idle, ServerTap* server_tap) {
-  std::error_code ec;
+  const std::string& peer = client->peer();
   diag::info(1, "connection from " + peer);
   std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
   const Framing& framing = *service.framing;
@@ -116,7 +127,7 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
     const bool continuing = !held.empty();
     const std::size_t checked = continuing ? held.bytes().size() : 0;
     std::span<char> into = continuing ? held.room() : server_scratch();
-    auto [read_error, n] = co_await read_when_readable(socket, into, idle);
+    auto [read_error, n] = co_await read_when_readable(*client, into, idle);
     if (read_error == asio::error::eof) {
       if (!held.empty())
         diag::error("connection from " + peer + ": truncated message at end of stream (" +
@@ -131,52 +142,42 @@ asio::awaitable<void> answer_client(StreamSocket socket, std::string peer, Frame
     if (tap) tap->crossed(Direction::received, into.first(n));
     std::span<char> data = continuing ? (held.grow(n), held.bytes()) : server_scratch().first(n);
     InPlaceReplies replies = reply_in_place(framing, data, service.max_message, service.reply, checked);
-
-    std::size_t written = asio::write(socket, asio::buffer(data.data(), replies.reply_size), ec);
-    end.sent += written;
-    if (tap) tap->crossed(Direction::sent, data.first(written));
     if (diag::verbosity() >= 1) end.answered += count_messages(framing, data.first(replies.reply_size));
-    // Whatever must outlive this turn leaves the scratch buffer (or the held one) now.
-    std::unique_ptr<char[]> unsent;
-    std::size_t unsent_size = replies.reply_size - written;
-    if (unsent_size > 0 && (!ec || would_block(ec))) {
-      unsent = std::make_unique<char[]>(unsent_size);
-      std::memcpy(unsent.get(), data.data() + written, unsent_size);
-    }
+    Unsent unsent = send_what_fits(*client, data.first(replies.reply_size), end, tap.get(), end.failure);
+    // Whatever must outlive this turn has left the scratch buffer (or the held one) now.
     if (continuing) held.drop_front(replies.consumed);
     else held.keep(data.subspan(replies.consumed));
-    if (ec && !would_block(ec)) {
-      end.failure = ec;
-      break;
-    }
-    if (unsent) {
+    if (end.failure) break;
+    if (unsent.data) {
       // The client is not keeping up: send the rest before reading again (backpressure).
-      auto [write_error, more] = co_await asio::async_write(socket, asio::buffer(unsent.get(), unsent_size), with_error);
+      auto [write_error, more] = co_await write_all(*client, std::span<const char>(unsent.data.get(), unsent.size));
       end.sent += more;
-      if (tap) tap->crossed(Direction::sent, std::span<const char>(unsent.get(), more));
-      if (write_error) {
-        end.failure = write_error;
-        break;
-      }
+      if (tap) tap->crossed(Direction::sent, std::span<const char>(unsent.data.get(), more));
+      end.failure = write_error;
+      if (write_error) break;
     }
     if (replies.too_large) {
       end.problem = "message over --max-message (" + diag::count_of(service.max_message, "byte") + ")";
-      socket.close(ec);  // told nothing
+      client->close();  // told nothing
       break;
     }
   }
-  if (socket.is_open() && !end.failure) socket.shutdown(asio::socket_base::shutdown_send, ec);
-  socket.close(ec);
-  report_end(peer, end);
+  std::error_code ignored;
+  if (client->is_open() && !end.failure) client->shutdown_send(ignored);
+  client->close();
+  report_client_end({.peer = peer,
+                     .failure = end.failure,
+                     .problem = end.problem,
+                     .counts = byte_counts(end.received, end.sent) + ", " + diag::count_of(end.answered, "message")});
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_framed(StreamAcceptor& acceptor, FramedService service, ServerLimits limits) {
-  const SocketSession session = [service, limits](StreamSocket socket, std::string peer) {
-    return answer_client(std::move(socket), std::move(peer), service, limits.idle_timeout, limits.tap);
+asio::awaitable<void> serve_framed(Listener& listener, FramedService service, ServerLimits limits) {
+  const Session session = [service, limits](std::unique_ptr<Connection> client) {
+    return answer_client(std::move(client), service, limits.idle_timeout, limits.tap);
   };
-  co_await accept_clients(acceptor, limits, session);
+  co_await accept_clients(listener, limits, session);
 }
 
 }  // namespace sockcat

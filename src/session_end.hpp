@@ -12,10 +12,10 @@ namespace sockcat {
 // What a server tells under -v when one client's session ends.
 struct ClientEnd {
   std::string_view peer;          // the client's name
-  std::error_code failure;        // what ended it, if not the client: timed_out is -i's limit
-  std::string_view problem;       // a protocol problem, said instead of `failure` ("" = none)
-  std::string_view dropped_why;   // why the server dropped it (broker), said first ("" = none)
-  std::string counts;             // "received 5 bytes, sent 5": the session's own figures
+  std::error_code failure = {};   // what ended it, if not the client: timed_out is -i's limit
+  std::string_view problem = {};  // a protocol problem, said instead of `failure` ("" = none)
+  std::string_view dropped_why = {};  // why the server dropped it (broker), said first ("" = none)
+  std::string counts = {};        // "received 5 bytes, sent 5": the session's own figures
   std::string_view idle_meaning = "idle too long";  // how -i's limit is said for this mode
 };
 

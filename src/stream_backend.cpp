@@ -123,12 +123,12 @@ struct ServerContext {
 };
 
 asio::awaitable<int> serve_file_mode(ServerContext& server) {
-  co_return co_await serve_file(acceptor_of(server.listener), server.options.send_file, server.options.keep_open, server.limits);
+  co_return co_await serve_file(server.listener, server.options.send_file, server.options.keep_open, server.limits);
 }
 
 asio::awaitable<int> serve_broker_mode(ServerContext& server) {
   const Options& options = server.options;
-  co_return co_await serve_broker(acceptor_of(server.listener), server.limits,
+  co_return co_await serve_broker(server.listener, server.limits,
                                   BrokerMode{options.chat, !options.recv_only, !options.send_only});
 }
 
@@ -136,14 +136,14 @@ asio::awaitable<int> serve_broker_mode(ServerContext& server) {
 asio::awaitable<int> serve_framed_mode(ServerContext& server) {
   const Options& options = server.options;
   const Framing& framing = *find_framing(options.framing);
-  co_await serve_framed(acceptor_of(server.listener),
+  co_await serve_framed(server.listener,
                         FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
                         server.limits);
   co_return exit_ok;
 }
 
 asio::awaitable<int> serve_replies_mode(ServerContext& server) {
-  co_await serve_replies(acceptor_of(server.listener), find_transform(server.options.transform)->reply, server.limits);
+  co_await serve_replies(server.listener, find_transform(server.options.transform)->reply, server.limits);
   co_return exit_ok;
 }
 
@@ -154,7 +154,7 @@ asio::awaitable<int> serve_commands_mode(ServerContext& server) {
 }
 
 asio::awaitable<int> serve_shared_stdio_mode(ServerContext& server) {
-  co_return co_await serve_shared_stdio(acceptor_of(server.listener), server.limits, server.options.half_close);
+  co_return co_await serve_shared_stdio(server.listener, server.limits, server.options.half_close);
 }
 
 // listen with transform none and no -k: one client (the first one allowed) relayed with
