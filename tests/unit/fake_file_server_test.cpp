@@ -53,11 +53,13 @@ struct Downloader {
   std::optional<std::error_code> ended;
 
   Downloader(asio::io_context& ctx, FakeListener& listener) : socket(dial(listener)) {
-    auto download = [this]() -> asio::awaitable<void> {
-      co_await read_to_end(socket, &received, &ended);
-      socket.close();  // the server waits for this close (send_file_linger)
-    };
     asio::co_spawn(ctx, download(), rethrow);
+  }
+
+  // Reads to the end, then closes: the server waits for this close (send_file_linger).
+  asio::awaitable<void> download() {
+    co_await read_to_end(socket, &received, &ended);
+    socket.close();
   }
 };
 
