@@ -61,7 +61,7 @@ struct DatagramWriter {
 // open_unix_datagram_listener). Throws on failure.
 DatagramSocket open_bound_socket(const asio::any_io_executor& executor, const Options& options) {
   if (options.unix_socket) return open_unix_datagram_listener(executor, options);
-  std::uint16_t port = port_number(options.port, true);
+  std::uint16_t port = options.port.number;
   udp::socket socket(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
     udp::endpoint endpoint(address, port);
@@ -284,7 +284,7 @@ std::error_code connect_udp(DatagramSocket& socket, const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  std::uint16_t port = port_number(options.port, true);
+  std::uint16_t port = options.port.number;
 
   std::error_code failure = asio::error::host_not_found;
   for (const asio::ip::address& address : targets) {
@@ -313,7 +313,7 @@ std::optional<DatagramSocket> connect_datagram_socket(const asio::any_io_executo
   if (options.unix_socket) {
     socket = connect_unix_datagram(executor, options);
   } else if (std::error_code failure = connect_udp(socket, options)) {
-    diag::error("connect to " + options.host + " port " + options.port, failure);
+    diag::error("connect to " + options.host + " port " + options.port.text, failure);
     return std::nullopt;
   }
   diag::info(1, "sending datagrams to " + format_endpoint(socket.remote_endpoint()) + " from " +
@@ -358,7 +358,7 @@ asio::awaitable<int> datagram_listen(const Options& options) {
   if (ServerTap::wanted(options)) taps.emplace(ServerTap::open(options, true));
   DatagramSocket socket = open_bound_socket(executor, options);
   if (command) co_return co_await serve_commands_per_sender(socket, *command, options, access, taps ? &*taps : nullptr);
-  const Transform& transform = *find_transform(options.transform);
+  const Transform& transform = *options.transform;
   if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate, taps ? &*taps : nullptr);
   co_return co_await relay_datagrams(socket, options, gate, taps ? &*taps : nullptr);
 }
@@ -400,7 +400,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   int status = exit_ok;
   std::uint64_t sent_count = 0;
   std::uint64_t received_count = 0;
-  const bool by_line = find_framing(options.framing)->whole_messages;  // cli.cpp allows only line here
+  const bool by_line = options.framing->whole_messages;  // src/cli/ allows only line here
 
   // Both sides call this to end the session: stop reading stdin and the socket.
   auto finish = [&] {
@@ -440,7 +440,7 @@ asio::awaitable<int> datagram_connect(const Options& options) {
   // --framing line: one datagram per stdin line (LF or CRLF, a last line without LF counts).
   auto send_lines = [&]() -> asio::awaitable<void> {
     auto batch = std::make_unique<DatagramBatch>();
-    const Framing& line = *find_framing("line");
+    const Framing& line = line_framing();
     std::vector<char> pending(send_size + 2 + receive_size);
     std::size_t have = 0;
     std::size_t checked = 0;

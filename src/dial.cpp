@@ -12,7 +12,7 @@ namespace sockcat {
 std::optional<std::pair<asio::ip::address, std::uint16_t>> source_for(const Options& options,
                                                                       const asio::ip::address& target,
                                                                       const std::vector<asio::ip::address>& sources) {
-  std::uint16_t port = options.source_port.empty() ? 0 : port_number(options.source_port, options.udp);
+  std::uint16_t port = options.source_port.number;
   if (sources.empty()) {
     if (port == 0) return std::nullopt;
     if (target.is_v4()) return std::pair{asio::ip::address(asio::ip::address_v4::any()), port};
@@ -26,9 +26,9 @@ std::optional<std::pair<asio::ip::address, std::uint16_t>> source_for(const Opti
 }
 
 std::string describe_source(const Options& options) {
-  if (options.source_port.empty()) return options.source_address;
-  if (options.source_address.empty()) return "port " + options.source_port;
-  return options.source_address + " port " + options.source_port;
+  if (options.source_port.text.empty()) return options.source_address;
+  if (options.source_address.empty()) return "port " + options.source_port.text;
+  return options.source_address + " port " + options.source_port.text;
 }
 
 asio::awaitable<std::error_code> connect_tcp(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& target,

@@ -59,13 +59,6 @@ bool family_unavailable(const std::error_code& ec) {
   return error == EAFNOSUPPORT || error == EADDRNOTAVAIL;
 }
 
-std::uint16_t port_number(const std::string& port, bool udp) {
-  Parsed<std::uint16_t> parsed = parse_port(port, udp);
-  if (auto* problem = std::get_if<std::string>(&parsed))
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
-  return std::get<std::uint16_t>(parsed);
-}
-
 std::string format_endpoint(const asio::ip::address& address, std::uint16_t port) {
   if (address.is_v6() && address.to_v6().is_v4_mapped())
     return format_endpoint(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()), port);

@@ -46,9 +46,6 @@ void bind_listen_address(const Options& options, std::uint16_t port, TryBind try
   throw std::system_error(ec, "cannot listen on " + format_endpoint(address, port));
 }
 
-// The local port named by an already-validated PORT argument (number or service).
-std::uint16_t port_number(const std::string& port, bool udp);
-
 
 // format_endpoint() for any Asio endpoint type.
 template <typename Endpoint>

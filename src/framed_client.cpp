@@ -122,8 +122,8 @@ asio::awaitable<int> framed_session(StreamSocket& socket, const Options& options
   auto executor = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor in = open_stdio(executor, STDIN_FILENO);
   asio::posix::stream_descriptor out = open_stdio(executor, STDOUT_FILENO);
-  const Framing& line = *find_framing("line");
-  const Framing& framing = *find_framing(options.framing);
+  const Framing& line = line_framing();
+  const Framing& framing = *options.framing;
   MessagePump up;
   MessagePump down;
   bool sending_done = false;

@@ -102,6 +102,8 @@ std::span<const Framing> framings() { return table; }
 
 const Framing* find_framing(std::string_view name) { return find_row(framings(), name); }
 
+const Framing& line_framing() { return *find_framing("line"); }
+
 std::vector<std::string_view> framing_names() { return row_names(framings()); }
 
 InPlaceReplies reply_in_place(const Framing& framing, std::span<char> buffer, std::size_t max_message,

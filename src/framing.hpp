@@ -56,6 +56,9 @@ std::span<const Framing> framings();
 // Returns the framing called `name`, or nullptr.
 const Framing* find_framing(std::string_view name);
 
+// The line framing's row: chat lines and `connect -u --framing line` use it as it is.
+const Framing& line_framing();
+
 // The table's names, for "did you mean" and the usage line.
 std::vector<std::string_view> framing_names();
 

@@ -1,5 +1,6 @@
 // Everything the command line can say, as one plain struct with its defaults inline.
-// cli.cpp fills it; nothing else parses argv. No logic lives here.
+// src/cli/ fills it, resolved: the transform and framing rows, port numbers and Unix addresses
+// are looked up and parsed there once, so nothing else parses argv or its values. No logic here.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,10 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "framing.hpp"
+#include "transform.hpp"
+#include "unix_endpoint.hpp"
 
 namespace sockcat {
 
@@ -31,21 +36,29 @@ inline constexpr std::size_t largest_max_message = 1024 * 1024 * 1024;
 // Which address family names may resolve to: any (dual-stack), IPv4 only or IPv6 only.
 enum class Family { any, v4, v6 };
 
+// A port the command line named: as written (for messages) and the number it names.
+struct Port {
+  std::string text;          // "80", "http" as given; "" when none was
+  std::uint16_t number = 0;  // the port, a service name looked up for the run's protocol (-u: udp)
+};
+
 // The complete, validated configuration of one run.
 struct Options {
   Role role = Role::connect;
   bool udp = false;                      // -u: datagram backend instead of stream
   Family family = Family::any;           // -4 / -6
-  bool unix_socket = false;              // -U: a Unix domain socket at unix_path instead of IP
-  std::string unix_path;                 // -U: PATH, or @NAME in the Linux abstract namespace
+  bool unix_socket = false;              // -U: a Unix domain socket at unix_address instead of IP
+  UnixAddress unix_address;              // -U: PATH, or @NAME in the Linux abstract namespace, parsed
   bool numeric_only = false;             // -n: hosts and ports must be numeric (no DNS lookups)
   std::string host;                      // connect: the peer's host name or address
-  std::string port;                      // listen: local port; connect: peer port; connect -z: a port list
+  Port port;                             // listen: local port; connect: peer port; connect -z: text is the list
+  std::vector<std::uint16_t> port_list;  // connect -z: the ports to check, in the order given, no duplicates
   std::string bind_address;              // listen -b: local address ("" = wildcard)
-  std::string source_address;            // connect -s: local address to send from ("" = any); -U -u: PATH or @NAME to bind
-  std::string source_port;               // connect --source-port ("" = ephemeral)
-  std::string transform = "none";        // listen --transform: registry name
-  std::string framing = "raw";           // --framing: name in the framing table (framing.hpp)
+  std::string source_address;            // connect -s: local address to send from ("" = any); -U -u: as written
+  std::optional<UnixAddress> unix_source;  // connect -U -u -s: the PATH or @NAME to bind, parsed
+  Port source_port;                      // connect --source-port (text "" and number 0 = ephemeral)
+  const Transform* transform = &transforms().front();  // listen --transform: its row (default none)
+  const Framing* framing = &framings().front();        // --framing: its row in framing.hpp (default raw)
   std::size_t max_message = default_max_message;  // --max-message: largest payload, framed only
   bool half_close = true;                // shut down our send side at stdin EOF (--no-shutdown clears)
   bool zero_io = false;                  // connect -z: only check which of the PORTS accept

@@ -137,8 +137,7 @@ asio::awaitable<int> check_ports(const Options& options) {
   const std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  const std::vector<std::uint16_t> ports =
-      std::get<std::vector<std::uint16_t>>(parse_port_list(options.port, options.udp));
+  const std::vector<std::uint16_t>& ports = options.port_list;
   std::size_t next = 0;
   std::size_t answered = 0;  // open, or open|filtered
   std::exception_ptr setup_failure;

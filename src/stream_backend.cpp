@@ -135,15 +135,15 @@ asio::awaitable<int> serve_broker_mode(ServerContext& server) {
 // A replying transform over whole messages (--framing line or length).
 asio::awaitable<int> serve_framed_mode(ServerContext& server) {
   const Options& options = server.options;
-  const Framing& framing = *find_framing(options.framing);
+  const Framing& framing = *options.framing;
   co_await serve_framed(server.listener,
-                        FramedService{&framing, find_transform(options.transform)->reply, options.max_message},
+                        FramedService{&framing, options.transform->reply, options.max_message},
                         server.limits);
   co_return exit_ok;
 }
 
 asio::awaitable<int> serve_replies_mode(ServerContext& server) {
-  co_await serve_replies(server.listener, find_transform(server.options.transform)->reply, server.limits);
+  co_await serve_replies(server.listener, server.options.transform->reply, server.limits);
   co_return exit_ok;
 }
 
@@ -183,9 +183,9 @@ constexpr ServerMode server_modes[] = {
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
      serve_file_mode},
     {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},
-    {[](const Options& o) { return find_transform(o.transform)->reply && find_framing(o.framing)->whole_messages; },
+    {[](const Options& o) { return o.transform->reply && o.framing->whole_messages; },
      nullptr, serve_framed_mode},
-    {[](const Options& o) { return find_transform(o.transform)->reply != nullptr; }, nullptr, serve_replies_mode},
+    {[](const Options& o) { return o.transform->reply != nullptr; }, nullptr, serve_replies_mode},
     {[](const Options& o) { return !o.command.empty() && o.keep_open; }, nullptr, serve_commands_mode},
     {[](const Options& o) { return o.keep_open; }, nullptr, serve_shared_stdio_mode},
     {[](const Options&) { return true; }, nullptr, serve_one_client},
@@ -237,7 +237,7 @@ asio::awaitable<int> serve_connection(Connection& connection, const Options& opt
     bool ran = co_await hand_to_command(socket_of(connection), *command, "connection to " + connection.peer(), tap);
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
-  if (find_framing(options.framing)->whole_messages)
+  if (options.framing->whole_messages)
     co_return co_await framed_session(socket_of(connection), options, connection.peer(), tap);
   co_return co_await relay_with_stdio(connection, options, tap);
 }

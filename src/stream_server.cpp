@@ -23,23 +23,16 @@ namespace {
 // Bytes of stdin read in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
 
-// Sends `reply`, which lies in the scratch buffer, to `client`: what fits at once, then, when
-// the client is not keeping up, the rest from a buffer of its own (the scratch buffer is
-// another client's as soon as we wait). Returns the error, if any, and the bytes sent; `tap`
-// (null unless logging) sees them.
-asio::awaitable<std::tuple<std::error_code, std::size_t>> send_reply(Connection& client, std::span<const char> reply,
-                                                                     RelayTap* tap) {
-  std::error_code ec;
-  std::size_t written = client.write_now(reply, ec);
-  if (tap) tap->crossed(Direction::sent, reply.first(written));
-  if (ec && !would_block(ec)) co_return std::tuple{ec, written};
-  if (written == reply.size()) co_return std::tuple{std::error_code{}, written};
-  std::size_t left = reply.size() - written;
-  auto pending = std::make_unique<char[]>(left);
-  std::memcpy(pending.get(), reply.data() + written, left);
-  auto [write_error, more] = co_await write_all(client, std::span<const char>(pending.get(), left));
+// Sends `unsent`, the part of a reply that did not fit at once and which lies in the scratch
+// buffer, to `client` from a buffer of its own (the scratch buffer is another client's as soon
+// as we wait). Returns the error, if any, and the bytes sent; `tap` (null unless logging) sees them.
+asio::awaitable<std::tuple<std::error_code, std::size_t>> send_rest(Connection& client, std::span<const char> unsent,
+                                                                    RelayTap* tap) {
+  auto pending = std::make_unique<char[]>(unsent.size());
+  std::memcpy(pending.get(), unsent.data(), unsent.size());
+  auto [write_error, more] = co_await write_all(client, std::span<const char>(pending.get(), unsent.size()));
   if (tap) tap->crossed(Direction::sent, std::span<const char>(pending.get(), more));
-  co_return std::tuple{write_error, written + more};
+  co_return std::tuple{write_error, more};
 }
 
 // Serves one client of the replying server: read, transform, send back; at its EOF finish
@@ -63,7 +56,16 @@ asio::awaitable<void> reply_to_client(std::unique_ptr<Connection> client, ChunkF
     std::span<char> chunk = server_scratch().first(n);
     if (tap) tap->crossed(Direction::received, chunk);
     reply(chunk);
-    auto [write_error, written] = co_await send_reply(*client, chunk, tap.get());
+    // What fits goes at once, without a coroutine of its own: the usual case of a small answer.
+    std::error_code write_error;
+    std::size_t written = client->write_now(chunk, write_error);
+    if (tap) tap->crossed(Direction::sent, chunk.first(written));
+    if (would_block(write_error)) write_error.clear();
+    if (!write_error && written < n) {
+      auto [rest_error, more] = co_await send_rest(*client, chunk.subspan(written), tap.get());
+      write_error = rest_error;
+      written += more;
+    }
     sent += written;
     if (write_error) {
       failure = write_error;

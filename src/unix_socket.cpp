@@ -18,13 +18,6 @@ namespace {
 // How long a client waits before trying again a listener whose queue of connections is full.
 constexpr auto full_queue_retry = std::chrono::milliseconds(10);
 
-// The address options.unix_path names (cli.cpp has checked it). Throws if it is invalid.
-UnixAddress unix_address_of(const Options& options) {
-  Parsed<UnixAddress> parsed = parse_unix_address(options.unix_path);
-  if (auto* problem = std::get_if<std::string>(&parsed))
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
-  return std::get<UnixAddress>(parsed);
-}
 
 // Opens `socket` on AF_UNIX and binds it to `address`, clearing a stale file first
 // and recording the new one for removal at exit. Throws "cannot ACTION PATH: ...".
@@ -43,7 +36,7 @@ void bind_unix(Socket& socket, const UnixAddress& address, const std::string& ac
 }  // namespace
 
 StreamAcceptor open_unix_acceptor(const asio::any_io_executor& executor, const Options& options) {
-  UnixAddress address = unix_address_of(options);
+  const UnixAddress& address = options.unix_address;
   StreamAcceptor acceptor(executor);
   bind_unix(acceptor, address);
   std::error_code ec;
@@ -54,7 +47,7 @@ StreamAcceptor open_unix_acceptor(const asio::any_io_executor& executor, const O
 }
 
 DatagramSocket open_unix_datagram_listener(const asio::any_io_executor& executor, const Options& options) {
-  UnixAddress address = unix_address_of(options);
+  const UnixAddress& address = options.unix_address;
   DatagramSocket socket(executor);
   bind_unix(socket, address);
   diag::info(1, "listening on " + format_endpoint(socket.local_endpoint()) + " (unix datagram)");
@@ -63,7 +56,7 @@ DatagramSocket open_unix_datagram_listener(const asio::any_io_executor& executor
 
 asio::awaitable<StreamSocket> connect_unix_stream(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
-  UnixAddress address = unix_address_of(options);
+  const UnixAddress& address = options.unix_address;
   const std::string name = "connect to " + format_unix_address(reinterpret_cast<const sockaddr*>(&address.address),
                                                                address.length);
   StreamSocket socket(executor);
@@ -94,17 +87,14 @@ asio::awaitable<StreamSocket> connect_unix_stream(const Options& options) {
 }
 
 DatagramSocket connect_unix_datagram(const asio::any_io_executor& executor, const Options& options) {
-  UnixAddress address = unix_address_of(options);
+  const UnixAddress& address = options.unix_address;
   const std::string name = "connect to " + format_unix_address(reinterpret_cast<const sockaddr*>(&address.address),
                                                                address.length);
   DatagramSocket socket(executor);
   std::error_code ec;
-  if (!options.source_address.empty()) {
+  if (options.unix_source) {
     // -s LOCAL: bound as a listener's PATH is (a stale file cleared, removed at exit).
-    Parsed<UnixAddress> local = parse_unix_address(options.source_address);
-    if (auto* problem = std::get_if<std::string>(&local))
-      throw std::system_error(std::make_error_code(std::errc::invalid_argument), *problem);
-    bind_unix(socket, std::get<UnixAddress>(local), "bind to");
+    bind_unix(socket, *options.unix_source, "bind to");
   } else {
     socket.open(asio::generic::datagram_protocol(AF_UNIX, 0), ec);
     // An address of only the family asks Linux for a fresh abstract name (autobind).

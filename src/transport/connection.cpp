@@ -7,10 +7,9 @@
 namespace sockcat {
 namespace {
 
-// Waits until `connection` is ready for `what`, or until `idle` passes (then returns
-// timed_out); `idle` of zero waits as long as it takes.
+// Waits until `connection` is ready for `what`, or until `idle` (not zero) passes (then
+// returns timed_out).
 asio::awaitable<std::error_code> wait_at_most(Connection& connection, Readiness what, std::chrono::milliseconds idle) {
-  if (idle.count() == 0) co_return co_await connection.wait(what);
   // The deadline's handler may run after this wait is over (both completed in one round):
   // `waiting` tells it whether the connection may still be touched.
   struct State {
@@ -37,11 +36,14 @@ bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
+// Neither makes a coroutine frame of its own, nor, without a time limit, one for the timer.
 asio::awaitable<std::error_code> wait_readable(Connection& connection, std::chrono::milliseconds idle) {
-  return wait_at_most(connection, Readiness::readable, idle);  // no frame of its own
+  if (idle.count() == 0) return connection.wait(Readiness::readable);
+  return wait_at_most(connection, Readiness::readable, idle);
 }
 
 asio::awaitable<std::error_code> wait_writable(Connection& connection, std::chrono::milliseconds idle) {
+  if (idle.count() == 0) return connection.wait(Readiness::writable);
   return wait_at_most(connection, Readiness::writable, idle);
 }
 

@@ -18,7 +18,7 @@ using asio::ip::tcp;
 
 // Opens a TCP listener (see bind_listen_address for which address). Throws on failure.
 std::unique_ptr<Listener> listen_tcp(const asio::any_io_executor& executor, const Options& options) {
-  std::uint16_t port = port_number(options.port, false);
+  std::uint16_t port = options.port.number;
   tcp::acceptor acceptor(executor);
   bind_listen_address(options, port, [&](const asio::ip::address& address) {
     tcp::endpoint endpoint(address, port);
@@ -43,7 +43,7 @@ asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
   std::vector<asio::ip::address> sources;
   if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
-  std::uint16_t port = port_number(options.port, false);
+  std::uint16_t port = options.port.number;
   tcp::socket socket(executor);
   std::error_code failure;
   for (const asio::ip::address& address : targets) {
@@ -54,7 +54,7 @@ asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
     std::error_code ignored;
     socket.close(ignored);
   }
-  if (failure) throw std::system_error(failure, "connect to " + options.host + " port " + options.port);
+  if (failure) throw std::system_error(failure, "connect to " + options.host + " port " + options.port.text);
   std::unique_ptr<Connection> connection = connected_socket(StreamSocket(std::move(socket)));
   std::error_code ec;
   diag::info(1, "connected to " + connection->peer() + " from " + format_endpoint(connection->local_endpoint(ec)));

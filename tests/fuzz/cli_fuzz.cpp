@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sockcat::CliOutcome outcome = sockcat::parse_command_line(argv);
   if (outcome.options) {
     if (outcome.status != 0 || !outcome.error.empty()) __builtin_trap();
-    if (!sockcat::find_transform(outcome.options->transform)) __builtin_trap();
+    if (!outcome.options->transform || !outcome.options->framing) __builtin_trap();
   } else if (outcome.status == sockcat::exit_usage) {
     if (outcome.error.empty() || outcome.error.find('\n') != std::string::npos) __builtin_trap();
   } else if (outcome.status != 0 || outcome.output.empty()) {

@@ -4,11 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
 #include "exit_status.hpp"
+#include "unix_endpoint.hpp"
 
 namespace sockcat::test {
 
@@ -24,6 +26,14 @@ inline std::string joined(const std::vector<std::string>& args) {
   std::string text;
   for (const std::string& a : args) text += (text.empty() ? "" : " ") + a;
   return text;
+}
+
+// Tells whether `address` is the one `text` (a valid PATH or @NAME) parses to: the same bytes
+// of the same length.
+inline bool is_unix_address(const UnixAddress& address, const std::string& text) {
+  UnixAddress expected = std::get<UnixAddress>(parse_unix_address(text));
+  return address.length == expected.length && address.abstract == expected.abstract &&
+         std::memcmp(&address.address, &expected.address, expected.length) == 0;
 }
 
 // The options of a command line that must parse; fails the test with the error otherwise.

@@ -38,21 +38,26 @@ TEST_CASE("cli: listen with -p PORT and with a bare PORT") {
   for (const Options& o : {accepted({"listen", "-p", "80"}), accepted({"listen", "80"}),
                            accepted({"listen", "--port", "80"}), accepted({"listen", "--port=80"})}) {
     CHECK(o.role == Role::listen);
-    CHECK(o.port == "80");
+    CHECK(o.port.text == "80");
     CHECK(o.bind_address.empty());
     CHECK(o.family == Family::any);
     CHECK_FALSE(o.udp);
-    CHECK(o.transform == "none");
+    CHECK(o.transform->name == "none");
     CHECK(o.half_close);
     CHECK(o.verbosity == 0);
     CHECK(o.host.empty());
   }
-  CHECK(accepted({"listen", "0"}).port == "0");
-  CHECK(accepted({"listen", "-p", "0"}).port == "0");
-  CHECK(accepted({"listen", "65535"}).port == "65535");
-  CHECK(accepted({"listen", "http"}).port == "http");
-  CHECK(accepted({"listen", "-u", "domain"}).port == "domain");
-  CHECK(accepted({"listen", "--", "80"}).port == "80");
+  CHECK(accepted({"listen", "0"}).port.text == "0");
+  CHECK(accepted({"listen", "-p", "0"}).port.text == "0");
+  CHECK(accepted({"listen", "65535"}).port.text == "65535");
+  CHECK(accepted({"listen", "http"}).port.text == "http");
+  CHECK(accepted({"listen", "-u", "domain"}).port.text == "domain");
+  // The number is looked up once, here, for the run's protocol.
+  CHECK(accepted({"listen", "-p", "0"}).port.number == 0);
+  CHECK(accepted({"listen", "65535"}).port.number == 65535);
+  CHECK(accepted({"listen", "http"}).port.number == 80);
+  CHECK(accepted({"listen", "-u", "domain"}).port.number == 53);
+  CHECK(accepted({"listen", "--", "80"}).port.text == "80");
 }
 
 TEST_CASE("cli: listen options") {
@@ -70,12 +75,12 @@ TEST_CASE("cli: listen options") {
   CHECK(accepted({"listen", "-v", "-v", "80"}).verbosity == 2);
   CHECK(accepted({"listen", "-vv", "80"}).verbosity == 2);
   CHECK(accepted({"listen", "--verbose", "-v", "--verbose", "80"}).verbosity == 3);
-  CHECK(accepted({"listen", "--transform", "echo", "80"}).transform == "echo");
-  CHECK(accepted({"listen", "--transform=upper", "80"}).transform == "upper");
-  CHECK(accepted({"listen", "--transform", "none", "80"}).transform == "none");
+  CHECK(accepted({"listen", "--transform", "echo", "80"}).transform->name == "echo");
+  CHECK(accepted({"listen", "--transform=upper", "80"}).transform->name == "upper");
+  CHECK(accepted({"listen", "--transform", "none", "80"}).transform->name == "none");
   Options kept = accepted({"listen", "--no-shutdown", "80"});
   CHECK_FALSE(kept.half_close);
-  CHECK(kept.transform == "none");
+  CHECK(kept.transform->name == "none");
   CHECK_FALSE(accepted({"listen", "--no-shutdown", "--transform", "none", "80"}).half_close);
 
   Options all = accepted({"listen", "-u", "-4", "-v", "--transform", "upper", "-b", "0.0.0.0", "-p", "9000"});
@@ -83,9 +88,9 @@ TEST_CASE("cli: listen options") {
   CHECK(all.udp);
   CHECK(all.family == Family::v4);
   CHECK(all.verbosity == 1);
-  CHECK(all.transform == "upper");
+  CHECK(all.transform->name == "upper");
   CHECK(all.bind_address == "0.0.0.0");
-  CHECK(all.port == "9000");
+  CHECK(all.port.text == "9000");
   CHECK(all.half_close);
 }
 
@@ -93,26 +98,31 @@ TEST_CASE("cli: connect HOST PORT and its options") {
   Options plain = accepted({"connect", "example.com", "80"});
   CHECK(plain.role == Role::connect);
   CHECK(plain.host == "example.com");
-  CHECK(plain.port == "80");
+  CHECK(plain.port.text == "80");
   CHECK(plain.family == Family::any);
   CHECK_FALSE(plain.udp);
   CHECK(plain.half_close);
   CHECK(plain.connect_timeout == 0ms);
   CHECK(plain.source_address.empty());
-  CHECK(plain.source_port.empty());
+  CHECK(plain.source_port.text.empty());
   CHECK(plain.bind_address.empty());
 
   Options full = accepted({"connect", "-s", "127.0.0.1", "--source-port", "5000", "-w", "500ms", "127.0.0.1", "http"});
   CHECK(full.source_address == "127.0.0.1");
-  CHECK(full.source_port == "5000");
+  CHECK(full.source_port.text == "5000");
   CHECK(full.connect_timeout == 500ms);
   CHECK(full.host == "127.0.0.1");
-  CHECK(full.port == "http");
+  CHECK(full.port.text == "http");
+  CHECK(full.port.number == 80);
+  CHECK(full.source_port.number == 5000);
+  CHECK(plain.port.number == 80);
+  CHECK(plain.source_port.number == 0);
+  CHECK(plain.port_list.empty());
 
   CHECK(accepted({"connect", "--wait", "2", "h", "1"}).connect_timeout == 2s);
   CHECK(accepted({"connect", "-w", "1.5s", "h", "1"}).connect_timeout == 1500ms);
   CHECK(accepted({"connect", "--source", "::1", "::1", "1"}).source_address == "::1");
-  CHECK(accepted({"connect", "--source-port", "0", "h", "1"}).source_port == "0");
+  CHECK(accepted({"connect", "--source-port", "0", "h", "1"}).source_port.text == "0");
   CHECK(accepted({"connect", "-6", "::1", "65535"}).family == Family::v6);
   CHECK(accepted({"connect", "-4", "127.0.0.1", "1"}).family == Family::v4);
   CHECK(accepted({"connect", "-4", "localhost", "1"}).host == "localhost");
@@ -307,7 +317,12 @@ TEST_CASE("cli: connect -z takes a port list; lists need -z") {
   CliOutcome ok = parse_command_line({"sockcat", "connect", "-z", "localhost", "22,80,8000-8100"});
   REQUIRE(ok.options.has_value());
   CHECK(ok.options->zero_io);
-  CHECK(ok.options->port == "22,80,8000-8100");
+  CHECK(ok.options->port.text == "22,80,8000-8100");
+  REQUIRE(ok.options->port_list.size() == 103);  // parsed once, in order
+  CHECK(ok.options->port_list[0] == 22);
+  CHECK(ok.options->port_list[1] == 80);
+  CHECK(ok.options->port_list[102] == 8100);
+  CHECK(accepted({"connect", "-z", "-u", "h", "domain,1"}).port_list == std::vector<std::uint16_t>{53, 1});
   CHECK(parse_command_line({"sockcat", "connect", "--zero-io", "h", "http"}).options.has_value());
   CHECK_THAT(rejected({"connect", "-z", "h", "90-80"}), Contains("out of order"));
   CHECK_THAT(rejected({"connect", "-z", "h", "0"}), Contains("port 0"));
@@ -331,7 +346,7 @@ TEST_CASE("cli: listen -k, --keep-open") {
   CHECK_FALSE(kept.half_close);
   // With a replying transform and with -u it is accepted (and changes nothing).
   CHECK(accepted({"listen", "-k", "--transform", "echo", "80"}).keep_open);
-  CHECK(accepted({"listen", "--transform", "upper", "--keep-open", "80"}).transform == "upper");
+  CHECK(accepted({"listen", "--transform", "upper", "--keep-open", "80"}).transform->name == "upper");
   CHECK(accepted({"listen", "-u", "-k", "80"}).udp);
   CHECK_THAT(rejected({"connect", "-k", "h", "80"}), Contains("'-k'") && Contains("listen"));
   CHECK_THAT(rejected({"connect", "--keep-open", "h", "80"}), Contains("listen"));
@@ -432,10 +447,10 @@ TEST_CASE("cli: -q, --quit-after on listen and connect") {
 TEST_CASE("cli: -U, --unixsock takes PATH or @NAME as the argument") {
   Options listen = accepted({"listen", "-U", "/tmp/s"});
   CHECK(listen.unix_socket);
-  CHECK(listen.unix_path == "/tmp/s");
-  CHECK(listen.port.empty());
+  CHECK(is_unix_address(listen.unix_address, "/tmp/s"));
+  CHECK(listen.port.text.empty());
   Options server = accepted({"listen", "--unixsock", "--transform", "upper", "-k", "-m", "3", "-i", "5s", "@name"});
-  CHECK(server.unix_path == "@name");
+  CHECK(is_unix_address(server.unix_address, "@name"));
   CHECK(server.max_conns == 3);
   Options datagrams = accepted({"listen", "-U", "-u", "--transform", "echo", "/tmp/d"});
   CHECK(datagrams.udp);
@@ -443,7 +458,7 @@ TEST_CASE("cli: -U, --unixsock takes PATH or @NAME as the argument") {
 
   Options connect = accepted({"connect", "-U", "/tmp/s"});
   CHECK(connect.unix_socket);
-  CHECK(connect.unix_path == "/tmp/s");
+  CHECK(is_unix_address(connect.unix_address, "/tmp/s"));
   CHECK(connect.host.empty());
   CHECK(accepted({"connect", "-Uu", "@name"}).udp);
   CHECK(accepted({"connect", "-U", "-w", "2s", "/tmp/s"}).connect_timeout == 2s);
@@ -462,7 +477,7 @@ TEST_CASE("cli: -U needs one valid PATH and refuses what only IP sockets have") 
   std::string too_long = "/tmp/" + std::string(103, 'x');  // 108 bytes
   CHECK_THAT(rejected({"listen", "-U", too_long}), Contains("108 bytes") && Contains("at most 107"));
   CHECK_THAT(rejected({"connect", "-U", "-u", "@" + std::string(108, 'n')}), Contains("at most 107"));
-  CHECK(accepted({"listen", "-U", too_long.substr(1)}).unix_path.size() == 107);
+  CHECK(is_unix_address(accepted({"listen", "-U", too_long.substr(1)}).unix_address, too_long.substr(1)));
 
   CHECK_THAT(rejected({"listen", "-U", "-p", "80"}), Contains("--port") && Contains("-U"));
   CHECK_THAT(rejected({"listen", "-U", "-b", "127.0.0.1", "/tmp/s"}), Contains("--bind"));
@@ -568,7 +583,7 @@ TEST_CASE("cli: nc-style command lines parse like the subcommand form") {
   for (const Options& o : {accepted({"-l", "8080"}), accepted({"-l", "-p", "8080"}), accepted({"-lp", "8080"}),
                            accepted({"-lp8080"}), accepted({"--listen", "8080"})}) {
     CHECK(o.role == Role::listen);
-    CHECK(o.port == "8080");
+    CHECK(o.port.text == "8080");
   }
   Options listen = accepted({"-lkv", "-m", "2", "-i", "1s", "127.0.0.1", "0"});
   CHECK(listen.keep_open);
@@ -579,15 +594,15 @@ TEST_CASE("cli: nc-style command lines parse like the subcommand form") {
   Options connect = accepted({"-v", "-p", "5555", "-w", "2s", "127.0.0.1", "80"});
   CHECK(connect.role == Role::connect);
   CHECK(connect.host == "127.0.0.1");
-  CHECK(connect.port == "80");
-  CHECK(connect.source_port == "5555");
+  CHECK(connect.port.text == "80");
+  CHECK(connect.source_port.text == "5555");
   CHECK(connect.connect_timeout == 2000ms);
   Options check = accepted({"-zv", "127.0.0.1", "22,80"});
   CHECK(check.zero_io);
   CHECK(accepted({"-u", "h", "53"}).udp);
   CHECK(accepted({"-s", "127.0.0.1", "h", "80"}).source_address == "127.0.0.1");
   // Options only the subcommand form knows work in nc form too.
-  CHECK(accepted({"-l", "--transform", "upper", "0"}).transform == "upper");
+  CHECK(accepted({"-l", "--transform", "upper", "0"}).transform->name == "upper");
   CHECK(accepted({"--no-shutdown", "h", "80"}).half_close == false);
 }
 
@@ -669,16 +684,16 @@ TEST_CASE("cli: the broker takes --send-only and --recv-only, not the other conn
 }
 
 TEST_CASE("cli: --framing and --max-message") {
-  CHECK(accepted({"listen", "-p", "1", "--transform", "echo"}).framing == "raw");
+  CHECK(accepted({"listen", "-p", "1", "--transform", "echo"}).framing->name == "raw");
   CHECK(accepted({"listen", "-p", "1", "--transform", "echo"}).max_message == default_max_message);
   Options line = accepted({"listen", "-p", "1", "--transform", "reverse", "--framing", "line"});
-  CHECK(line.framing == "line");
+  CHECK(line.framing->name == "line");
   CHECK(accepted({"listen", "-p", "1", "--transform", "upper", "--framing=length", "--max-message", "4K"}).max_message ==
         4096);
   CHECK(accepted({"connect", "--framing", "line", "--max-message", "10", "h", "1"}).max_message == 10);
-  CHECK(accepted({"connect", "--framing", "length", "h", "1"}).framing == "length");
-  CHECK(accepted({"connect", "-u", "--framing", "line", "h", "1"}).framing == "line");
-  CHECK(accepted({"listen", "-u", "-p", "1", "--transform", "reverse"}).transform == "reverse");
+  CHECK(accepted({"connect", "--framing", "length", "h", "1"}).framing->name == "length");
+  CHECK(accepted({"connect", "-u", "--framing", "line", "h", "1"}).framing->name == "line");
+  CHECK(accepted({"listen", "-u", "-p", "1", "--transform", "reverse"}).transform->name == "reverse");
   CHECK(accepted({"listen", "-p", "1", "--transform", "echo", "--framing", "line", "-k", "-m", "5"}).max_conns == 5);
 
   CHECK_THAT(rejected({"listen", "-p", "1", "--transform", "reverse"}), Contains("whole messages"));
@@ -701,5 +716,5 @@ TEST_CASE("cli: -U with access lists, -e and --framing") {
   CHECK_THAT(rejected({"listen", "-U", "--allow", "127.0.0.1", "/tmp/s"}), Contains("--allow"));
   CHECK_THAT(rejected({"listen", "-U", "--denyfile", "/etc/hosts", "/tmp/s"}), Contains("--denyfile"));
   CHECK(accepted({"listen", "-U", "-k", "-e", "/bin/cat", "/tmp/s"}).command.size() == 1);
-  CHECK(accepted({"listen", "-U", "--framing", "line", "--transform", "upper", "@n"}).framing == "line");
+  CHECK(accepted({"listen", "-U", "--framing", "line", "--transform", "upper", "@n"}).framing->name == "line");
 }

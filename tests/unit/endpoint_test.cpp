@@ -116,24 +116,6 @@ TEST_CASE("listen_addresses: wildcard defaults and -b") {
   CHECK_THROWS_AS(listen_addresses(bound), std::system_error);
 }
 
-TEST_CASE("port_number: numbers and services; invalid text throws") {
-  CHECK(port_number("0", false) == 0);
-  CHECK(port_number("80", false) == 80);
-  CHECK(port_number("65535", true) == 65535);
-  CHECK(port_number("http", false) == 80);
-  CHECK(port_number("domain", true) == 53);
-  CHECK_THROWS_AS(port_number("65536", false), std::system_error);
-  CHECK_THROWS_AS(port_number("", false), std::system_error);
-  CHECK_THROWS_AS(port_number("no-such-service-xyz", true), std::system_error);
-  try {
-    port_number("99999", false);
-    FAIL("port 99999 did not throw");
-  } catch (const std::system_error& e) {
-    CHECK_THAT(e.what(), Contains("99999"));
-    CHECK(e.code() == std::errc::invalid_argument);
-  }
-}
-
 TEST_CASE("family_unavailable recognises Asio's own error codes, not only std::errc") {
   // Asio reports failures in its "asio.system" category, which never equals a std::errc.
   CHECK(family_unavailable(std::error_code(EAFNOSUPPORT, asio::error::get_system_category())));

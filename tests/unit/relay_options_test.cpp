@@ -1,5 +1,5 @@
 // The relay's connection options: the pure parts (-C's converter, -d's line splitting, -x's
-// hex dump, the --stats and --progress texts) and their command-line rules in cli.cpp.
+// hex dump, the --stats and --progress texts) and their command-line rules in src/cli/.
 #include <catch2/catch.hpp>
 
 #include <chrono>

@@ -76,8 +76,8 @@ TEST_CASE("the registry lists none, echo and upper, none first") {
 
 TEST_CASE("none is the default of Options and has no reply function") {
   Options defaults;
-  CHECK(defaults.transform == "none");
-  const Transform* none = find_transform(defaults.transform);
+  CHECK(defaults.transform->name == "none");
+  const Transform* none = defaults.transform;
   REQUIRE(none != nullptr);
   CHECK(none == &transforms()[0]);
   CHECK(none->reply == nullptr);

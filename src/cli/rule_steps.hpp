@@ -1,0 +1,44 @@
+// The rule functions of the rule table (rules.cpp), defined by topic: addresses and ports
+// (address_rules.cpp), the listener's modes (listen_rules.cpp), and what shapes a session
+// (session_rules.cpp). Each is a RuleFunction; see rules.cpp for the order they run in.
+#pragma once
+
+#include "cli/rules.hpp"
+
+namespace sockcat::cli {
+
+// --- address_rules.cpp ---
+// listen: PORT (argument or -p) and -b, or -U's PATH; "missing PORT" names a swallowed word.
+Problem listen_address_rule(const CommandLine& line, Options& options);
+// connect: HOST PORT (or -z's port list), -s and --source-port; or -U's PATH and -s LOCAL.
+Problem connect_address_rule(const CommandLine& line, Options& options);
+// connect -w: the bound on a connect (and -z -u's wait for ICMP).
+Problem wait_rule(const CommandLine& line, Options& options);
+// listen --allow, --deny, --allowfile, --denyfile: each entry checked.
+Problem access_rule(const CommandLine& line, Options& options);
+
+// --- listen_rules.cpp ---
+// listen --transform: its row; an unknown name suggests the closest.
+Problem transform_rule(const CommandLine& line, Options& options);
+// listen --broker, --chat, --send-file: each excludes the others, a transform and -u.
+Problem server_modes_rule(const CommandLine& line, Options& options);
+// listen --no-shutdown: only a relay (--transform none) has a send side to keep open.
+Problem no_shutdown_reply_rule(const CommandLine& line, Options& options);
+// listen -k and -m: keep accepting; how many clients at once.
+Problem keep_open_rule(const CommandLine& line, Options& options);
+// listen -u -i: only with -e/-c is there a session for -i to end.
+Problem idle_datagram_listen_rule(const CommandLine& line, Options& options);
+
+// --- session_rules.cpp ---
+// --framing and --max-message: which modes carry message boundaries.
+Problem framing_rule(const CommandLine& line, Options& options);
+// -e and -c: the program's argv, and the options a program excludes.
+Problem command_rule(const CommandLine& line, Options& options);
+// -C, -d, --send-only, --recv-only, -o, -x, --append-output, --progress, --stats: their values.
+Problem relay_values_rule(const CommandLine& line, Options& options);
+// -o, -x, --stats, --append-output, --progress: where logs and counts apply.
+Problem logging_rule(const CommandLine& line, Options& options);
+// -C, -d, --send-only, --recv-only: where the relay's shaping applies, and what excludes what.
+Problem relay_shaping_rule(const CommandLine& line, Options& options);
+
+}  // namespace sockcat::cli
