@@ -93,3 +93,41 @@ TEST_CASE("framed server over the fake: a client ending inside a line still gets
   CHECK(*cut.ended == asio::error::eof);
   CHECK(rig.stop());
 }
+
+TEST_CASE("framed server over the fake: a client that does not read is no longer read, others are served") {
+  FramedRig rig;
+  Dialled stalled = dial_watched(rig.listener);
+  std::string lines;
+  for (int i = 0; lines.size() < 16 * 1024 * 1024; ++i) lines += "line number " + std::to_string(i) + " of many\n";
+  std::size_t accepted_from_stalled = 0;
+  asio::co_spawn(rig.ctx, write_pieces(stalled.client, lines, 256 * 1024, &accepted_from_stalled), rethrow);
+  settle(rig.ctx);  // the stalled client reads no reply: everything stops
+
+  std::size_t unread_at_server = unread_bytes(stalled.server_descriptor);
+  std::size_t replies_waiting = stalled.client.available();
+  REQUIRE(accepted_from_stalled >= unread_at_server);
+  std::size_t taken_by_server = accepted_from_stalled - unread_at_server;
+  INFO("client wrote " << accepted_from_stalled << ", server took " << taken_by_server << ", replies waiting "
+                       << replies_waiting);
+  CHECK(accepted_from_stalled < lines.size());
+  CHECK(taken_by_server >= replies_waiting);
+  // Held by the server: one read and one incomplete message at most (replies are as long as requests).
+  CHECK(taken_by_server - replies_waiting <= 64 * 1024 + 64 + 1);
+
+  LineClient other(rig, "still served\n");
+  REQUIRE(run_until(rig.ctx, [&] { return other.ended.has_value(); }));
+  CHECK(other.received == "STILL SERVED\n");
+
+  std::string replies;
+  std::optional<std::error_code> replies_end;
+  asio::co_spawn(rig.ctx, read_to_end(stalled.client, &replies, &replies_end), rethrow);
+  REQUIRE(run_until(rig.ctx, [&] { return accepted_from_stalled == lines.size(); }));
+  stalled.client.shutdown(asio::socket_base::shutdown_send);
+  REQUIRE(run_until(rig.ctx, [&] { return replies_end.has_value(); }));
+  CHECK(*replies_end == asio::error::eof);
+  std::string want = lines;
+  for (char& c : want)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  CHECK(mismatch(replies, want) == "");
+  CHECK(rig.stop());
+}

@@ -164,3 +164,57 @@ TEST_CASE("shared stdio over the fake: clients' bytes reach stdout, stdin reache
   REQUIRE(run_until(ctx, [&] { return status.has_value(); }));
   CHECK(*status == exit_ok);
 }
+
+TEST_CASE("shared stdio over the fake: stdout that is not read stops the reading of clients; a client's EOF ends it") {
+  ignore_sigpipe();
+  asio::io_context ctx;
+  FakeListener listener(ctx.get_executor());
+  std::optional<int> status;
+  StdioRedirect stdio;
+  spawn_into(ctx, serve_shared_stdio(listener, ServerLimits{}, true), &status);
+  settle(ctx);
+  stdio.restore();
+  asio::posix::stream_descriptor feed(ctx, stdio.stdin_writer);  // stdin stays open, unwritten
+  asio::posix::stream_descriptor out(ctx, stdio.stdout_reader);
+
+  Dialled client = dial_watched(listener);
+  const std::string flood = random_bytes(16 * 1024 * 1024, 9);
+  std::size_t accepted = 0;
+  bool all_written = false;
+  spawn_flagged(ctx, write_pieces(client.client, flood, 256 * 1024, &accepted), &all_written);
+  settle(ctx);  // nothing reads stdout: everything stops
+
+  std::size_t taken_by_server = accepted - unread_bytes(client.server_descriptor);
+  std::size_t in_stdout_pipe = unread_bytes(stdio.stdout_reader);
+  INFO("client wrote " << accepted << ", server took " << taken_by_server << ", in the stdout pipe " << in_stdout_pipe);
+  CHECK(accepted < flood.size());
+  CHECK(taken_by_server >= in_stdout_pipe);
+  CHECK(taken_by_server - in_stdout_pipe <= 64 * 1024);  // one chunk held at most
+
+  std::string at_stdout;
+  std::string chunk(64 * 1024, '\0');
+  auto read_stdout = [&]() -> asio::awaitable<void> {
+    while (at_stdout.size() < flood.size()) {
+      auto [ec, n] = co_await out.async_read_some(asio::buffer(chunk), with_error);
+      if (ec) co_return;
+      at_stdout.append(chunk.data(), n);
+    }
+  };
+  bool stdout_read = false;
+  spawn_flagged(ctx, read_stdout(), &stdout_read);
+  REQUIRE(run_until(ctx, [&] { return stdout_read && all_written; }));
+  CHECK(mismatch(at_stdout, flood) == "");
+
+  client.client.shutdown(asio::socket_base::shutdown_send);  // its EOF: the server closes it
+  std::string left;
+  std::optional<std::error_code> client_end;
+  asio::co_spawn(ctx, read_to_end(client.client, &left, &client_end), rethrow);
+  REQUIRE(run_until(ctx, [&] { return client_end.has_value(); }));
+  CHECK(*client_end == asio::error::eof);
+  CHECK(left.empty());
+
+  listener.close();
+  feed.close();
+  REQUIRE(run_until(ctx, [&] { return status.has_value(); }));
+  CHECK(*status == exit_ok);
+}
