@@ -33,20 +33,29 @@ class StdioRedirect {
 
   // Puts the original fds 0 and 1 back (once); the session keeps its own copies of the pipes.
   void restore() {
-    if (saved_stdin_ < 0) return;
-    ::dup2(saved_stdin_, 0);
-    ::dup2(saved_stdout_, 1);
-    ::close(saved_stdin_);
-    ::close(saved_stdout_);
-    saved_stdin_ = saved_stdout_ = -1;
+    if (!redirected_) return;
+    redirected_ = false;
+    put_back(saved_stdin_, 0);
+    put_back(saved_stdout_, 1);
   }
 
   int stdin_writer = -1;   // what is written here, the session reads from its stdin
   int stdout_reader = -1;  // what the session writes to its stdout, read here
 
  private:
-  int saved_stdin_ = -1;
-  int saved_stdout_ = -1;
+  // Makes `fd` what `saved` was (closed if it was closed: `saved` -1) and drops `saved`.
+  static void put_back(int saved, int fd) {
+    if (saved < 0) {
+      ::close(fd);
+      return;
+    }
+    ::dup2(saved, fd);
+    ::close(saved);
+  }
+
+  bool redirected_ = true;
+  int saved_stdin_ = -1;   // -1 when fd 0 was closed
+  int saved_stdout_ = -1;  // -1 when fd 1 was closed
 };
 
 }  // namespace sockcat::in_process
