@@ -35,7 +35,10 @@ bool below_limit(const ServerLimits& limits, unsigned open, const Connection& cl
 }  // namespace
 
 asio::awaitable<void> accept_clients(Listener& listener, ServerLimits limits, const Session& session) {
-  asio::steady_timer backoff(co_await asio::this_coro::executor);
+  // A named executor: g++ 12 destroys the temporaries of a full-expression that contains a
+  // co_await twice, so a co_await inside the co_spawn call below freed open_sessions early.
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer backoff(executor);
   // An exhaustion episode lasts until the queue of pending connections has drained, so a
   // server held at its descriptor limit reports it once, not once per client that leaves.
   bool exhausted = false;
@@ -65,7 +68,7 @@ asio::awaitable<void> accept_clients(Listener& listener, ServerLimits limits, co
       if (!admitted(limits, *client) || !below_limit(limits, *open_sessions, *client)) continue;  // closed unread
       client->send_small_writes_at_once();
       ++*open_sessions;
-      asio::co_spawn(co_await asio::this_coro::executor, session(std::move(client)),
+      asio::co_spawn(executor, session(std::move(client)),
                      [open_sessions](std::exception_ptr) { --*open_sessions; });
     }
   }
