@@ -29,9 +29,6 @@ class SocketConnection final : public Connection {
   int release() override;
   void send_small_writes_at_once() override;
 
-  // TRANSITIONAL (legacy_socket_server.hpp): the socket, for servers not yet on Connection.
-  StreamSocket& socket() { return socket_; }
-
  private:
   mutable StreamSocket socket_;  // mutable: Asio's native_handle() and local_endpoint() are not const
 };
@@ -46,9 +43,6 @@ class SocketListener final : public Listener {
   std::unique_ptr<Connection> accept_now(std::error_code& ec) override;
   void close() override;
   bool is_open() const override { return acceptor_.is_open(); }
-
-  // TRANSITIONAL (legacy_socket_server.hpp): the acceptor, for servers not yet on Listener.
-  StreamAcceptor& acceptor() { return acceptor_; }
 
  private:
   StreamAcceptor acceptor_;
