@@ -1,6 +1,8 @@
 #include "exec_session.hpp"
 
 #include <algorithm>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/this_coro.hpp>
 #include <cerrno>
 #include <csignal>
@@ -15,7 +17,8 @@
 #include "child_process.hpp"
 #include "diag.hpp"
 #include "parse.hpp"
-#include "relay.hpp"
+#include "pump.hpp"
+#include "relay_tap.hpp"
 #include "send_shaper.hpp"
 #include "endpoint.hpp"
 #include "unix_endpoint.hpp"
@@ -86,12 +89,13 @@ std::string ChildCommand::describe() const {
   return quote(text);
 }
 
+namespace {
+
+// The ends of a TCP connection; an IPv4-mapped IPv6 address is given as plain IPv4.
 ConnectionEnds tcp_connection_ends(const asio::ip::tcp::endpoint& remote, const asio::ip::tcp::endpoint& local) {
   return {"tcp", "TCP", address_text(remote), std::to_string(remote.port()), address_text(local),
           std::to_string(local.port())};
 }
-
-namespace {
 
 // The ends of a socket of any family, from its two addresses; `datagram` tells UDP from TCP.
 ConnectionEnds socket_ends(const sockaddr* remote, std::size_t remote_size, const sockaddr* local,
@@ -138,8 +142,14 @@ std::vector<std::string> variables_of(const ConnectionEnds& ends) {
 
 }  // namespace
 
-ConnectionEnds connection_ends(const StreamSocket::endpoint_type& remote, const StreamSocket::endpoint_type& local) {
+ConnectionEnds connection_ends(const StreamEndpoint& remote, const StreamEndpoint& local) {
   return socket_ends(remote.data(), remote.size(), local.data(), local.size(), false);
+}
+
+ConnectionEnds connection_ends(const Connection& connection, std::error_code& ec) {
+  StreamEndpoint local = connection.local_endpoint(ec);
+  if (ec) return {};
+  return connection_ends(connection.remote(), local);
 }
 
 ConnectionEnds datagram_ends(const DatagramSocket::endpoint_type& remote, const DatagramSocket::endpoint_type& local) {
@@ -212,12 +222,13 @@ asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, co
 
 namespace {
 
-// -C, -o, -x, --stats: runs `command` on pipes and relays them with `socket` (non-blocking), the
-// program's output through -C's conversion when command.crlf(), every byte shown to `tap` (if
-// any), until the program has exited and its output is drained.
-// The client's EOF closes the program's stdin; the program's exit closes the socket. Returns
-// false, after one error line, when the child could not be started.
-asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const ConnectionEnds& ends,
+// -C, -o, -x, --stats, or a connection without a descriptor: runs `command` on pipes and
+// relays them with `connection`, the program's output through -C's conversion when
+// command.crlf(), every byte shown to `tap` (if any), until the program has exited and its
+// output is drained.
+// The client's EOF closes the program's stdin; the program's exit closes the connection.
+// Returns false, after one error line, when the child could not be started.
+asio::awaitable<bool> relay_to_piped_command(Connection& connection, const ConnectionEnds& ends,
                                              const ChildCommand& command, const std::string& label,
                                              RelayTap* tap) {
   using namespace asio::experimental::awaitable_operators;
@@ -227,13 +238,12 @@ asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const Connect
   try {
     started.emplace(start_piped_child(executor, ends, command));
   } catch (const std::system_error& e) {
-    socket.close(ignored);
+    connection.close();
     diag::error(label + ": " + e.what());
     co_return false;
   }
   PipedChild& child = *started;
   diag::info(1, label + ": running " + command.describe() + " (pid " + std::to_string(child.process->pid()) + ")");
-  socket.non_blocking(true, ignored);
   std::optional<SendShaper> shaper;
   if (command.crlf()) shaper.emplace(executor, true, std::chrono::milliseconds(0), relay_buffer_size);
   auto buffers = std::make_unique<std::array<char, 2 * relay_buffer_size>>();
@@ -242,68 +252,65 @@ asio::awaitable<bool> relay_to_piped_command(StreamSocket& socket, const Connect
   int status = -1;
   // Client -> program; the client's EOF (or the program's exit) is the end of its stdin.
   auto to_program = [&]() -> asio::awaitable<void> {
-    co_await pump(socket, child.input, std::span<char>(buffers->data(), relay_buffer_size), &stop_receiving,
+    co_await pump(connection, child.input, std::span<char>(buffers->data(), relay_buffer_size), &stop_receiving,
                   PumpHooks{tap, Direction::received, nullptr});
     child.input.close(ignored);
   };
   // Program -> client, converted; then the client is told the program has finished sending.
   auto from_program = [&]() -> asio::awaitable<void> {
-    co_await pump(child.output, socket, std::span<char>(buffers->data() + relay_buffer_size, relay_buffer_size),
+    co_await pump(child.output, connection, std::span<char>(buffers->data() + relay_buffer_size, relay_buffer_size),
                   &never, PumpHooks{tap, Direction::sent, shaper ? &*shaper : nullptr});
     child.output.close(ignored);  // a program still writing gets EPIPE, as it would from the socket
-    socket.shutdown(asio::socket_base::shutdown_send, ignored);
+    connection.shutdown_send(ignored);
   };
   auto reap = [&]() -> asio::awaitable<void> { status = co_await child.process->wait(); };
   auto until_exit = [&]() -> asio::awaitable<void> {
     co_await (from_program() && reap());
     stop_receiving = true;
-    socket.cancel(ignored);
+    connection.cancel();
     child.input.cancel(ignored);
   };
   co_await (until_exit() && to_program());
-  socket.close(ignored);
+  connection.close();
   diag::info(1, label + " closed: " + command.describe() + " " + describe_wait_status(status));
   co_return true;
 }
 
 }  // namespace
 
-asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
+asio::awaitable<bool> hand_to_command(Connection& connection, const ChildCommand& command,
                                       const std::string& label, RelayTap* tap) {
   std::error_code ec;
-  StreamSocket::endpoint_type remote = socket.remote_endpoint(ec);
-  StreamSocket::endpoint_type local;
-  if (!ec) local = socket.local_endpoint(ec);
-  if (!ec && (command.crlf() || tap))
-    co_return co_await relay_to_piped_command(socket, connection_ends(remote, local), command, label, tap);
-  int connection = ec ? -1 : socket.release(ec);
+  ConnectionEnds ends = connection_ends(connection, ec);
   if (ec) {
-    std::error_code ignored;
-    socket.close(ignored);
+    connection.close();
     diag::error(label + " failed before the program started: " + ec.message());
     co_return false;
   }
-  co_return co_await run_command(connection, connection_ends(remote, local), command, label);
+  // The child owns the socket itself unless sockcat must see the bytes or there is no socket.
+  int descriptor = command.crlf() || tap ? -1 : connection.release();
+  if (descriptor >= 0) co_return co_await run_command(descriptor, ends, command, label);
+  co_return co_await relay_to_piped_command(connection, ends, command, label, tap);
 }
 
 namespace {
 
 // One client of serve_commands().
-asio::awaitable<void> command_session(StreamSocket socket, std::string peer, const ChildCommand& command,
+asio::awaitable<void> command_session(std::unique_ptr<Connection> client, const ChildCommand& command,
                                       ServerTap* server_tap) {
-  std::string label = "connection from " + peer;
+  std::string label = "connection from " + client->peer();
   diag::info(1, label);
-  std::unique_ptr<RelayTap> tap = client_tap(server_tap, peer);
-  co_await hand_to_command(socket, command, label, tap.get());
+  std::unique_ptr<RelayTap> tap = client_tap(server_tap, client->peer());
+  co_await hand_to_command(*client, command, label, tap.get());
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_commands(StreamAcceptor& acceptor, const ChildCommand& command, ServerLimits limits) {
-  const SocketSession session = [&command, tap = limits.tap](StreamSocket socket, std::string peer) {
-    return command_session(std::move(socket), std::move(peer), command, tap);
+asio::awaitable<void> serve_commands(Listener& listener, const ChildCommand& command, ServerLimits limits) {
+  const Session session = [&command, tap = limits.tap](std::unique_ptr<Connection> client) {
+    return command_session(std::move(client), command, tap);
   };
-  co_await accept_clients(acceptor, limits, session);
+  co_await accept_clients(listener, limits, session);
 }
 
 }  // namespace sockcat

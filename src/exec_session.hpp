@@ -1,21 +1,24 @@
 // -e/--exec and -c/--sh-exec: a connection handed to a program as its stdin and stdout. The
-// socket itself goes to the child (blocking again), sockcat closes its own copy at once and
-// only waits for the child, so the client's EOF reaches the program and the program's exit
-// (with that of anything it started that still holds the socket) closes the connection.
-// With -C sockcat must change what the program sends, so the child gets two pipes instead
-// and sockcat relays them (piped_child(); datagram_exec.hpp does the same for -u).
+// connection's socket itself goes to the child (blocking again), sockcat closes its own copy at
+// once and only waits for the child, so the client's EOF reaches the program and the program's
+// exit (with that of anything it started that still holds the socket) closes the connection.
+// When sockcat must see or change what passes (-C, -o, -x, --stats), or the connection has no
+// socket to give, the child gets two pipes instead and sockcat relays them with the connection
+// (start_piped_child(); datagram_exec.hpp does the same for -u).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
-#include "legacy_socket_server.hpp"
+#include "accept_loop.hpp"
 #include "child_process.hpp"
+#include "socket_types.hpp"
+#include "transport/connection.hpp"
 
 namespace sockcat {
 
@@ -62,12 +65,14 @@ struct ConnectionEnds {
   std::string local_port;
 };
 
-// The ends of a TCP connection; an IPv4-mapped IPv6 address is given as plain IPv4.
-ConnectionEnds tcp_connection_ends(const asio::ip::tcp::endpoint& remote, const asio::ip::tcp::endpoint& local);
-
-// The ends of a TCP or Unix connection. A Unix one has proto "unix", its paths (or @NAMEs) as
+// The ends of a TCP or Unix connection from its two socket addresses; an IPv4-mapped IPv6
+// address is given as plain IPv4. A Unix one has proto "unix", its paths (or @NAMEs) as
 // addresses, "" for an end without a name, and no ports.
-ConnectionEnds connection_ends(const StreamSocket::endpoint_type& remote, const StreamSocket::endpoint_type& local);
+ConnectionEnds connection_ends(const StreamEndpoint& remote, const StreamEndpoint& local);
+
+// The ends of `connection`: its remote() and its local_endpoint(), which sets `ec` when the
+// connection cannot tell its own address (it is gone).
+ConnectionEnds connection_ends(const Connection& connection, std::error_code& ec);
 
 // The same for a datagram peer (UDP, or Unix with -U -u): proto "udp" or "unix".
 ConnectionEnds datagram_ends(const DatagramSocket::endpoint_type& remote, const DatagramSocket::endpoint_type& local);
@@ -95,16 +100,17 @@ PipedChild start_piped_child(const asio::any_io_executor& executor, const Connec
 asio::awaitable<bool> run_command(int connection, const ConnectionEnds& ends, const ChildCommand& command,
                                   const std::string& label);
 
-// run_command() for a stream socket (TCP or Unix), which is left closed. Fails (one line) if the client has
-// already gone, since its address is then unknown. With command.crlf() (-C) or a `tap` (-o, -x,
-// --stats) the program gets pipes instead, and sockcat relays them with the socket (LF to CRLF
-// on the way out under -C; every byte shown to the tap) until the program has exited.
-asio::awaitable<bool> hand_to_command(StreamSocket& socket, const ChildCommand& command,
+// run_command() for `connection`, which is left closed (or released to the child). Fails (one
+// line) if the connection cannot tell its own address. With command.crlf() (-C), a `tap` (-o,
+// -x, --stats) or a connection without a descriptor to release, the program gets pipes
+// instead, and sockcat relays them with the connection (LF to CRLF on the way out under -C;
+// every byte shown to the tap) until the program has exited.
+asio::awaitable<bool> hand_to_command(Connection& connection, const ChildCommand& command,
                                       const std::string& label, RelayTap* tap = nullptr);
 
 // listen -k with -e/-c: hands every client that `limits` admits to its own child, until the
-// acceptor is closed. -m counts running children; a child that cannot be started costs only
+// listener is closed. -m counts running children; a child that cannot be started costs only
 // its client.
-asio::awaitable<void> serve_commands(StreamAcceptor& acceptor, const ChildCommand& command, ServerLimits limits);
+asio::awaitable<void> serve_commands(Listener& listener, const ChildCommand& command, ServerLimits limits);
 
 }  // namespace sockcat

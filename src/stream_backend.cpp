@@ -13,7 +13,6 @@
 #include "file_server.hpp"
 #include "framed_client.hpp"
 #include "framed_server.hpp"
-#include "legacy_socket_server.hpp"
 #include "parse.hpp"
 #include "progress.hpp"
 #include "relay.hpp"
@@ -149,7 +148,7 @@ asio::awaitable<int> serve_replies_mode(ServerContext& server) {
 
 // -e/-c with -k: one child per client.
 asio::awaitable<int> serve_commands_mode(ServerContext& server) {
-  co_await serve_commands(acceptor_of(server.listener), *server.command, server.limits);
+  co_await serve_commands(server.listener, *server.command, server.limits);
   co_return exit_ok;
 }
 
@@ -165,7 +164,7 @@ asio::awaitable<int> serve_one_client(ServerContext& server) {
   diag::info(1, "connection from " + client->peer());
   std::unique_ptr<RelayTap> tap = client_tap(server.limits.tap, client->peer());
   if (command) {
-    bool ran = co_await hand_to_command(socket_of(*client), *command, "connection from " + client->peer(), tap.get());
+    bool ran = co_await hand_to_command(*client, *command, "connection from " + client->peer(), tap.get());
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
   co_return co_await relay_with_stdio(*client, server.options, tap.get());
@@ -234,7 +233,7 @@ namespace {
 asio::awaitable<int> serve_connection(Connection& connection, const Options& options,
                                       const std::optional<ChildCommand>& command, RelayTap* tap) {
   if (command) {
-    bool ran = co_await hand_to_command(socket_of(connection), *command, "connection to " + connection.peer(), tap);
+    bool ran = co_await hand_to_command(connection, *command, "connection to " + connection.peer(), tap);
     co_return ran && !(tap && tap->failed()) ? exit_ok : exit_failure;  // a failed log write is exit 1
   }
   if (options.framing->whole_messages)

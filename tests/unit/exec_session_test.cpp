@@ -35,6 +35,15 @@ DatagramSocket::endpoint_type loopback(unsigned short port) {
   return DatagramSocket::endpoint_type(&address, sizeof address);
 }
 
+// A generic stream endpoint for [::1]:`port`.
+StreamEndpoint ipv6_loopback(unsigned short port) {
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_port = htons(port);
+  address.sin6_addr = in6addr_loopback;
+  return StreamEndpoint(&address, sizeof address);
+}
+
 }  // namespace
 
 TEST_CASE("exec: the child is told its ends under SOCKCAT_* and NCAT_* names, once each") {
@@ -54,9 +63,7 @@ TEST_CASE("exec: the child is told its ends under SOCKCAT_* and NCAT_* names, on
 }
 
 TEST_CASE("exec: NCAT_PROTO is TCP for a stream, as ncat says it") {
-  asio::ip::tcp::endpoint remote(asio::ip::make_address("::1"), 5000);
-  asio::ip::tcp::endpoint local(asio::ip::make_address("::1"), 80);
-  std::vector<std::string> environment = child_environment(tcp_connection_ends(remote, local));
+  std::vector<std::string> environment = child_environment(connection_ends(ipv6_loopback(5000), ipv6_loopback(80)));
   CHECK(lookup(environment, "SOCKCAT_PROTO").first == "tcp");
   CHECK(lookup(environment, "NCAT_PROTO").first == "TCP");
   CHECK(lookup(environment, "NCAT_REMOTE_ADDR").first == "::1");

@@ -76,6 +76,20 @@ TEST_CASE("exec over the fake: the program's exit ends the connection although t
   CHECK(received == "hello");
 }
 
+TEST_CASE("exec -C over the fake: the program's LF goes out as CRLF through the pipes") {
+  ignore_sigpipe();
+  asio::io_context ctx;
+  auto [connection, peer] = hidden_pair(ctx.get_executor());
+  ChildCommand command({"printf", "a\\nb\\n"}, true);
+  std::optional<bool> ran;
+  spawn_into(ctx, hand_to_command(*connection, command, "connection from fake"), &ran);
+  Caller caller(std::move(peer), "");
+  caller.start(ctx);
+  REQUIRE(run_until(ctx, [&] { return ran.has_value() && caller.ended.has_value(); }));
+  CHECK(*ran);
+  CHECK(caller.received == "a\r\nb\r\n");
+}
+
 TEST_CASE("exec -k over the fake: every client gets its own program at once") {
   ignore_sigpipe();
   asio::io_context ctx;
