@@ -43,6 +43,10 @@ struct Caller {
   }
 };
 
+// The -v label of the connections here: a named string, since hand_to_command keeps a
+// reference to it while it runs (a temporary would die before the spawned coroutine starts).
+const std::string fake_label = "connection from fake";
+
 }  // namespace
 
 TEST_CASE("exec over the fake: the program is fed through pipes, both ways, to both EOFs") {
@@ -51,7 +55,7 @@ TEST_CASE("exec over the fake: the program is fed through pipes, both ways, to b
   auto [connection, peer] = hidden_pair(ctx.get_executor());
   ChildCommand command({"tr", "a-z", "A-Z"});
   std::optional<bool> ran;
-  spawn_into(ctx, hand_to_command(*connection, command, "connection from fake"), &ran);
+  spawn_into(ctx, hand_to_command(*connection, command, fake_label), &ran);
   Caller caller(std::move(peer), random_bytes(2 * 1024 * 1024, 41) + "the end\n");
   caller.start(ctx);
   REQUIRE(run_until(ctx, [&] { return ran.has_value() && caller.ended.has_value(); }));
@@ -66,7 +70,7 @@ TEST_CASE("exec over the fake: the program's exit ends the connection although t
   auto [connection, peer] = hidden_pair(ctx.get_executor());
   ChildCommand command({"head", "-c", "5"});
   std::optional<bool> ran;
-  spawn_into(ctx, hand_to_command(*connection, command, "connection from fake"), &ran);
+  spawn_into(ctx, hand_to_command(*connection, command, fake_label), &ran);
   asio::write(peer, asio::buffer(std::string("hello, and more")));  // no EOF from the client
   std::string received;
   std::optional<std::error_code> ended;
@@ -82,7 +86,7 @@ TEST_CASE("exec -C over the fake: the program's LF goes out as CRLF through the 
   auto [connection, peer] = hidden_pair(ctx.get_executor());
   ChildCommand command({"printf", "a\\nb\\n"}, true);
   std::optional<bool> ran;
-  spawn_into(ctx, hand_to_command(*connection, command, "connection from fake"), &ran);
+  spawn_into(ctx, hand_to_command(*connection, command, fake_label), &ran);
   Caller caller(std::move(peer), "");
   caller.start(ctx);
   REQUIRE(run_until(ctx, [&] { return ran.has_value() && caller.ended.has_value(); }));
