@@ -54,8 +54,7 @@ struct DatagramWriter {
 // source address cannot be resolved, or the source cannot be bound (see bind_source).
 std::error_code connect_udp(DatagramSocket& socket, const Options& options) {
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
-  std::vector<asio::ip::address> sources;
-  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::vector<asio::ip::address> sources = source_addresses(options);
   std::uint16_t port = options.port.number;
 
   std::error_code failure = asio::error::host_not_found;

@@ -9,6 +9,11 @@
 
 namespace sockcat {
 
+std::vector<asio::ip::address> source_addresses(const Options& options) {
+  if (options.source_address.empty()) return {};
+  return resolve_host(options.source_address, options.family, true);
+}
+
 std::optional<std::pair<asio::ip::address, std::uint16_t>> source_for(const Options& options,
                                                                       const asio::ip::address& target,
                                                                       const std::vector<asio::ip::address>& sources) {

@@ -16,6 +16,10 @@
 
 namespace sockcat {
 
+// The addresses -s names, resolved (fit to bind; of -4/-6's family): empty without -s.
+// Throws std::system_error naming the address when it does not resolve.
+std::vector<asio::ip::address> source_addresses(const Options& options);
+
 // The local address and port to send from toward `target`, if -s or --source-port asks
 // (`sources` are -s's resolved addresses; the port is 0 without --source-port). Throws
 // std::system_error when -s has no address of target's family.

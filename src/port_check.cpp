@@ -135,8 +135,7 @@ std::string describe_probe(const std::string& host, std::uint16_t port, bool udp
 asio::awaitable<int> check_ports(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   const std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
-  std::vector<asio::ip::address> sources;
-  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::vector<asio::ip::address> sources = source_addresses(options);
   const std::vector<std::uint16_t>& ports = options.port_list;
   std::size_t next = 0;
   std::size_t answered = 0;  // open, or open|filtered

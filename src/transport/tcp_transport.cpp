@@ -29,8 +29,7 @@ std::unique_ptr<Listener> listen_tcp(const asio::any_io_executor& executor, cons
 asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
   std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
-  std::vector<asio::ip::address> sources;
-  if (!options.source_address.empty()) sources = resolve_host(options.source_address, options.family, true);
+  std::vector<asio::ip::address> sources = source_addresses(options);
   std::uint16_t port = options.port.number;
   tcp::socket socket(executor);
   std::error_code failure;
