@@ -21,53 +21,23 @@
 #include <sys/ioctl.h>
 #include <vector>
 
+#include "in_process.hpp"
 #include "relay.hpp"
 #include "transport/socket_connection.hpp"
 
 using namespace sockcat;
+using sockcat::in_process::hang_limit;
+using sockcat::in_process::ignore_sigpipe;
+using sockcat::in_process::mismatch;
+using sockcat::in_process::random_bytes;
+using sockcat::in_process::read_now;
+using sockcat::in_process::rethrow;
+using sockcat::in_process::settle;
+using sockcat::in_process::unread_bytes;
 using local_socket = asio::local::stream_protocol::socket;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto with_error = asio::experimental::as_tuple(asio::use_awaitable);
-
-// Upper bound on how long any one test may run; reaching it means the relay hung.
-constexpr auto hang_limit = 20s;
-
-void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
-
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-  std::mt19937 random(seed);
-  std::string data(size, '\0');
-  for (std::size_t i = 0; i < size; i += 4) {
-    std::uint32_t word = random();
-    for (std::size_t j = 0; j < 4 && i + j < size; ++j) data[i + j] = static_cast<char>(word >> (8 * j));
-  }
-  return data;
-}
-
-// "" when `got` equals `want`; otherwise a short description (never the megabytes themselves).
-std::string mismatch(const std::string& got, const std::string& want) {
-  if (got == want) return "";
-  std::size_t at = 0;
-  while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
-  return "got " + std::to_string(got.size()) + " bytes, want " + std::to_string(want.size()) +
-         "; first difference at offset " + std::to_string(at);
-}
-
-// Completion handler for test-side coroutines: an exception fails the test from ctx.run.
-void rethrow(std::exception_ptr e) {
-  if (e) std::rethrow_exception(e);
-}
-
-// Runs every handler that is ready, until none is (the io_context may run out of work).
-void settle(asio::io_context& ctx) {
-  for (;;) {
-    ctx.restart();
-    if (ctx.poll() == 0) return;
-  }
-}
 
 // Reads `socket` until EOF into `*out`; `then` runs after EOF.
 template <typename Socket>
@@ -97,32 +67,14 @@ asio::awaitable<void> write_all(Socket& socket, const std::string& data, std::si
   if (then) then();
 }
 
-// Reads what is available on a socket right now without blocking. `ec` tells why nothing
-// came back: would_block when no data is there yet, eof at the end of the stream.
-template <typename Socket>
-std::string read_now(Socket& socket, std::error_code& ec) {
-  socket.non_blocking(true);
-  std::string chunk(64 * 1024, '\0');
-  std::size_t n = socket.read_some(asio::buffer(chunk), ec);
-  socket.non_blocking(false);
-  return chunk.substr(0, n);
-}
-
-// Three socket pairs: the relay's connection (other end: `peer`), its source (fed through
-// `feed`) and its sink (read through `drain`).
 // `socket`, connected, as the relay's Connection.
 template <typename Socket>
 std::unique_ptr<SocketConnection> as_connection(Socket&& socket) {
   return std::make_unique<SocketConnection>(StreamSocket(std::move(socket)), StreamEndpoint(), "peer");
 }
 
-// The bytes queued for reading on descriptor `fd`.
-std::size_t unread_bytes(int fd) {
-  int n = 0;
-  REQUIRE(::ioctl(fd, FIONREAD, &n) == 0);
-  return static_cast<std::size_t>(n);
-}
-
+// Three socket pairs: the relay's connection (other end: `peer`), its source (fed through
+// `feed`) and its sink (read through `drain`).
 struct LocalRig {
   asio::io_context ctx;
   local_socket peer{ctx};
