@@ -13,6 +13,7 @@
 #include "fake_transport.hpp"
 #include "in_process.hpp"
 #include "relay.hpp"
+#include "relay_rig.hpp"
 
 using namespace sockcat;
 using namespace sockcat::fake;
@@ -20,39 +21,12 @@ using namespace sockcat::in_process;
 
 namespace {
 
-// The relay over a HiddenConnection (other end: `peer`), its source fed through `feed` and
-// its sink read through `drain`.
-struct HiddenRig {
-  asio::io_context ctx;
-  std::unique_ptr<HiddenConnection> connection;
-  LocalSocket peer{ctx};
-  LocalSocket source{ctx}, feed{ctx};
-  LocalSocket sink{ctx}, drain{ctx};
-  std::optional<RelayResult> result;
+// A relay bench whose connection hides its descriptor.
+struct HiddenRig : RelayRig<HiddenConnection> {
+  HiddenRig() : RelayRig([](const asio::any_io_executor& executor) { return hidden_pair(executor); }) {}
 
-  HiddenRig() {
-    ignore_sigpipe();
-    std::tie(connection, peer) = hidden_pair(ctx.get_executor());
-    asio::local::connect_pair(source, feed);
-    asio::local::connect_pair(sink, drain);
-  }
-
-  // Starts the relay; at its end the result is stored and the sink closed (stdout's end).
-  void start(PeerEofPolicy on_peer_eof) {
-    asio::co_spawn(ctx, relay(*connection, source, sink, RelayOptions{true, on_peer_eof, {}}),
-                   [this](std::exception_ptr e, RelayResult r) {
-                     rethrow(e);
-                     result = r;
-                     std::error_code ignored;
-                     sink.close(ignored);
-                   });
-  }
-
-  // Runs until the relay has ended and every test-side coroutine is done (bounded).
-  void run_to_end() {
-    ctx.restart();
-    ctx.run_for(hang_limit);
-  }
+  // start() with half-close and the peer's EOF policy `on_peer_eof`.
+  void start(PeerEofPolicy on_peer_eof) { RelayRig::start(true, on_peer_eof); }
 };
 
 }  // namespace

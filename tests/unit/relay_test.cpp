@@ -23,10 +23,12 @@
 
 #include "in_process.hpp"
 #include "relay.hpp"
+#include "relay_rig.hpp"
 #include "transport/socket_connection.hpp"
 
 using namespace sockcat;
 using sockcat::in_process::hang_limit;
+using sockcat::in_process::RelayRig;
 using sockcat::in_process::ignore_sigpipe;
 using sockcat::in_process::mismatch;
 using sockcat::in_process::random_bytes;
@@ -73,44 +75,14 @@ std::unique_ptr<SocketConnection> as_connection(Socket&& socket) {
   return std::make_unique<SocketConnection>(StreamSocket(std::move(socket)), StreamEndpoint(), "peer");
 }
 
-// Three socket pairs: the relay's connection (other end: `peer`), its source (fed through
-// `feed`) and its sink (read through `drain`).
-struct LocalRig {
-  asio::io_context ctx;
-  local_socket peer{ctx};
-  std::unique_ptr<SocketConnection> connection;
-  local_socket source{ctx}, feed{ctx};
-  local_socket sink{ctx}, drain{ctx};
-  std::optional<RelayResult> result;
-
-  LocalRig() {
-    ignore_sigpipe();
-    local_socket ours(ctx);
-    asio::local::connect_pair(ours, peer);
-    connection = as_connection(std::move(ours));
-    asio::local::connect_pair(source, feed);
-    asio::local::connect_pair(sink, drain);
-  }
-
-  // Starts the relay; when it ends, its result is stored and the sink closed so that the
-  // test's reader of `drain` sees EOF after the last relayed byte.
-  void start(bool half_close, PeerEofPolicy on_peer_eof) { start(RelayOptions{half_close, on_peer_eof, {}}); }
-
-  void start(RelayOptions options) {
-    asio::co_spawn(ctx, relay(*connection, source, sink, options),
-                   [this](std::exception_ptr e, RelayResult r) {
-                     rethrow(e);
-                     result = r;
-                     std::error_code ignored;
-                     sink.close(ignored);
-                   });
-  }
-
-  // Runs until all work is done (or the hang limit passes, which the caller's checks catch).
-  void run_to_end() {
-    ctx.restart();
-    ctx.run_for(hang_limit);
-  }
+// A relay bench whose connection is a SocketConnection over a socket pair.
+struct LocalRig : RelayRig<SocketConnection> {
+  LocalRig()
+      : RelayRig([](const asio::any_io_executor& executor) {
+          local_socket ours(executor), theirs(executor);
+          asio::local::connect_pair(ours, theirs);
+          return std::pair{as_connection(std::move(ours)), std::move(theirs)};
+        }) {}
 };
 
 }  // namespace
