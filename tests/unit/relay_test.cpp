@@ -36,6 +36,7 @@ using sockcat::in_process::read_now;
 using sockcat::in_process::rethrow;
 using sockcat::in_process::settle;
 using sockcat::in_process::unread_bytes;
+using sockcat::in_process::write_pieces;
 using local_socket = asio::local::stream_protocol::socket;
 using namespace std::chrono_literals;
 
@@ -50,21 +51,6 @@ asio::awaitable<void> read_to_eof(Socket& socket, std::string* out, std::functio
     out->append(chunk.data(), n);
     if (ec == asio::error::eof) break;
     if (ec) throw std::system_error(ec, "test reader");
-  }
-  if (then) then();
-}
-
-// Writes `data` to `socket` in pieces of at most `piece` bytes, counting into `*written`.
-template <typename Socket>
-asio::awaitable<void> write_all(Socket& socket, const std::string& data, std::size_t piece,
-                                std::size_t* written, std::function<void()> then = {}) {
-  std::size_t at = 0;
-  while (at < data.size()) {
-    std::size_t size = std::min(piece, data.size() - at);
-    auto [ec, n] = co_await socket.async_write_some(asio::buffer(data.data() + at, size), with_error);
-    if (ec) throw std::system_error(ec, "test writer");
-    at += n;
-    if (written) *written += n;
   }
   if (then) then();
 }
@@ -103,9 +89,9 @@ TEST_CASE("relay: megabytes both ways at once arrive complete and in order") {
   };
 
   rig.start(true, policy);
-  asio::co_spawn(rig.ctx, write_all(rig.feed, up, 100'000, &fed, [&] { rig.feed.close(); }), rethrow);
+  asio::co_spawn(rig.ctx, write_pieces(rig.feed, up, 100'000, &fed, [&] { rig.feed.close(); }), rethrow);
   asio::co_spawn(rig.ctx, read_to_eof(rig.peer, &at_peer, peer_finished), rethrow);
-  asio::co_spawn(rig.ctx, write_all(rig.peer, down, 77'777, &sent_by_peer, peer_finished), rethrow);
+  asio::co_spawn(rig.ctx, write_pieces(rig.peer, down, 77'777, &sent_by_peer, peer_finished), rethrow);
   asio::co_spawn(rig.ctx, read_to_eof(rig.drain, &at_sink), rethrow);
   rig.run_to_end();
 
@@ -142,7 +128,7 @@ TEST_CASE("relay: source EOF half-closes the connection; the other way keeps flo
   const std::string late = random_bytes(1024 * 1024, 3);
   std::string at_sink;
   bool peer_wrote_all = false;
-  asio::co_spawn(rig.ctx, write_all(rig.peer, late, 50'000, nullptr, [&] { peer_wrote_all = true; }), rethrow);
+  asio::co_spawn(rig.ctx, write_pieces(rig.peer, late, 50'000, nullptr, [&] { peer_wrote_all = true; }), rethrow);
   asio::co_spawn(rig.ctx, read_to_eof(rig.drain, &at_sink), rethrow);
   settle(rig.ctx);
   CHECK(peer_wrote_all);
@@ -243,7 +229,7 @@ TEST_CASE("relay: under stop_sending the peer closing first ends the relay with 
 
   const std::string last_words = random_bytes(2 * 1024 * 1024, 4);
   std::string at_sink;
-  asio::co_spawn(rig.ctx, write_all(rig.peer, last_words, 60'000, nullptr, [&] { rig.peer.close(); }), rethrow);
+  asio::co_spawn(rig.ctx, write_pieces(rig.peer, last_words, 60'000, nullptr, [&] { rig.peer.close(); }), rethrow);
   asio::co_spawn(rig.ctx, read_to_eof(rig.drain, &at_sink), rethrow);
   rig.run_to_end();
 
@@ -273,7 +259,7 @@ TEST_CASE("relay: under keep_sending a peer's half-close still gets the rest of 
   // Much more than one relay buffer follows the peer's EOF, and all of it arrives.
   const std::string response = random_bytes(3 * 1024 * 1024 + 1, 6);
   std::string at_peer;
-  asio::co_spawn(rig.ctx, write_all(rig.feed, response, 100'000, nullptr, [&] { rig.feed.close(); }), rethrow);
+  asio::co_spawn(rig.ctx, write_pieces(rig.feed, response, 100'000, nullptr, [&] { rig.feed.close(); }), rethrow);
   asio::co_spawn(rig.ctx, read_to_eof(rig.peer, &at_peer), rethrow);
   rig.run_to_end();
   REQUIRE(rig.result.has_value());
@@ -356,7 +342,7 @@ TEST_CASE("relay: a sink that is not read stops the relay reading the connection
   std::size_t accepted_from_peer = 0;
   rig.feed.close();  // only the connection -> sink direction matters here
   rig.start(true, PeerEofPolicy::keep_sending);
-  asio::co_spawn(rig.ctx, write_all(rig.peer, flood, 256 * 1024, &accepted_from_peer, [&] { rig.peer.close(); }),
+  asio::co_spawn(rig.ctx, write_pieces(rig.peer, flood, 256 * 1024, &accepted_from_peer, [&] { rig.peer.close(); }),
                  rethrow);
   settle(rig.ctx);  // nothing reads the sink: everything stalls
 
