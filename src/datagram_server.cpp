@@ -139,88 +139,146 @@ struct DatagramToWriter {
 // nowhere); stdin goes, one datagram per read (-C: converted), to whoever sent the latest
 // datagram (stdin is read only once someone has sent, and never with --recv-only). Runs until
 // a signal or stdout fails, or -q past stdin's end (--send-only: at stdin's end). `taps` (null
-// unless logging) see every datagram each way.
-asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& options, SenderGate& gate,
-                                     SenderTaps* taps) {
-  auto executor = co_await asio::this_coro::executor;
-  const std::optional<std::chrono::milliseconds> quit_after =
-      options.send_only ? std::chrono::milliseconds(0) : options.quit_after;
-  asio::posix::stream_descriptor in(executor);
-  if (!options.recv_only) in = open_stdio(executor, STDIN_FILENO);
-  asio::posix::stream_descriptor out = options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO);
-  auto in_buffer = std::make_unique<std::array<char, datagram_receive_size>>();
-  const std::size_t read_size = stdin_read_size(options.crlf);
-  std::optional<SendShaper> shaper;
-  if (options.crlf) shaper.emplace(executor, true, std::chrono::milliseconds(0), read_size);
-  DatagramSocket::endpoint_type latest_peer;
-  bool have_peer = false;
-  asio::steady_timer peer_known(executor, asio::steady_timer::time_point::max());
-  int status = exit_ok;
+// unless logging) see every datagram each way. Opens stdin and stdout when constructed.
+class DatagramRelay {
+ public:
+  DatagramRelay(const asio::any_io_executor& executor, DatagramSocket& socket, const Options& options,
+                SenderGate& gate, SenderTaps* taps)
+      : executor_(executor),
+        socket_(socket),
+        gate_(gate),
+        taps_(taps),
+        quit_after_(options.send_only ? std::chrono::milliseconds(0) : options.quit_after),
+        in_(options.recv_only ? asio::posix::stream_descriptor(executor) : open_stdio(executor, STDIN_FILENO)),
+        out_(options.send_only ? open_null_sink(executor) : open_stdio(executor, STDOUT_FILENO)),
+        read_size_(stdin_read_size(options.crlf)) {
+    if (options.crlf) shaper_.emplace(executor, true, std::chrono::milliseconds(0), read_size_);
+  }
 
-  auto receive = [&]() -> asio::awaitable<void> {
+  // Relays both ways until the run ends (see the class); returns the exit status.
+  asio::awaitable<int> run() {
+    co_await (receive_to_stdout() && send_stdin_to_latest_sender());
+    co_return status_;
+  }
+
+ private:
+  // Writes every admitted datagram to stdout, remembering its sender, until the socket is
+  // cancelled or stdout fails (status_ then says how); then stops the other direction too.
+  asio::awaitable<void> receive_to_stdout() {
     auto batch = std::make_unique<DatagramBatch>();
     std::vector<asio::const_buffer> payloads;
     for (;;) {
-      auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, with_error);
+      auto [wait_error] = co_await socket_.async_wait(udp::socket::wait_read, with_error);
       if (wait_error == asio::error::operation_aborted) break;
-      std::error_code ec;
-      std::size_t count = batch->receive(socket.native_handle(), ec);
-      if (ec) {
-        if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
-        continue;
-      }
-      count = gate.filter(*batch, count);
+      std::size_t count = receive_admitted(*batch);
       if (count == 0) continue;
-      if (taps) taps->show(*batch, 0, count, Direction::received);
-      payloads.clear();
-      for (std::size_t i = 0; i < count; ++i) {
-        DatagramSocket::endpoint_type sender = sender_of(*batch, i);
-        if (!have_peer || sender != latest_peer) diag::info(1, "datagrams from " + format_endpoint(sender));
-        latest_peer = sender;
-        if (!have_peer) peer_known.cancel();
-        have_peer = true;
-        std::span<char> payload = batch->payload(i);
-        payloads.emplace_back(payload.data(), payload.size());
-      }
-      auto [write_error, written] = co_await asio::async_write(out, payloads, with_error);
+      if (taps_) taps_->show(*batch, 0, count, Direction::received);
+      remember_senders(*batch, count, payloads);
+      auto [write_error, written] = co_await asio::async_write(out_, payloads, with_error);
       if (write_error) {
-        status = stdout_status(write_error);
+        status_ = stdout_status(write_error);
         break;
       }
     }
     std::error_code ignored;
-    in.cancel(ignored);
-    peer_known.cancel();
-    socket.cancel(ignored);
-  };
-  auto send = [&]() -> asio::awaitable<void> {
-    co_await peer_known.async_wait(with_error);  // nobody to send to until someone writes
-    while (have_peer && in.is_open()) {
-      auto [ec, n] = co_await in.async_read_some(asio::buffer(in_buffer->data(), read_size), with_error);
-      if (ec) break;
-      RelayTap* tap = taps ? &taps->of(latest_peer.data(), latest_peer.size()) : nullptr;
-      std::error_code send_error;
-      if (shaper) {  // shows the tap what went out, converted
-        DatagramToWriter writer{socket, latest_peer};
-        std::tie(send_error, std::ignore) = co_await shaper->write(writer, std::span<const char>(in_buffer->data(), n), tap);
-      } else {
-        std::size_t sent = 0;
-        std::tie(send_error, sent) =
-            co_await socket.async_send_to(asio::buffer(in_buffer->data(), n), latest_peer, with_error);
-        if (tap && !send_error) tap->crossed(Direction::sent, std::span<const char>(in_buffer->data(), sent));
-      }
-      if (send_error == asio::error::operation_aborted) break;
-      if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer) + ": " + send_error.message());
+    in_.cancel(ignored);
+    peer_known_.cancel();
+    socket_.cancel(ignored);
+  }
+
+  // Receives a batch waiting on the socket; returns how many of its datagrams the gate admits
+  // (0 when the receive failed: reported under -v unless it would have blocked).
+  std::size_t receive_admitted(DatagramBatch& batch) {
+    std::error_code ec;
+    std::size_t count = batch.receive(socket_.native_handle(), ec);
+    if (ec) {
+      if (ec != asio::error::would_block && ec != asio::error::try_again) diag::info(1, "receive: " + ec.message());
+      return 0;
     }
-    if (!quit_after || !have_peer) co_return;
-    // -q: stdin is over; stop receiving that long after.
-    asio::steady_timer quit(executor, *quit_after);
+    return gate_.filter(batch, count);
+  }
+
+  // Makes the sender of the last of the first `count` datagrams of `batch` the latest peer
+  // (-v notes each change of sender; the first one wakes the sending side) and sets `payloads`
+  // to those datagrams' payloads.
+  void remember_senders(DatagramBatch& batch, std::size_t count, std::vector<asio::const_buffer>& payloads) {
+    payloads.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+      DatagramSocket::endpoint_type sender = sender_of(batch, i);
+      if (!have_peer_ || sender != latest_peer_) diag::info(1, "datagrams from " + format_endpoint(sender));
+      latest_peer_ = sender;
+      if (!have_peer_) peer_known_.cancel();
+      have_peer_ = true;
+      std::span<const char> payload = batch.payload(i);
+      payloads.emplace_back(payload.data(), payload.size());
+    }
+  }
+
+  // Once someone has sent, sends each read of stdin as one datagram to the latest sender (a
+  // failed send is reported under -v and costs only that datagram) until stdin ends or is
+  // cancelled; then waits out -q (see stop_receiving_after_quit_time).
+  asio::awaitable<void> send_stdin_to_latest_sender() {
+    co_await peer_known_.async_wait(with_error);  // nobody to send to until someone writes
+    while (have_peer_ && in_.is_open()) {
+      auto [ec, n] = co_await in_.async_read_some(asio::buffer(in_buffer_->data(), read_size_), with_error);
+      if (ec) break;
+      std::error_code send_error = co_await send_to_latest_sender(std::span<const char>(in_buffer_->data(), n));
+      if (send_error == asio::error::operation_aborted) break;
+      if (send_error) diag::info(1, "send to " + format_endpoint(latest_peer_) + ": " + send_error.message());
+    }
+    co_await stop_receiving_after_quit_time();
+  }
+
+  // Sends `chunk` as one datagram to the latest sender (-C: converted by the shaper), showing
+  // that sender's tap what went out; returns the send's error.
+  asio::awaitable<std::error_code> send_to_latest_sender(std::span<const char> chunk) {
+    RelayTap* tap = taps_ ? &taps_->of(latest_peer_.data(), latest_peer_.size()) : nullptr;
+    std::error_code send_error;
+    if (shaper_) {  // shows the tap what went out, converted
+      DatagramToWriter writer{socket_, latest_peer_};
+      std::tie(send_error, std::ignore) = co_await shaper_->write(writer, chunk, tap);
+      co_return send_error;
+    }
+    std::size_t sent = 0;
+    std::tie(send_error, sent) =
+        co_await socket_.async_send_to(asio::buffer(chunk.data(), chunk.size()), latest_peer_, with_error);
+    if (tap && !send_error) tap->crossed(Direction::sent, chunk.first(sent));
+    co_return send_error;
+  }
+
+  // -q (--send-only: at once): stdin is over; stops receiving that long after. Nothing when
+  // there is no -q or nobody ever sent.
+  asio::awaitable<void> stop_receiving_after_quit_time() {
+    if (!quit_after_ || !have_peer_) co_return;
+    asio::steady_timer quit(executor_, *quit_after_);
     auto [ec] = co_await quit.async_wait(with_error);
     std::error_code ignored;
-    if (!ec) socket.cancel(ignored);
-  };
-  co_await (receive() && send());
-  co_return status;
+    if (!ec) socket_.cancel(ignored);
+  }
+
+  asio::any_io_executor executor_;
+  DatagramSocket& socket_;
+  SenderGate& gate_;
+  SenderTaps* taps_;
+  const std::optional<std::chrono::milliseconds> quit_after_;
+  asio::posix::stream_descriptor in_;   // closed under --recv-only
+  asio::posix::stream_descriptor out_;  // a null sink under --send-only
+  std::unique_ptr<std::array<char, datagram_receive_size>> in_buffer_ =
+      std::make_unique<std::array<char, datagram_receive_size>>();
+  const std::size_t read_size_;
+  std::optional<SendShaper> shaper_;  // -C only
+  DatagramSocket::endpoint_type latest_peer_;
+  bool have_peer_ = false;
+  asio::steady_timer peer_known_{executor_, asio::steady_timer::time_point::max()};  // cancelled at the first sender
+  int status_ = exit_ok;
+};
+
+// listen -u with no replying transform: see DatagramRelay.
+asio::awaitable<int> relay_datagrams(DatagramSocket& socket, const Options& options, SenderGate& gate,
+                                     SenderTaps* taps) {
+  auto executor = co_await asio::this_coro::executor;
+  DatagramRelay relay(executor, socket, options, gate, taps);
+  co_return co_await relay.run();
 }
 
 // listen -u -e/-c: a program per sender (datagram_exec.hpp), within -k, -m, -i and the access lists.

@@ -36,6 +36,90 @@ enum class FinalPiece {
   is_truncated,  // the network: a message cut short is reported, not passed on
 };
 
+// Cuts the bytes of a source into messages (by `in`) and frames them for a sink (by `out`), a
+// read's worth at a time. Holds at most one incomplete message (up to `max_message` plus its
+// framing) and one read.
+class MessageCutter {
+ public:
+  MessageCutter(const Framing& in, const Framing& out, std::size_t max_message, FinalPiece final_piece)
+      : in_(in), out_(out), max_message_(max_message), final_piece_(final_piece),
+        limit_(max_message + in.overhead + 1 + read_size) {}
+
+  // Where the next read goes: room after the bytes held (grown as needed, within the limit).
+  std::span<char> read_space() {
+    if (pending_.size() < std::min(have_ + read_size, limit_))
+      pending_.resize(std::min(std::max(pending_.size() * 2, have_ + read_size), limit_));
+    return std::span<char>(pending_.data() + have_, pending_.size() - have_);
+  }
+
+  // Takes the `n` bytes just read into read_space(): frames every message now complete (at the
+  // source's `end`, also the last piece: see FinalPiece) into framed(), counting them in
+  // `result.messages`, words a framing problem in `result.problem`, and keeps the incomplete rest.
+  void cut(std::size_t n, bool end, MessagePump& result) {
+    have_ += n;
+    framed_.clear();
+    std::size_t at = frame_complete_messages(result);
+    if (end && at < have_ && result.problem.empty()) {
+      std::span<const char> rest(pending_.data() + at, have_ - at);
+      if (final_piece_ == FinalPiece::is_message && rest.back() == '\r') rest = rest.first(rest.size() - 1);
+      if (final_piece_ == FinalPiece::is_message) append(rest, result);
+      else result.problem = "truncated message at end of stream (" + diag::count_of(rest.size(), "byte") + ")";
+      at = have_;
+    }
+    std::copy(pending_.begin() + static_cast<std::ptrdiff_t>(at),
+              pending_.begin() + static_cast<std::ptrdiff_t>(have_), pending_.begin());
+    have_ -= at;
+    checked_ = have_;
+  }
+
+  // The messages of the last cut(), framed for the sink.
+  std::span<const char> framed() const { return framed_; }
+
+ private:
+  // Frames the complete messages at the start of the bytes held; returns how many bytes they took.
+  std::size_t frame_complete_messages(MessagePump& result) {
+    std::size_t at = 0;
+    for (;;) {
+      Decoded message = in_.decode(std::span<const char>(pending_.data() + at, have_ - at), max_message_,
+                                   at == 0 ? checked_ : 0);
+      if (message.status == DecodeStatus::too_large)
+        result.problem = "message over --max-message (" + diag::count_of(max_message_, "byte") + ")";
+      if (message.status != DecodeStatus::complete) return at;
+      append(std::span<const char>(pending_.data() + at + message.payload_begin, message.payload_size), result);
+      at += message.consumed;
+    }
+  }
+
+  // Adds `payload`, framed, to framed() and counts it.
+  void append(std::span<const char> payload, MessagePump& result) {
+    std::size_t at = framed_.size();
+    framed_.resize(at + payload.size() + out_.overhead);
+    framed_.resize(at + out_.encode(payload, framed_.data() + at));
+    ++result.messages;
+  }
+
+  const Framing& in_;
+  const Framing& out_;
+  const std::size_t max_message_;
+  const FinalPiece final_piece_;
+  const std::size_t limit_;   // the most pending_ grows to
+  std::vector<char> pending_;  // pending_[0, have_): bytes of messages not yet complete
+  std::size_t have_ = 0;
+  std::size_t checked_ = 0;    // pending_[0, checked_) is known to be an incomplete message
+  std::vector<char> framed_;   // the messages of one read, framed for the sink
+};
+
+// Writes all of `framed` to `to`; `tap` (if any) sees what was written when `wire` is sent, and
+// `stamp` (if any) is set to the time if bytes moved. Returns the write's error.
+template <typename Sink>
+asio::awaitable<std::error_code> write_messages(Sink& to, std::span<const char> framed, RelayTap* tap, Direction wire,
+                                                std::chrono::steady_clock::time_point* stamp) {
+  auto [write_error, written] = co_await write_all(to, framed);
+  if (tap && wire == Direction::sent) tap->crossed(wire, framed.first(written));
+  if (stamp && written > 0) *stamp = std::chrono::steady_clock::now();
+  co_return write_error;
+}
+
 // Copies the messages of `from` (cut by `in`) to `to` (framed by `out`), a read's worth of
 // messages per write, until `from` ends, either side fails, or a message breaks the rules.
 // Holds at most one incomplete message (up to `max_message` plus its framing) and one read.
@@ -50,55 +134,20 @@ asio::awaitable<MessagePump> pump_messages(Source& from, Sink& to, const Framing
     result.read_error = asio::error::eof;
     co_return result;
   }
-  const std::size_t limit = max_message + in.overhead + 1 + read_size;
-  std::vector<char> pending;  // pending[0, have): bytes of messages not yet complete
-  std::size_t have = 0;
-  std::size_t checked = 0;    // pending[0, checked) is known to be an incomplete message
-  std::vector<char> framed;   // the messages of one read, framed for the sink
-  auto append = [&](std::span<const char> payload) {
-    std::size_t at = framed.size();
-    framed.resize(at + payload.size() + out.overhead);
-    framed.resize(at + out.encode(payload, framed.data() + at));
-    ++result.messages;
-  };
+  MessageCutter cutter(in, out, max_message, final_piece);
   for (;;) {
-    if (pending.size() < std::min(have + read_size, limit))
-      pending.resize(std::min(std::max(pending.size() * 2, have + read_size), limit));
-    auto [read_error, n] = co_await read_some(from, std::span<char>(pending.data() + have, pending.size() - have));
-    if (tap && wire == Direction::received) tap->crossed(wire, std::span<const char>(pending.data() + have, n));
+    std::span<char> space = cutter.read_space();
+    auto [read_error, n] = co_await read_some(from, space);
+    if (tap && wire == Direction::received) tap->crossed(wire, std::span<const char>(space.data(), n));
     if (stamp && n > 0) *stamp = std::chrono::steady_clock::now();
-    have += n;
-    std::size_t at = 0;
-    framed.clear();
-    for (;;) {
-      Decoded message = in.decode(std::span<const char>(pending.data() + at, have - at), max_message,
-                                  at == 0 ? checked : 0);
-      if (message.status == DecodeStatus::too_large)
-        result.problem = "message over --max-message (" + diag::count_of(max_message, "byte") + ")";
-      if (message.status != DecodeStatus::complete) break;
-      append(std::span<const char>(pending.data() + at + message.payload_begin, message.payload_size));
-      at += message.consumed;
-    }
-    if (read_error == asio::error::eof && at < have && result.problem.empty()) {
-      std::span<const char> rest(pending.data() + at, have - at);
-      if (final_piece == FinalPiece::is_message && rest.back() == '\r') rest = rest.first(rest.size() - 1);
-      if (final_piece == FinalPiece::is_message) append(rest);
-      else result.problem = "truncated message at end of stream (" + diag::count_of(rest.size(), "byte") + ")";
-      at = have;
-    }
-    if (!framed.empty()) {
-      auto [write_error, written] = co_await write_all(to, std::span<const char>(framed));
-      if (tap && wire == Direction::sent) tap->crossed(wire, std::span<const char>(framed.data(), written));
-      if (stamp && written > 0) *stamp = std::chrono::steady_clock::now();
+    cutter.cut(n, read_error == asio::error::eof, result);
+    if (!cutter.framed().empty()) {
+      std::error_code write_error = co_await write_messages(to, cutter.framed(), tap, wire, stamp);
       if (write_error) {
         result.write_error = write_error;
         co_return result;
       }
     }
-    std::copy(pending.begin() + static_cast<std::ptrdiff_t>(at), pending.begin() + static_cast<std::ptrdiff_t>(have),
-              pending.begin());
-    have -= at;
-    checked = have;
     if (!result.problem.empty()) co_return result;
     if (read_error) {
       result.read_error = read_error;
