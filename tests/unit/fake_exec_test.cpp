@@ -20,13 +20,6 @@ using namespace sockcat::in_process;
 
 namespace {
 
-// `text` with ASCII a-z made A-Z (what `tr a-z A-Z` does).
-std::string ascii_upper(std::string text) {
-  for (char& c : text)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return text;
-}
-
 // A client that sends `data`, half-closes, and reads until the connection ends.
 struct Caller {
   Caller(LocalSocket s, std::string to_send) : socket(std::move(s)), data(std::move(to_send)) {}

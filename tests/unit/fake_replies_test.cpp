@@ -23,13 +23,6 @@ using namespace sockcat::in_process;
 
 namespace {
 
-// `text` with ASCII a-z made A-Z, computed here rather than by the transform under test.
-std::string ascii_upper(std::string text) {
-  for (char& c : text)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return text;
-}
-
 // One client of a test: what it sends (then half-closes) and what it read up to its EOF.
 struct Client {
   explicit Client(LocalSocket s, std::string to_send = {}) : socket(std::move(s)), sent(std::move(to_send)) {}

@@ -147,6 +147,14 @@ std::string read_now(Socket& socket, std::error_code& ec) {
   return chunk.substr(0, n);
 }
 
+// `text` with ASCII a-z made A-Z: what `tr a-z A-Z` and the upper transform should give,
+// computed here rather than by the code under test.
+inline std::string ascii_upper(std::string text) {
+  for (char& c : text)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return text;
+}
+
 // The bytes queued for reading on descriptor `fd`.
 inline std::size_t unread_bytes(int fd) {
   int n = 0;
