@@ -60,14 +60,4 @@ void make_non_blocking(End& end) {
 }
 inline void make_non_blocking(Connection&) {}
 
-// Ends `end`'s operations in progress with operation_aborted.
-template <AsioEnd End>
-void cancel_end(End& end) {
-  std::error_code ignored;
-  end.cancel(ignored);
-}
-inline void cancel_end(Connection& end) {
-  end.cancel();
-}
-
 }  // namespace sockcat
