@@ -17,9 +17,11 @@
 #include <system_error>
 #include <tuple>
 
+#include "copy_thread.hpp"
 #include "with_error.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "source_waits.hpp"
 #include "stream_ends.hpp"
 #include "zero_copy.hpp"
 
@@ -33,20 +35,8 @@ struct PumpResult {
   std::uint64_t bytes = 0;        // bytes written to the sink
   std::error_code read_error;     // asio::error::eof for a normal end of the source
   std::error_code write_error;    // set when the sink failed (e.g. broken_pipe)
-};
-
-// What a pump tells its relay about its waits for the source, so that the relay can tell an
-// idle source from a busy one. Two stores and an increment per wait (per read on the buffered
-// path): no clock, no system call.
-struct SourceWaits {
-  bool waiting = false;     // a wait for the source is under way
-  std::uint64_t begun = 0;  // waits begun so far: a new number is a new wait
-
-  void begin() {
-    waiting = true;
-    ++begun;
-  }
-  void end() { waiting = false; }
+  bool reset_at_eof = false;      // on a copy thread: the source's end was a reset (eof_was_reset),
+                                  // checked the moment it was read
 };
 
 // What watches or changes one direction of a relay. All null by default: nothing to pay.
@@ -56,6 +46,8 @@ struct PumpHooks {
   SendShaper* shaper = nullptr;           // -C / -d: changes and paces what is written
   SourceWaits* source_waits = nullptr;    // told when the pump starts and stops waiting for its source
   std::chrono::steady_clock::time_point* last_traffic = nullptr;  // -i: stamped whenever bytes move
+  CopyThread* thread = nullptr;  // a zero-copy path runs there with blocking calls; tap and
+                                 // last_traffic must then be null (the thread tells neither)
 
   // Whether the pump must see every byte, which rules out the zero-copy paths.
   bool must_see_bytes() const { return shaper || (tap && tap->sees_bytes()); }
@@ -102,11 +94,27 @@ asio::awaitable<PumpResult> pump_zero_copy(Source& from, Sink& to, ZeroCopy& cop
   co_return result;
 }
 
+// Copies `from` into `to` on `thread` with blocking calls, by `copier` (made with
+// Calls::blocking) or through a buffer if its path is buffered, until `from` ends, either side
+// fails, or the thread is stopped (CopyThread::stop, not `*stop`). Both ends are off the event
+// loop meanwhile (lend).
+template <typename Source, typename Sink>
+asio::awaitable<PumpResult> pump_on_thread(Source& from, Sink& to, ZeroCopy& copier, CopyThread& thread,
+                                           SourceWaits* source_waits) {
+  const int source_fd = lend(from);
+  const int sink_fd = lend(to);
+  CopyOutcome outcome = co_await thread.run(copier, source_fd, sink_fd, source_waits);
+  give_back(from, source_fd);
+  give_back(to, sink_fd);
+  co_return PumpResult{outcome.bytes, outcome.read_error, outcome.write_error, outcome.reset_at_eof};
+}
+
 // Copies `from` into `to` until `from` ends, either side fails, or `*stop` becomes true, by
 // the cheapest path their descriptors allow (see zero_copy.hpp), else through `buffer`:
 // everything read is written before the next read, so a stop drops nothing already read
 // unless the sink itself was cancelled. `hooks` see (or count) what is written, and with a
-// shaper change it; bytes then counts what was written after the change.
+// shaper change it; bytes then counts what was written after the change. With hooks.thread,
+// the copy runs on that thread (pump_on_thread), which its owner stops instead of `*stop`.
 template <typename Source, typename Sink>
 asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer, const bool* stop,
                                  PumpHooks hooks = {}) {
@@ -116,7 +124,8 @@ asio::awaitable<PumpResult> pump(Source& from, Sink& to, std::span<char> buffer,
     co_return result;
   }
   if (!hooks.must_see_bytes()) {
-    ZeroCopy copier(descriptor_of(from), descriptor_of(to));
+    ZeroCopy copier(descriptor_of(from), descriptor_of(to), hooks.thread ? Calls::blocking : Calls::non_blocking);
+    if (hooks.thread) co_return co_await pump_on_thread(from, to, copier, *hooks.thread, hooks.source_waits);
     if (copier.path() != CopyPath::buffered) co_return co_await pump_zero_copy(from, to, copier, stop, hooks);
   }
   while (!*stop) {

@@ -16,31 +16,17 @@
 #include <asio/this_coro.hpp>
 #include <cstdint>
 #include <memory>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <span>
 #include <system_error>
 #include <tuple>
 
 #include "pump.hpp"
+#include "socket_state.hpp"
 #include "two_way.hpp"
 #include "transport/connection.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
-
-// Tells whether an end of stream just read from socket `fd` was really a reset: Linux may
-// report a reset as EOF (then the socket is already closed, or still holds the error), and
-// only a FIN leaves a TCP connection in CLOSE_WAIT while we are still sending.
-inline bool eof_was_reset(int fd) {
-  int error = 0;
-  socklen_t length = sizeof error;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == ECONNRESET) return true;
-  tcp_info info{};
-  length = sizeof info;
-  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE;
-}
 
 // How a relay ended, one result per direction.
 struct RelayResult {
@@ -75,7 +61,18 @@ struct RelayOptions {
   SendShaper* shaper = nullptr;  // -C / -d on the sending direction
   std::chrono::milliseconds source_idle_limit = default_source_idle_limit;  // see until_source_idle
   std::optional<std::chrono::milliseconds> idle_timeout{};  // -i: end the relay once no byte moved for this long
+  bool copy_threads = false;  // may move each direction on a thread of its own (see copy_threads_fit)
 };
+
+// Whether a relay moves its directions on copy threads (copy_thread.hpp): allowed by
+// `options`, nothing that must see the bytes or the time (tap, shaper, -i), and a connection
+// with a kernel socket. Each direction then uses blocking calls on its own thread, zero-copy
+// where the descriptors allow it.
+template <typename Source, typename Sink>
+bool copy_threads_fit(const Connection& connection, Source&, Sink& sink, const RelayOptions& options) {
+  if (!options.copy_threads || options.tap || options.shaper || options.idle_timeout) return false;
+  return connection.descriptor() != -1 && descriptor_of(sink) != -1;
+}
 
 // Finishes once the pump that `waits` watches has been in one wait for its source for at least
 // `limit` (seen at ticks of a quarter of it, so by `limit` and a quarter at most); cancel it to
@@ -90,10 +87,10 @@ inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std:
     auto [ec] = co_await timer.async_wait(with_error);
     if (ec) co_return;  // cancelled: the caller has stopped waiting
     auto now = std::chrono::steady_clock::now();
-    if (!waits.waiting) {
+    if (!waits.waiting.load()) {
       watched.reset();
-    } else if (watched != waits.begun) {  // a new wait: it began after the last tick at the latest
-      watched = waits.begun;
+    } else if (watched != waits.begun.load()) {  // a new wait: it began after the last tick at the latest
+      watched = waits.begun.load();
       seen_since = now;
     } else if (now - seen_since >= limit) {
       co_return;
@@ -113,7 +110,8 @@ inline asio::awaitable<void> wait_for_idle_source(const SourceWaits& waits, std:
 // nothing is sent and the relay ends with the receiving direction.
 // With `idle_timeout`, one watchdog timer ends the relay (both directions cancelled, `idle`
 // set) once no byte has moved either way for that long; the pumps only stamp the time.
-// The join, the watchdog and the -q linger are TwoWay's (two_way.hpp).
+// The join, the watchdog and the -q linger are TwoWay's (two_way.hpp). When copy_threads_fit,
+// each direction moves on a CopyThread with blocking calls; the policies above stay here.
 template <typename Source, typename Sink>
 asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink& sink, RelayOptions options) {
   using namespace asio::experimental::awaitable_operators;
@@ -126,19 +124,26 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
   const bool watch_source = options.on_peer_eof == PeerEofPolicy::until_source_idle;
   SourceWaits source_waits;
   std::error_code ignored;
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  std::optional<CopyThread> up_thread, down_thread;
+  if (copy_threads_fit(connection, source, sink, options)) {
+    up_thread.emplace(executor);
+    down_thread.emplace(executor);
+  }
   // (Named, not a temporary in a statement with co_await: g++ 12 would destroy it twice.)
   TwoWayStops stops{[&] {
                       stop_sending = true;
                       if (options.shaper) options.shaper->cancel();
+                      if (up_thread) up_thread->stop();
                       source.cancel(ignored);
                       connection.cancel();
                     },
                     [&] {
                       stop_receiving = true;
+                      if (down_thread) down_thread->stop();
                       connection.cancel();
                       sink.cancel(ignored);
                     }};
-  const asio::any_io_executor executor = co_await asio::this_coro::executor;
   TwoWay two_way(executor, options.idle_timeout, std::move(stops));
 
   auto send = [&]() -> asio::awaitable<void> {
@@ -146,9 +151,9 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
       two_way.sending_finished();
       co_return;
     }
-    result.sent = co_await pump(source, connection, *up_buffer, &stop_sending,
-                                PumpHooks{options.tap, Direction::sent, options.shaper,
-                                          watch_source ? &source_waits : nullptr, two_way.stamp()});
+    PumpHooks hooks{options.tap, Direction::sent, options.shaper, watch_source ? &source_waits : nullptr,
+                    two_way.stamp(), up_thread ? &*up_thread : nullptr};
+    result.sent = co_await pump(source, connection, *up_buffer, &stop_sending, hooks);
     const bool source_ended = result.sent.read_error == asio::error::eof;
     if (source_ended && !result.sent.write_error && options.half_close) connection.shutdown_send(ignored);
     two_way.sending_finished();
@@ -173,15 +178,19 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
     if (two_way.sending_over()) co_return true;
     if (!result.source_idle) co_return false;
     stop_sending = true;
+    if (up_thread) up_thread->stop();
     source.cancel(ignored);
     co_return true;
   };
   auto receive = [&]() -> asio::awaitable<void> {
-    result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving,
-                                    PumpHooks{options.tap, Direction::received, nullptr, nullptr, two_way.stamp()});
+    PumpHooks hooks{options.tap, Direction::received, nullptr, nullptr, two_way.stamp(),
+                    down_thread ? &*down_thread : nullptr};
+    result.received = co_await pump(connection, sink, *down_buffer, &stop_receiving, hooks);
     // Our FIN, if we sent one, changes the TCP state that tells a reset from an EOF.
     bool no_fin_sent = !two_way.sending_over() || !options.read_source;
-    if (result.received.read_error == asio::error::eof && no_fin_sent && eof_was_reset(connection.descriptor()))
+    // (A copy thread checked the moment it read the end: a send since then may have drawn a reset.)
+    auto was_reset = [&] { return down_thread ? result.received.reset_at_eof : eof_was_reset(connection.descriptor()); };
+    if (result.received.read_error == asio::error::eof && no_fin_sent && was_reset())
       result.received.read_error = asio::error::connection_reset;
     bool peer_finished_cleanly = result.received.read_error == asio::error::eof && !result.received.write_error;
     result.peer_closed_first = peer_finished_cleanly && !two_way.sending_over();

@@ -97,6 +97,7 @@ asio::awaitable<int> relay_with_stdio(Connection& connection, const Options& opt
     relay_options.shaper = &*shaper;
   }
   relay_options.tap = tap;
+  relay_options.copy_threads = true;  // the relay is this process's last job: threads cost nothing else
   if (tap) tap->start();
   RelayResult result;
   if (const ProgressMode mode = tap ? progress_mode(options) : ProgressMode::off; mode != ProgressMode::off) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
 #include <concepts>
@@ -59,5 +60,30 @@ void make_non_blocking(End& end) {
   end.non_blocking(true, ignored);
 }
 inline void make_non_blocking(Connection&) {}
+
+// Takes `end`'s descriptor off the event loop for a copy thread (copy_thread.hpp), so that its
+// readiness wakes nobody there, and returns it (-1 if none); give_back() undoes it. An Asio
+// descriptor is released and later assigned again; other Asio ends (sockets in tests) stay on
+// the loop; a Connection lends its socket (Connection::lend_descriptor) and takes it back itself.
+template <AsioEnd End>
+int lend(End& end) {
+  if constexpr (std::derived_from<End, asio::posix::stream_descriptor>) {
+    return end.is_open() ? end.release() : -1;
+  } else {
+    return descriptor_of(end);
+  }
+}
+inline int lend(Connection& end) {
+  return end.lend_descriptor();
+}
+
+// Puts back what lend() took.
+template <AsioEnd End>
+void give_back(End& end, int descriptor) {
+  if constexpr (std::derived_from<End, asio::posix::stream_descriptor>) {
+    if (descriptor != -1) end.assign(descriptor);
+  }
+}
+inline void give_back(Connection&, int) {}
 
 }  // namespace sockcat

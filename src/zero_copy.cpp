@@ -68,18 +68,24 @@ const char* copy_path_name(CopyPath path) {
   return "?";
 }
 
-ZeroCopy::ZeroCopy(int source_fd, int sink_fd)
+ZeroCopy::ZeroCopy(int source_fd, int sink_fd, Calls calls)
     : source_(source_fd),
       sink_(sink_fd),
       source_is_socket_(kind_of(source_fd) == Kind::socket),
-      path_(choose_copy_path(source_fd, sink_fd)) {
+      path_(choose_copy_path(source_fd, sink_fd)),
+      splice_flags_(calls == Calls::blocking ? SPLICE_F_MOVE : SPLICE_F_MOVE | SPLICE_F_NONBLOCK) {
   if (path_ == CopyPath::splice) {
     // A bigger pipe means fewer, larger splices; the pipe's size is ours to ask for either way.
     ::fcntl(kind_of(source_fd) == Kind::pipe ? source_fd : sink_fd, F_SETPIPE_SZ, static_cast<int>(step_size));
+    // A blocking splice between a socket and a pipe holds the pipe's lock while it waits for
+    // the socket, and the process at the pipe's other end would wait for that lock, unkillable,
+    // even for bytes already in the pipe. Through a private pipe only our own pipe is held.
+    if (calls == Calls::blocking) path_ = CopyPath::splice_via_pipe;
   }
   if (path_ != CopyPath::splice_via_pipe) return;
+  // A non-blocking pipe would make the kernel read the socket without waiting, too.
   int ends[2];
-  if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (::pipe2(ends, O_CLOEXEC | (calls == Calls::blocking ? 0 : O_NONBLOCK)) != 0) {
     path_ = CopyPath::buffered;
     return;
   }
@@ -101,7 +107,7 @@ void ZeroCopy::record_failure(CopyStep& step) const {
 }
 
 CopyStep ZeroCopy::step() {
-  constexpr unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  const unsigned flags = splice_flags_;
   CopyStep step;
   switch (path_) {
     case CopyPath::splice: {
@@ -109,7 +115,7 @@ CopyStep ZeroCopy::step() {
       if (n > 0) step.bytes = static_cast<std::size_t>(n);
       else if (n == 0) step.source_ended = true;
       else if (would_block(errno)) which_side_blocks(source_, sink_, step);
-      else record_failure(step);
+      else if (errno != EINTR) record_failure(step);
       return step;
     }
     case CopyPath::sendfile: {
@@ -117,7 +123,7 @@ CopyStep ZeroCopy::step() {
       if (n > 0) step.bytes = static_cast<std::size_t>(n);
       else if (n == 0) step.source_ended = true;
       else if (would_block(errno)) step.wait_sink = true;
-      else step.write_error = last_error();
+      else if (errno != EINTR) step.write_error = last_error();
       return step;
     }
     case CopyPath::splice_via_pipe: {
@@ -125,13 +131,19 @@ CopyStep ZeroCopy::step() {
         ssize_t in = ::splice(source_, nullptr, pipe_write_, nullptr, step_size, flags);
         if (in == 0) step.source_ended = true;
         else if (in < 0 && would_block(errno)) step.wait_source = true;
-        else if (in < 0) step.read_error = last_error();
+        else if (in < 0 && errno != EINTR) step.read_error = last_error();
         if (in <= 0) return step;
         in_pipe_ = static_cast<std::size_t>(in);
       }
-      // The sink (a file or /dev/null) takes it all without waiting.
+      // A file or /dev/null takes it all without waiting; a socket or pipe (Calls::blocking)
+      // may make us wait, or refuse for now if it is non-blocking: the rest goes next step.
       while (in_pipe_ > 0) {
         ssize_t out = ::splice(pipe_read_, nullptr, sink_, nullptr, in_pipe_, flags);
+        if (out < 0 && errno == EINTR) return step;
+        if (out < 0 && would_block(errno)) {
+          step.wait_sink = true;
+          return step;
+        }
         if (out <= 0) {
           step.write_error = out == 0 ? std::make_error_code(std::errc::io_error) : last_error();
           return step;

@@ -23,23 +23,32 @@ CopyPath choose_copy_path(int source_fd, int sink_fd);
 // The name of a path, for -v output ("splice", "sendfile", ...).
 const char* copy_path_name(CopyPath path);
 
+// Whether a transfer's system calls may wait.
+enum class Calls {
+  non_blocking,  // never wait: the caller waits for readiness on its event loop
+  blocking,      // wait inside the kernel (a thread of its own, copy_thread.hpp)
+};
+
 // What one transfer step did.
 struct CopyStep {
   std::size_t bytes = 0;      // bytes that reached the sink
   bool source_ended = false;  // the source is at EOF and nothing is left in between
   bool wait_source = false;   // no progress: wait until the source is readable
   bool wait_sink = false;     // no progress: wait until the sink is writable
+  // No flag and no bytes: a blocking call was interrupted by a signal; try again.
   std::error_code read_error;   // the source failed
   std::error_code write_error;  // the sink failed
 };
 
-// One direction's zero-copy transfer between two descriptors it does not own. Never blocks:
-// both descriptors must be non-blocking (or never block, like regular files).
+// One direction's zero-copy transfer between two descriptors it does not own. With
+// Calls::non_blocking it never blocks: both descriptors must be non-blocking (or never block,
+// like regular files). With Calls::blocking a step waits in the kernel as long as the
+// descriptors' own modes say (a non-blocking one still reports wait_source/wait_sink).
 class ZeroCopy {
  public:
   // Picks the path for `source_fd` -> `sink_fd`; for splice_via_pipe opens the private pipe,
   // and falls back to buffered if it cannot.
-  ZeroCopy(int source_fd, int sink_fd);
+  ZeroCopy(int source_fd, int sink_fd, Calls calls = Calls::non_blocking);
   ~ZeroCopy();
   ZeroCopy(const ZeroCopy&) = delete;
   ZeroCopy& operator=(const ZeroCopy&) = delete;
@@ -58,6 +67,7 @@ class ZeroCopy {
   int sink_;
   bool source_is_socket_;
   CopyPath path_;
+  unsigned splice_flags_;    // SPLICE_F_MOVE, with SPLICE_F_NONBLOCK unless Calls::blocking
   int pipe_read_ = -1;       // splice_via_pipe: the private pipe's ends
   int pipe_write_ = -1;
   std::size_t in_pipe_ = 0;  // bytes spliced into the private pipe and not yet out of it

@@ -78,6 +78,12 @@ class Connection {
   // closed; -1, with the connection unchanged, when there is none.
   virtual int release() = 0;
 
+  // Lends the kernel socket to copy threads (copy_thread.hpp): makes it blocking and takes it
+  // off the event loop, so that its readiness wakes nobody there. Returns it, -1 when there is
+  // none. Meanwhile the connection still shuts down, closes and tells its descriptor; its next
+  // wait, read or write takes the socket back (non-blocking again). Lending twice returns the same.
+  virtual int lend_descriptor() { return -1; }
+
   // The peer's socket address, as the connection began.
   const StreamEndpoint& remote() const { return remote_; }
 

@@ -1,7 +1,9 @@
 #include "transport/socket_connection.hpp"
 
 #include <asio/ip/tcp.hpp>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "endpoint.hpp"
 #include "with_error.hpp"
@@ -14,7 +16,42 @@ SocketConnection::SocketConnection(StreamSocket socket, const StreamEndpoint& re
   socket_.non_blocking(true, ignored);
 }
 
+SocketConnection::~SocketConnection() {
+  if (lent_ != -1) ::close(lent_);
+}
+
+int SocketConnection::lend_descriptor() {
+  if (lent_ != -1) return lent_;
+  if (!socket_.is_open()) return -1;
+  std::error_code ec;
+  int fd = socket_.release(ec);  // off the event loop; the descriptor stays open
+  if (ec) return -1;
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags != -1) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  lent_ = fd;
+  return fd;
+}
+
+void SocketConnection::take_back() const {
+  if (lent_ == -1) return;
+  std::error_code ignored;
+  socket_.assign(remote().protocol(), lent_, ignored);
+  lent_ = -1;
+  socket_.non_blocking(true, ignored);
+}
+
+int SocketConnection::descriptor() const {
+  if (lent_ != -1) return lent_;
+  return socket_.is_open() ? socket_.native_handle() : -1;
+}
+
+StreamEndpoint SocketConnection::local_endpoint(std::error_code& ec) const {
+  take_back();
+  return socket_.local_endpoint(ec);
+}
+
 asio::awaitable<std::error_code> SocketConnection::wait(Readiness what) {
+  take_back();
   auto type = what == Readiness::readable   ? StreamSocket::wait_read
               : what == Readiness::writable ? StreamSocket::wait_write
                                             : StreamSocket::wait_error;
@@ -23,14 +60,20 @@ asio::awaitable<std::error_code> SocketConnection::wait(Readiness what) {
 }
 
 std::size_t SocketConnection::read_now(std::span<char> into, std::error_code& ec) {
+  take_back();
   return socket_.read_some(asio::buffer(into.data(), into.size()), ec);
 }
 
 std::size_t SocketConnection::write_now(std::span<const char> from, std::error_code& ec) {
+  take_back();
   return socket_.write_some(asio::buffer(from.data(), from.size()), ec);
 }
 
 void SocketConnection::shutdown_send(std::error_code& ec) {
+  if (lent_ != -1) {
+    ec = ::shutdown(lent_, SHUT_WR) == 0 ? std::error_code() : std::error_code(errno, asio::error::get_system_category());
+    return;
+  }
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
 }
 
@@ -40,11 +83,16 @@ void SocketConnection::cancel() {
 }
 
 void SocketConnection::close() {
+  if (lent_ != -1) {
+    ::close(lent_);
+    lent_ = -1;
+  }
   std::error_code ignored;
   socket_.close(ignored);
 }
 
 int SocketConnection::release() {
+  take_back();
   std::error_code ec;
   socket_.non_blocking(false, ec);
   int fd = socket_.release(ec);
@@ -52,6 +100,7 @@ int SocketConnection::release() {
 }
 
 void SocketConnection::send_small_writes_at_once() {
+  take_back();
   std::error_code ignored;
   if (remote().protocol().family() != AF_UNIX) socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
 }

@@ -23,14 +23,20 @@ class SocketConnection final : public Connection {
   void shutdown_send(std::error_code& ec) override;
   void cancel() override;
   void close() override;
-  bool is_open() const override { return socket_.is_open(); }
-  StreamEndpoint local_endpoint(std::error_code& ec) const override { return socket_.local_endpoint(ec); }
-  int descriptor() const override { return socket_.is_open() ? socket_.native_handle() : -1; }
+  bool is_open() const override { return lent_ != -1 || socket_.is_open(); }
+  StreamEndpoint local_endpoint(std::error_code& ec) const override;
+  int descriptor() const override;
   int release() override;
+  int lend_descriptor() override;
   void send_small_writes_at_once() override;
+  ~SocketConnection() override;
 
  private:
+  // Puts a lent socket back into socket_ (non-blocking, on the event loop); nothing if not lent.
+  void take_back() const;
+
   mutable StreamSocket socket_;  // mutable: Asio's native_handle() and local_endpoint() are not const
+  mutable int lent_ = -1;        // the socket while lent to copy threads (socket_ then empty)
 };
 
 // A listening stream socket (TCP or Unix) as a Listener.
