@@ -6,7 +6,9 @@
 #   3. the Debian package (scripts/package.sh), linted, installed, used and removed again;
 #   4. a seconds-long smoke run of the benchmark harness (bench/), which only checks it works;
 #   5. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/;
-#      any sanitizer report fails the run, even from a process whose exit status was not checked.
+#      any sanitizer report fails the run, even from a process whose exit status was not checked;
+#   6. the code that runs on a second thread (the relay's copy threads) on a ThreadSanitizer
+#      build in build-tsan/: the relay's unit tests and its end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 4096 2>/dev/null || true
@@ -55,4 +57,19 @@ if [ -n "$(ls -A "$logs")" ]; then
   echo "test.sh: sanitizer reports above"
   exit 1
 fi
-exit $status
+[ "$status" -eq 0 ] || exit $status
+
+echo "== ThreadSanitizer build: the relay's copy threads"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKCAT_SANITIZE=thread >/dev/null
+cmake --build build-tsan --target sockcat sockcat_unit_tests
+logs=$PWD/build-tsan/sanitizer-logs
+rm -rf "$logs" && mkdir -p "$logs"
+export TSAN_OPTIONS=log_path=$logs/tsan:halt_on_error=0
+build-tsan/tests/sockcat_unit_tests "relay*" "ZeroCopy*"
+(cd tests/e2e && SOCKCAT=$PWD/../../build-tsan/sockcat /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+   test_tcp_relay.py test_peer_eof.py test_exit_status.py test_integrity.py test_relay_options.py)
+if [ -n "$(ls -A "$logs")" ]; then
+  for report in "$logs"/*; do echo "--- $report"; head -60 "$report"; done
+  echo "test.sh: ThreadSanitizer reports above"
+  exit 1
+fi

@@ -13,6 +13,7 @@
 
 #include "in_process.hpp"
 #include "relay.hpp"
+#include "transport/socket_connection.hpp"
 
 namespace sockcat::in_process {
 
@@ -55,6 +56,23 @@ struct RelayRig {
     ctx.restart();
     ctx.run_for(hang_limit);
   }
+};
+
+// `socket`, connected, as the relay's Connection.
+template <typename Socket>
+std::unique_ptr<SocketConnection> as_connection(Socket&& socket) {
+  return std::make_unique<SocketConnection>(StreamSocket(std::move(socket)), StreamEndpoint(), "peer");
+}
+
+// A relay bench whose connection is a SocketConnection over a socket pair.
+struct LocalRig : RelayRig<SocketConnection> {
+  using local_socket = asio::local::stream_protocol::socket;
+  LocalRig()
+      : RelayRig([](const asio::any_io_executor& executor) {
+          local_socket ours(executor), theirs(executor);
+          asio::local::connect_pair(ours, theirs);
+          return std::pair{as_connection(std::move(ours)), std::move(theirs)};
+        }) {}
 };
 
 }  // namespace sockcat::in_process

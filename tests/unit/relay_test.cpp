@@ -28,6 +28,8 @@
 
 using namespace sockcat;
 using sockcat::in_process::hang_limit;
+using sockcat::in_process::as_connection;
+using sockcat::in_process::LocalRig;
 using sockcat::in_process::RelayRig;
 using sockcat::in_process::ignore_sigpipe;
 using sockcat::in_process::mismatch;
@@ -54,22 +56,6 @@ asio::awaitable<void> read_to_eof(Socket& socket, std::string* out, std::functio
   }
   if (then) then();
 }
-
-// `socket`, connected, as the relay's Connection.
-template <typename Socket>
-std::unique_ptr<SocketConnection> as_connection(Socket&& socket) {
-  return std::make_unique<SocketConnection>(StreamSocket(std::move(socket)), StreamEndpoint(), "peer");
-}
-
-// A relay bench whose connection is a SocketConnection over a socket pair.
-struct LocalRig : RelayRig<SocketConnection> {
-  LocalRig()
-      : RelayRig([](const asio::any_io_executor& executor) {
-          local_socket ours(executor), theirs(executor);
-          asio::local::connect_pair(ours, theirs);
-          return std::pair{as_connection(std::move(ours)), std::move(theirs)};
-        }) {}
-};
 
 }  // namespace
 

@@ -27,7 +27,7 @@ using sockcat::in_process::mismatch;
 using sockcat::in_process::random_bytes;
 using sockcat::in_process::read_now;
 using sockcat::in_process::read_to_eof;
-using sockcat::in_process::RelayRig;
+using sockcat::in_process::LocalRig;
 using sockcat::in_process::rethrow;
 using sockcat::in_process::run_until;
 using sockcat::in_process::write_pieces;
@@ -35,17 +35,6 @@ using local_socket = asio::local::stream_protocol::socket;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A relay bench whose connection is a SocketConnection over a socket pair.
-struct ThreadRig : RelayRig<SocketConnection> {
-  ThreadRig()
-      : RelayRig([](const asio::any_io_executor& executor) {
-          local_socket ours(executor), theirs(executor);
-          asio::local::connect_pair(ours, theirs);
-          return std::pair{std::make_unique<SocketConnection>(StreamSocket(std::move(ours)), StreamEndpoint(), "peer"),
-                           std::move(theirs)};
-        }) {}
-};
 
 // Relay options with copy threads allowed and the given peer-EOF policy.
 RelayOptions threaded(PeerEofPolicy policy) {
@@ -68,7 +57,7 @@ int thread_count() {
 }  // namespace
 
 TEST_CASE("relay threads: copy_threads_fit takes a plain relay and refuses what must watch the bytes or the time") {
-  ThreadRig rig;
+  LocalRig rig;
   RelayOptions options = threaded(PeerEofPolicy::keep_sending);
   CHECK(copy_threads_fit(*rig.connection, rig.source, rig.sink, options));
   CHECK_FALSE(copy_threads_fit(*rig.connection, rig.source, rig.sink, RelayOptions{}));  // not allowed
@@ -84,7 +73,7 @@ TEST_CASE("relay threads: copy_threads_fit takes a plain relay and refuses what 
 }
 
 TEST_CASE("relay threads: megabytes both ways arrive complete, on two threads, and the socket comes back") {
-  ThreadRig rig;
+  LocalRig rig;
   const std::string up = random_bytes(4 * 1024 * 1024 + 17, 11);
   const std::string down = random_bytes(3 * 1024 * 1024 + 5, 12);
   std::string at_peer, at_sink;
@@ -117,7 +106,7 @@ TEST_CASE("relay threads: megabytes both ways arrive complete, on two threads, a
 }
 
 TEST_CASE("relay threads: -q's time after the source's EOF interrupts a thread blocked reading the connection") {
-  ThreadRig rig;
+  LocalRig rig;
   RelayOptions options = threaded(PeerEofPolicy::keep_sending);
   options.quit_after = 50ms;
   rig.start(options);
@@ -134,7 +123,7 @@ TEST_CASE("relay threads: -q's time after the source's EOF interrupts a thread b
 }
 
 TEST_CASE("relay threads: under until_source_idle a silent source after the peer's EOF ends the relay") {
-  ThreadRig rig;
+  LocalRig rig;
   RelayOptions options = threaded(PeerEofPolicy::until_source_idle);
   options.source_idle_limit = 100ms;
   rig.start(options);
@@ -152,7 +141,7 @@ TEST_CASE("relay threads: under until_source_idle a silent source after the peer
 }
 
 TEST_CASE("relay threads: under keep_sending a peer that has fully closed ends the relay although the source is open") {
-  ThreadRig rig;
+  LocalRig rig;
   rig.start(threaded(PeerEofPolicy::keep_sending));
   rig.peer.close();
   REQUIRE(run_until(rig.ctx, [&] { return rig.result.has_value(); }));
@@ -162,7 +151,7 @@ TEST_CASE("relay threads: under keep_sending a peer that has fully closed ends t
 }
 
 TEST_CASE("relay threads: a failing sink ends the relay with a write error") {
-  ThreadRig rig;
+  LocalRig rig;
   rig.drain.close();
   rig.start(threaded(PeerEofPolicy::stop_sending));
   asio::write(rig.peer, asio::buffer(std::string("nobody reads this")));
