@@ -65,7 +65,7 @@ cmake --build build-tsan --target sockcat sockcat_unit_tests
 logs=$PWD/build-tsan/sanitizer-logs
 rm -rf "$logs" && mkdir -p "$logs"
 export TSAN_OPTIONS=log_path=$logs/tsan:halt_on_error=0
-build-tsan/tests/sockcat_unit_tests "relay*" "ZeroCopy*"
+build-tsan/tests/sockcat_unit_tests "relay*,ZeroCopy*"
 (cd tests/e2e && SOCKCAT=$PWD/../../build-tsan/sockcat /usr/bin/python3 -m pytest -q -p no:cacheprovider \
    test_tcp_relay.py test_peer_eof.py test_exit_status.py test_integrity.py test_relay_options.py)
 if [ -n "$(ls -A "$logs")" ]; then
