@@ -2,17 +2,17 @@
 
 #include <asio/error.hpp>
 #include <asio/post.hpp>
-#include <asio/use_awaitable.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <mutex>
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
+#include "pump.hpp"
 #include "socket_state.hpp"
+#include "system_error.hpp"
 #include "with_error.hpp"
 
 namespace sockcat {
@@ -21,12 +21,6 @@ namespace {
 // The signal that interrupts a copy thread's call. SIGURG is ignored by default and only
 // sent for out-of-band data to a socket owner, which sockcat never sets (F_SETOWN).
 constexpr int interrupt_signal = SIGURG;
-
-// The buffered path's buffer: the event loop's relay buffer size.
-constexpr std::size_t buffer_size = 64 * 1024;
-
-// errno as Asio's system category, so that it compares equal to asio::error::broken_pipe & co.
-std::error_code system_error_now() { return {errno, asio::error::get_system_category()}; }
 
 // How often stop() interrupts a thread that has not ended yet.
 constexpr std::chrono::milliseconds interrupt_interval{2};
@@ -80,11 +74,11 @@ bool CopyThread::waited_for_source(int source_fd, SourceWaits* waits) {
 
 CopyStep CopyThread::copy_buffered(int source_fd, int sink_fd) {
   CopyStep step;
-  if (buffer_.empty()) buffer_.resize(buffer_size);
+  if (buffer_.empty()) buffer_.resize(relay_buffer_size);  // the event loop's buffer size
   ssize_t n = ::read(source_fd, buffer_.data(), buffer_.size());
   if (n == 0) step.source_ended = true;
   else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) step.wait_source = true;
-  else if (n < 0 && errno != EINTR) step.read_error = system_error_now();
+  else if (n < 0 && errno != EINTR) step.read_error = last_system_error();
   if (n <= 0) return step;
   for (std::size_t done = 0; done < static_cast<std::size_t>(n);) {
     ssize_t w = ::write(sink_fd, buffer_.data() + done, static_cast<std::size_t>(n) - done);
@@ -99,7 +93,7 @@ CopyStep CopyThread::copy_buffered(int source_fd, int sink_fd) {
         return step;
       }
     } else {
-      step.write_error = system_error_now();
+      step.write_error = last_system_error();
       return step;
     }
   }

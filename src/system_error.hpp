@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio/error.hpp>
+#include <cerrno>
 #include <system_error>
 
 namespace sockcat {
@@ -16,5 +17,9 @@ inline int errno_of(const std::error_code& ec) {
     return ec.value();
   return 0;
 }
+
+// The current errno as Asio's system category, so that it compares equal to
+// asio::error::broken_pipe and the other codes Asio reports.
+inline std::error_code last_system_error() { return {errno, asio::error::get_system_category()}; }
 
 }  // namespace sockcat

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "system_error.hpp"
+
 namespace sockcat {
 namespace {
 
@@ -31,9 +33,6 @@ Kind kind_of(int fd) {
 }
 
 bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
-
-// errno as Asio's own system category, so it compares equal to asio::error::broken_pipe & co.
-std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
 // After a splice() that could not proceed, tells which side to wait for.
 void which_side_blocks(int source_fd, int sink_fd, CopyStep& step) {
@@ -100,7 +99,7 @@ ZeroCopy::~ZeroCopy() {
 }
 
 void ZeroCopy::record_failure(CopyStep& step) const {
-  std::error_code ec = last_error();
+  std::error_code ec = last_system_error();
   // EPIPE: the sink's reader is gone. ECONNRESET and the rest: the socket end failed.
   bool sink_failed = errno == EPIPE || !source_is_socket_;
   (sink_failed ? step.write_error : step.read_error) = ec;
@@ -123,7 +122,7 @@ CopyStep ZeroCopy::step() {
       if (n > 0) step.bytes = static_cast<std::size_t>(n);
       else if (n == 0) step.source_ended = true;
       else if (would_block(errno)) step.wait_sink = true;
-      else if (errno != EINTR) step.write_error = last_error();
+      else if (errno != EINTR) step.write_error = last_system_error();
       return step;
     }
     case CopyPath::splice_via_pipe: {
@@ -131,7 +130,7 @@ CopyStep ZeroCopy::step() {
         ssize_t in = ::splice(source_, nullptr, pipe_write_, nullptr, step_size, flags);
         if (in == 0) step.source_ended = true;
         else if (in < 0 && would_block(errno)) step.wait_source = true;
-        else if (in < 0 && errno != EINTR) step.read_error = last_error();
+        else if (in < 0 && errno != EINTR) step.read_error = last_system_error();
         if (in <= 0) return step;
         in_pipe_ = static_cast<std::size_t>(in);
       }
@@ -145,7 +144,7 @@ CopyStep ZeroCopy::step() {
           return step;
         }
         if (out <= 0) {
-          step.write_error = out == 0 ? std::make_error_code(std::errc::io_error) : last_error();
+          step.write_error = out == 0 ? std::make_error_code(std::errc::io_error) : last_system_error();
           return step;
         }
         in_pipe_ -= static_cast<std::size_t>(out);
