@@ -8,9 +8,11 @@ packages=(
   g++ cmake ninja-build pkg-config          # toolchain
   clang libclang-rt-14-dev                  # libFuzzer and clang's sanitizer runtimes
   libasio-dev libcxxopts-dev catch2         # libraries (headers only)
+  libssl-dev ca-certificates                # TLS: OpenSSL, and the system's trusted CAs
   netbase                                   # /etc/services, for ports given as service names
   python3 python3-pytest                    # end-to-end tests
   netcat-openbsd socat procps iproute2      # real peers and process tools the tests use
+  ncat openssl                              # TLS peers: ncat --ssl, openssl s_client/s_server
   strace                                    # a test checks which copy path the relay takes
   groff-base mandoc bash-completion zsh fish  # the manual and completion tests
   tmux                                      # the terminal the completion tests type into

@@ -278,8 +278,7 @@ asio::awaitable<void> broker_session(std::unique_ptr<Connection> accepted, std::
     const std::string left = "<announce> " + chat_name(*client) + " has left\n";
     co_await deliver(*broker, nullptr, left);
   }
-  std::error_code ignored;
-  if (client->dropped_why.empty() && !client->failure) client->connection->shutdown_send(ignored);
+  if (client->dropped_why.empty() && !client->failure) co_await end_sending(*client->connection);
   client->connection->close();
   report_client_end(ClientEnd{.peer = peer,
                               .failure = client->failure,

@@ -261,7 +261,7 @@ asio::awaitable<bool> relay_to_piped_command(Connection& connection, const Conne
     co_await pump(child.output, connection, std::span<char>(buffers->data() + relay_buffer_size, relay_buffer_size),
                   &never, PumpHooks{tap, Direction::sent, shaper ? &*shaper : nullptr});
     child.output.close(ignored);  // a program still writing gets EPIPE, as it would from the socket
-    connection.shutdown_send(ignored);
+    co_await end_sending(connection);
   };
   auto reap = [&]() -> asio::awaitable<void> { status = co_await child.process->wait(); };
   auto until_exit = [&]() -> asio::awaitable<void> {

@@ -186,8 +186,7 @@ asio::awaitable<Transfer> serve_client(Connection& connection, const std::string
   std::unique_ptr<RelayTap> tap = client_tap(server_tap, connection.peer());
   Transfer transfer = co_await send_whole_file(connection, path, idle, tap.get());
   if (!transfer.failure) {
-    std::error_code ignored;
-    connection.shutdown_send(ignored);
+    co_await end_sending(connection);
     co_await await_client_close(connection, tap.get());
   }
   connection.close();

@@ -233,7 +233,7 @@ asio::awaitable<int> framed_session(Connection& connection, const Options& optio
       if (!two_way.receiving_over()) connection.cancel();  // our side failed: the session is over
       co_return;
     }
-    if (options.half_close) connection.shutdown_send(ignored);
+    if (options.half_close) co_await end_sending(connection);
     if (options.quit_after) end.quit = co_await two_way.linger(*options.quit_after);
   };
   auto receive = [&]() -> asio::awaitable<void> {

@@ -162,8 +162,7 @@ asio::awaitable<void> answer_client(std::unique_ptr<Connection> client, FramedSe
       break;
     }
   }
-  std::error_code ignored;
-  if (client->is_open() && !end.failure) client->shutdown_send(ignored);
+  if (client->is_open() && !end.failure) co_await end_sending(*client);
   client->close();
   report_client_end({.peer = peer,
                      .failure = end.failure,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framing.hpp"
+#include "tls_values.hpp"
 #include "transform.hpp"
 #include "unix_endpoint.hpp"
 
@@ -40,6 +41,26 @@ enum class Family { any, v4, v6 };
 struct Port {
   std::string text;          // "80", "http" as given; "" when none was
   std::uint16_t number = 0;  // the port, a service name looked up for the run's protocol (-u: udp)
+};
+
+// How long a TLS handshake may take (--ssl-handshake-timeout's default): a client that has
+// not finished by then is closed, and connect gives up.
+inline constexpr std::chrono::milliseconds default_tls_handshake_timeout{10000};
+
+// --ssl and the options that shape it (every --ssl-* option implies --ssl), resolved.
+struct TlsOptions {
+  bool enabled = false;           // --ssl: TLS over the stream (TCP, or -U's socket)
+  std::string cert_file;          // --ssl-cert: our certificate chain, PEM ("" = listen: ephemeral; connect: none)
+  std::string key_file;           // --ssl-key: its private key, PEM (default: from cert_file)
+  std::string trust_file;         // --ssl-trustfile: CA certificates replacing the system store ("" = system)
+  std::string server_name;        // connect --ssl-servername: SNI and the name verified ("" = the host)
+  std::optional<Sha256> pin;      // connect --ssl-pin: the peer certificate's SHA-256, the whole trust decision
+  bool insecure = false;          // connect --ssl-insecure: verify nothing
+  bool verify_clients = false;    // listen --ssl-verify: require a client certificate signed by trust_file
+  std::string alpn;               // --ssl-alpn: the protocols in ALPN's wire form ("" = none offered)
+  std::string ciphers;            // --ssl-ciphers: OpenSSL cipher list, TLS 1.3 suite names too ("" = default)
+  TlsVersion min_version = TlsVersion::tls1_2;  // --ssl-min-version
+  std::chrono::milliseconds handshake_timeout = default_tls_handshake_timeout;  // --ssl-handshake-timeout
 };
 
 // The complete, validated configuration of one run.
@@ -88,6 +109,7 @@ struct Options {
   std::vector<std::string> deny;         // listen --deny: the same, for peers to refuse
   std::vector<std::string> allow_files;  // listen --allowfile: files of allow entries, one per line
   std::vector<std::string> deny_files;   // listen --denyfile: files of deny entries
+  TlsOptions tls;                        // --ssl and its options
 };
 
 }  // namespace sockcat

@@ -72,8 +72,7 @@ asio::awaitable<void> reply_to_client(std::unique_ptr<Connection> client, ChunkF
       break;
     }
   }
-  std::error_code ignored;
-  if (!failure) client->shutdown_send(ignored);
+  if (!failure) co_await end_sending(*client);
   client->close();
   report_client_end({.peer = peer, .failure = failure, .counts = byte_counts(received, sent)});
 }

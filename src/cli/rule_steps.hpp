@@ -1,6 +1,7 @@
 // The rule functions of the rule table (rules.cpp), defined by topic: addresses and ports
-// (address_rules.cpp), the listener's modes (listen_rules.cpp), and what shapes a session
-// (session_rules.cpp). Each is a RuleFunction; see rules.cpp for the order they run in.
+// (address_rules.cpp), the listener's modes (listen_rules.cpp), what shapes a session
+// (session_rules.cpp), and TLS (tls_rules.cpp). Each is a RuleFunction; see rules.cpp for the
+// order they run in.
 #pragma once
 
 #include "cli/rules.hpp"
@@ -40,5 +41,9 @@ Problem relay_values_rule(const CommandLine& line, Options& options);
 Problem logging_rule(const CommandLine& line, Options& options);
 // -C, -d, --send-only, --recv-only: where the relay's shaping applies, and what excludes what.
 Problem relay_shaping_rule(const CommandLine& line, Options& options);
+
+// --- tls_rules.cpp ---
+// --ssl and every --ssl-* option: their values, and where TLS has no meaning.
+Problem tls_rule(const CommandLine& line, Options& options);
 
 }  // namespace sockcat::cli

@@ -68,7 +68,8 @@ Problem positional_rule(const CommandLine& line, Options&) {
 Problem single_use_rule(const CommandLine& line, Options&) {
   for (const char* single : {"port", "bind", "transform", "source", "source-port", "wait", "quit-after", "max-conns",
                              "idle-timeout", "send-file", "framing", "max-message", "exec", "sh-exec", "delay",
-                             "output", "hex-dump"}) {
+                             "output", "hex-dump", "ssl-cert", "ssl-key", "ssl-trustfile", "ssl-alpn", "ssl-ciphers",
+                             "ssl-min-version", "ssl-handshake-timeout", "ssl-servername", "ssl-pin"}) {
     if (line.parsed.count(single) > 1) return "--" + std::string(single) + " given more than once";
   }
   return std::nullopt;
@@ -128,6 +129,7 @@ constexpr Rule table[] = {
     {"access lists", RuleScope::listen, access_rule},
     {"connect address", RuleScope::connect, connect_address_rule},
     {"-w", RuleScope::connect, wait_rule},
+    {"--ssl and its options", RuleScope::both, tls_rule},
     {"--framing and --max-message", RuleScope::both, framing_rule},
     {"-e and -c", RuleScope::both, command_rule},
     {"relay option values", RuleScope::both, relay_values_rule},

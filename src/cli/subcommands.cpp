@@ -37,6 +37,22 @@ void declare_common(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "BYTES")
       ("i,idle-timeout", "end a session (a server: close a client) when no byte moves either way for DURATION",
        cxxopts::value<std::string>(), "DURATION")
+      ("ssl", "use TLS over the stream (TCP or -U); connect verifies the peer unless told otherwise")
+      ("ssl-cert", "our TLS certificate chain, PEM (listen default: a temporary one, made at start)",
+       cxxopts::value<std::string>(), "FILE")
+      ("ssl-key", "the private key of --ssl-cert, PEM (default: read from the --ssl-cert file)",
+       cxxopts::value<std::string>(), "FILE")
+      ("ssl-trustfile", "trust the CA certificates in FILE (PEM) instead of the system's", cxxopts::value<std::string>(),
+       "FILE")
+      ("ssl-verify", "listen: require a client certificate signed by --ssl-trustfile; connect: the default")
+      ("ssl-alpn", "offer (connect) or accept (listen) these ALPN protocols, comma-separated",
+       cxxopts::value<std::string>(), "LIST")
+      ("ssl-ciphers", "the ciphers allowed, an OpenSSL cipher list (TLS 1.3 suite names too)",
+       cxxopts::value<std::string>(), "LIST")
+      ("ssl-min-version", "the lowest TLS version accepted: 1.2 (default) or 1.3", cxxopts::value<std::string>(),
+       "VERSION")
+      ("ssl-handshake-timeout", "give up a TLS handshake not finished within DURATION (default 10s)",
+       cxxopts::value<std::string>(), "DURATION")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());
@@ -77,7 +93,12 @@ void declare_connect(cxxopts::Options& spec) {
       ("source-port", "local port to connect from", cxxopts::value<std::string>(), "PORT")
       ("w,wait", "give up connecting after DURATION (e.g. 500ms, 5s); with -z -u, the wait for ICMP",
        cxxopts::value<std::string>(), "DURATION")
-      ("z,zero-io", "only check whether PORT accepts (-u: whether ICMP refuses); PORT may be a list: 22,80,8000-8100");
+      ("z,zero-io", "only check whether PORT accepts (-u: whether ICMP refuses); PORT may be a list: 22,80,8000-8100")
+      ("ssl-servername", "the name sent in TLS's SNI and verified in the certificate (default: HOST)",
+       cxxopts::value<std::string>(), "NAME")
+      ("ssl-pin", "trust exactly the certificate whose SHA-256 fingerprint is SHA256 (chain and name unchecked)",
+       cxxopts::value<std::string>(), "SHA256")
+      ("ssl-insecure", "verify nothing about the TLS peer (an explicit opt-out)");
 }
 
 constexpr Subcommand table[] = {

@@ -82,4 +82,13 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> write_all(Connection& 
   co_return std::tuple{std::error_code{}, written};
 }
 
+asio::awaitable<std::error_code> end_sending(Connection& connection, std::chrono::milliseconds idle) {
+  for (;;) {
+    std::error_code ec;
+    connection.shutdown_send(ec);
+    if (!would_block(ec)) co_return ec;
+    if (std::error_code failure = co_await wait_writable(connection, idle)) co_return failure;
+  }
+}
+
 }  // namespace sockcat

@@ -52,6 +52,8 @@ class Connection {
   virtual std::size_t write_now(std::span<const char> from, std::error_code& ec) = 0;
 
   // Ends our sending side: the peer reads its EOF once everything written has arrived.
+  // would_block when that cannot be said now (TLS's close_notify waits for room): wait
+  // writable and call again, as end_sending() does.
   virtual void shutdown_send(std::error_code& ec) = 0;
 
   // Ends every wait in progress with operation_aborted; the connection stays usable.
@@ -139,5 +141,9 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(Connection& 
 asio::awaitable<std::tuple<std::error_code, std::size_t>> write_all(Connection& connection,
                                                                     std::span<const char> from,
                                                                     std::chrono::milliseconds idle = {});
+
+// Ends our sending side (shutdown_send), waiting for room as often as it needs (each wait at
+// most `idle`, zero for no limit). Returns the error, if any.
+asio::awaitable<std::error_code> end_sending(Connection& connection, std::chrono::milliseconds idle = {});
 
 }  // namespace sockcat

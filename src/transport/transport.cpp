@@ -3,8 +3,8 @@
 namespace sockcat {
 namespace {
 
-// -U picks the Unix row; TCP serves everything else, so it comes last.
-constexpr const Transport* table[] = {&unix_transport, &tcp_transport};
+// --ssl picks TLS (over -U's socket or TCP); -U the Unix row; TCP serves everything else, so it comes last.
+constexpr const Transport* table[] = {&tls_transport, &unix_transport, &tcp_transport};
 
 }  // namespace
 

@@ -34,9 +34,10 @@ std::span<const Transport* const> transports();
 // The transport `options` ask for.
 const Transport& choose_transport(const Options& options);
 
-// The rows, each defined in its own file (tcp_transport.cpp, unix_transport.cpp) and
-// constant-initialised, so the table may be read at any time.
+// The rows, each defined in its own file (tcp_transport.cpp, unix_transport.cpp,
+// tls_transport.cpp) and constant-initialised, so the table may be read at any time.
 extern const Transport tcp_transport;
 extern const Transport unix_transport;
+extern const Transport tls_transport;
 
 }  // namespace sockcat

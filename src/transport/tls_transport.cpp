@@ -1,0 +1,99 @@
+// The tls row of the transport table (--ssl): TLS over the connection the tcp or unix row
+// makes. A listener wraps each client (its handshake runs in its session's first reads and
+// writes, after the access lists); a client runs its handshake here and verifies the peer
+// before returning, so a refused peer never sees a byte of stdin.
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+#include "diag.hpp"
+#include "exit_status.hpp"
+#include "port_check.hpp"
+#include "transport/tls_connection.hpp"
+#include "transport/transport.hpp"
+
+namespace sockcat {
+namespace {
+
+// The row that carries the TLS records: unix under -U, tcp otherwise.
+const Transport& carrier_row(const Options& options) { return options.unix_socket ? unix_transport : tcp_transport; }
+
+std::unique_ptr<Listener> listen_tls(const asio::any_io_executor& executor, const Options& options) {
+  auto context = std::make_shared<const TlsContext>(options);  // a bad file ends the run before it listens
+  std::unique_ptr<Listener> carrier = carrier_row(options).listen(executor, options);
+  return std::make_unique<TlsListener>(std::move(carrier), std::move(context), options.tls.handshake_timeout);
+}
+
+// The peer's name in a refusal: "localhost port 443", or -U's path.
+std::string peer_name(const Options& options, const Connection& connection) {
+  return options.unix_socket ? connection.peer() : options.host + " port " + options.port.text;
+}
+
+// Runs the handshake over `carrier` and checks the peer as options.tls says; throws one line
+// ("TLS with HOST port PORT: reason") when it fails or the peer is refused.
+asio::awaitable<std::unique_ptr<Connection>> start_tls(std::unique_ptr<Connection> carrier, const TlsContext& context,
+                                                      const Options& options) {
+  const std::string name = peer_name(options, *carrier);
+  SSL* ssl = context.new_client_ssl(carrier->descriptor());
+  if (!ssl) throw std::runtime_error("TLS with " + name + ": out of memory");
+  auto connection = std::make_unique<TlsConnection>(std::move(carrier), ssl, options.tls.handshake_timeout);
+  if (std::error_code failure = co_await connection->handshake())
+    throw std::runtime_error("TLS with " + name + ": " +
+                             describe_handshake_failure(failure, connection->verify_failure(), context.expected_name()));
+  const TlsOptions& tls = options.tls;
+  std::string trust;
+  if (tls.pin) {
+    if (!peer_matches_pin(connection->native(), *tls.pin))
+      throw std::runtime_error("TLS with " + name + ": certificate SHA-256 " + peer_fingerprint(connection->native()) +
+                               " does not match --ssl-pin");
+    trust = "certificate matches --ssl-pin";
+  } else if (tls.insecure) {
+    trust = "certificate NOT verified (--ssl-insecure), SHA-256 " + peer_fingerprint(connection->native());
+  } else {
+    trust = "certificate verified" + (context.expected_name().empty() ? "" : " for " + context.expected_name());
+  }
+  diag::info(1, "TLS with " + name + ": " + describe_session(connection->native()) + "; " + trust);
+  co_return connection;
+}
+
+asio::awaitable<std::unique_ptr<Connection>> dial_tls(const Options& options) {
+  TlsContext context(options);  // each connection holds what it needs of it
+  std::unique_ptr<Connection> carrier = co_await carrier_row(options).dial(options);
+  co_return co_await start_tls(std::move(carrier), context, options);
+}
+
+// connect -z --ssl: a port is open when a TLS handshake with it completes and its peer passes
+// the same checks as a connection's. Ports are tried one after another; -v says each one's
+// fate and, for a failure, why.
+asio::awaitable<int> check_tls(const Options& options) {
+  TlsContext context(options);
+  if (options.unix_socket) {
+    std::unique_ptr<Connection> carrier = co_await carrier_row(options).dial(options);
+    co_await start_tls(std::move(carrier), context, options);
+    co_return exit_ok;
+  }
+  bool any_open = false;
+  for (std::uint16_t port : options.port_list) {
+    Options one = options;
+    one.port.number = port;
+    one.port.text = std::to_string(port);
+    std::string reason;
+    try {
+      std::unique_ptr<Connection> carrier = co_await tcp_transport.dial(one);
+      std::unique_ptr<Connection> connection = co_await start_tls(std::move(carrier), context, one);
+      connection->close();
+      any_open = true;
+    } catch (const std::exception& e) {
+      reason = e.what();
+    }
+    diag::info(1, describe_probe(options.host, port, false, reason.empty() ? PortState::open : PortState::failed, reason));
+  }
+  co_return any_open ? exit_ok : exit_failure;
+}
+
+}  // namespace
+
+extern const Transport tls_transport{"tls", [](const Options& options) { return options.tls.enabled; }, listen_tls,
+                                     dial_tls, check_tls};
+
+}  // namespace sockcat
