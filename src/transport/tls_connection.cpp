@@ -104,7 +104,13 @@ std::size_t TlsConnection::read_now(std::span<char> into, std::error_code& ec) {
   ERR_clear_error();
   std::size_t n = 0;
   int result = SSL_read_ex(ssl_, into.data(), into.size(), &n);
+  const int saved_errno = errno;
   note_handshake_done();
+  if (close_notify_owed_ && handshake_done_) {  // this read may have finished the handshake
+    std::error_code ignored;
+    send_owed_close_notify(ignored);
+    errno = saved_errno;
+  }
   if (result == 1) {
     read_stalled_ = false;
     ec.clear();
