@@ -24,6 +24,18 @@ std::unique_ptr<Listener> listen_tls(const asio::any_io_executor& executor, cons
   return std::make_unique<TlsListener>(std::move(carrier), std::move(context), options.tls.handshake_timeout);
 }
 
+// A handshake that failed, or a peer our checks refused: what() is the whole line ("TLS with
+// PEER: REASON"), reason() the part after the peer.
+class TlsRefusal : public std::runtime_error {
+ public:
+  TlsRefusal(const std::string& peer, const std::string& reason)
+      : std::runtime_error("TLS with " + peer + ": " + reason), reason_(reason) {}
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
 // The peer's name in a refusal: "localhost port 443", or -U's path.
 std::string peer_name(const Options& options, const Connection& connection) {
   return options.unix_socket ? connection.peer() : options.host + " port " + options.port.text;
@@ -35,17 +47,15 @@ asio::awaitable<std::unique_ptr<Connection>> start_tls(std::unique_ptr<Connectio
                                                       const Options& options) {
   const std::string name = peer_name(options, *carrier);
   SSL* ssl = context.new_client_ssl(carrier->descriptor());
-  if (!ssl) throw std::runtime_error("TLS with " + name + ": out of memory");
+  if (!ssl) throw TlsRefusal(name, "out of memory");
   auto connection = std::make_unique<TlsConnection>(std::move(carrier), ssl, options.tls.handshake_timeout);
   if (std::error_code failure = co_await connection->handshake())
-    throw std::runtime_error("TLS with " + name + ": " +
-                             describe_handshake_failure(failure, connection->verify_failure(), context.expected_name()));
+    throw TlsRefusal(name, describe_handshake_failure(failure, connection->verify_failure(), context.expected_name()));
   const TlsOptions& tls = options.tls;
   std::string trust;
   if (tls.pin) {
     if (!peer_matches_pin(connection->native(), *tls.pin))
-      throw std::runtime_error("TLS with " + name + ": certificate SHA-256 " + peer_fingerprint(connection->native()) +
-                               " does not match --ssl-pin");
+      throw TlsRefusal(name, "certificate SHA-256 " + peer_fingerprint(connection->native()) + " does not match --ssl-pin");
     trust = "certificate matches --ssl-pin";
   } else if (tls.insecure) {
     trust = "certificate NOT verified (--ssl-insecure), SHA-256 " + peer_fingerprint(connection->native());
@@ -77,16 +87,21 @@ asio::awaitable<int> check_tls(const Options& options) {
     Options one = options;
     one.port.number = port;
     one.port.text = std::to_string(port);
+    PortState state = PortState::failed;
     std::string reason;
     try {
       std::unique_ptr<Connection> carrier = co_await tcp_transport.dial(one);
       std::unique_ptr<Connection> connection = co_await start_tls(std::move(carrier), context, one);
       connection->close();
+      state = PortState::open;
       any_open = true;
-    } catch (const std::exception& e) {
-      reason = e.what();
+    } catch (const TlsRefusal& refusal) {
+      reason = refusal.reason();
+    } catch (const std::system_error& failure) {  // the TCP connect's
+      if (failure.code() == asio::error::connection_refused) state = PortState::closed;
+      reason = failure.code() == std::errc::timed_out ? "timed out" : failure.code().message();
     }
-    diag::info(1, describe_probe(options.host, port, false, reason.empty() ? PortState::open : PortState::failed, reason));
+    diag::info(1, describe_probe(options.host, port, false, state, reason));
   }
   co_return any_open ? exit_ok : exit_failure;
 }

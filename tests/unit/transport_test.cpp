@@ -100,10 +100,73 @@ void run_exchange(const Transport& row, const Options& listen, const Options& di
 
 }  // namespace
 
-TEST_CASE("transport table: -U picks the unix row, anything else the tcp row") {
+// `options` with --ssl: a listener with a temporary certificate, a client that verifies nothing.
+Options with_tls(Options options) {
+  options.tls.enabled = true;
+  options.tls.insecure = options.role == Role::connect;
+  return options;
+}
+
+// One exchange over the tls row: the server side runs beside the dial (a TLS client's
+// handshake needs the server's session to read), each side writes its greeting, ends its
+// sending (close_notify) and reads the other's to EOF.
+void run_tls_exchange(const Options& listen, const Options& dial, Exchange& seen) {
+  asio::io_context ctx;
+  std::unique_ptr<Listener> listener = tls_transport.listen(ctx.get_executor(), listen);
+  bool server_done = false;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    REQUIRE(co_await listener->wait_for_client() == std::error_code());
+    std::error_code ec;
+    std::unique_ptr<Connection> server = listener->accept_now(ec);
+    REQUIRE_FALSE(ec);
+    seen.client_named = server->peer();
+    seen.server_descriptor = server->descriptor();
+    auto [write_error, n] = co_await write_all(*server, std::string_view("from the server"));
+    CHECK_FALSE(write_error);
+    CHECK_FALSE(co_await end_sending(*server));
+    co_await read_all(*server, &seen.at_server);
+    server_done = true;
+  }, rethrow);
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    std::unique_ptr<Connection> client = co_await tls_transport.dial(dial);
+    seen.client_descriptor = client->descriptor();
+    auto [write_error, n] = co_await write_all(*client, std::string_view("from the client"));
+    CHECK_FALSE(write_error);
+    CHECK_FALSE(co_await end_sending(*client));
+    co_await read_all(*client, &seen.at_client);
+    seen.done = true;
+  }, rethrow);
+  run_until(ctx, [&] { return seen.done && server_done; });
+  REQUIRE(seen.done);
+  REQUIRE(server_done);
+}
+
+TEST_CASE("transport table: --ssl picks the tls row (over either), -U the unix row, anything else the tcp row") {
   CHECK(choose_transport(unix_options(Role::connect, "x")).name == "unix");
   CHECK(choose_transport(tcp_options(Role::connect, 1)).name == "tcp");
-  CHECK(transports().size() == 2);
+  CHECK(choose_transport(with_tls(unix_options(Role::connect, "x"))).name == "tls");
+  CHECK(choose_transport(with_tls(tcp_options(Role::listen, 1))).name == "tls");
+  CHECK(transports().size() == 3);
+}
+
+TEST_CASE("transport table: the tls row over tcp and over unix; bytes both ways, close_notify each way, no descriptor") {
+  SECTION("over tcp") {
+    const std::uint16_t port = free_tcp_port();
+    Exchange seen;
+    run_tls_exchange(with_tls(tcp_options(Role::listen, port)), with_tls(tcp_options(Role::connect, port)), seen);
+    CHECK(seen.at_server == "from the client");
+    CHECK(seen.at_client == "from the server");
+    CHECK(seen.client_named.rfind("127.0.0.1:", 0) == 0);
+    CHECK(seen.server_descriptor == -1);  // the bytes pass through sockcat: nothing to splice
+    CHECK(seen.client_descriptor == -1);
+  }
+  SECTION("over unix") {
+    const std::string name = "sockcat-tls-transport-test-" + std::to_string(::getpid());
+    Exchange seen;
+    run_tls_exchange(with_tls(unix_options(Role::listen, name)), with_tls(unix_options(Role::connect, name)), seen);
+    CHECK(seen.at_server == "from the client");
+    CHECK(seen.at_client == "from the server");
+  }
 }
 
 TEST_CASE("transport table: the unix row listens and dials; bytes both ways, EOF each way, the descriptor offered") {
