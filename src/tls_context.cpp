@@ -253,6 +253,10 @@ TlsContext::TlsContext(const Options& options)
   SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
+  // Read what the socket has, up to four full records at a time, not a record's header and
+  // body in two calls; the buffer exists only while it holds bytes (RELEASE_BUFFERS).
+  SSL_CTX_set_read_ahead(context, 1);
+  SSL_CTX_set_default_read_buffer_len(context, 4 * (SSL3_RT_MAX_PLAIN_LENGTH + SSL3_RT_MAX_ENCRYPTED_OVERHEAD));
   // Each connection is one session: no session cache, and a server sends no tickets.
   SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
   if (!tls_.ciphers.empty()) set_ciphers(context, tls_.ciphers);

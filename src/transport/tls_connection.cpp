@@ -7,6 +7,7 @@
 #include <asio/error.hpp>
 #include <asio/ssl/error.hpp>
 #include <cerrno>
+#include <utility>
 
 #include "diag.hpp"
 
@@ -93,32 +94,47 @@ asio::awaitable<std::error_code> TlsConnection::wait(Readiness what) {
 }
 
 std::size_t TlsConnection::read_now(std::span<char> into, std::error_code& ec) {
+  ec.clear();
   if (closed_) {
     ec = asio::error::bad_descriptor;
+    return 0;
+  }
+  if (held_read_error_) {  // the end found after the last read's bytes
+    ec = std::exchange(held_read_error_, {});
     return 0;
   }
   if (close_notify_owed_) {
     std::error_code ignored;  // goes when the socket takes it; our reads must not wait for that
     send_owed_close_notify(ignored);
   }
-  ERR_clear_error();
-  std::size_t n = 0;
-  int result = SSL_read_ex(ssl_, into.data(), into.size(), &n);
-  const int saved_errno = errno;
-  note_handshake_done();
-  if (close_notify_owed_ && handshake_done_) {  // this read may have finished the handshake
-    std::error_code ignored;
-    send_owed_close_notify(ignored);
-    errno = saved_errno;
+  // One SSL_read gives at most one record: fill `into` from as many as are there.
+  std::size_t total = 0;
+  while (total < into.size()) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int result = SSL_read_ex(ssl_, into.data() + total, into.size() - total, &n);
+    const int saved_errno = errno;
+    note_handshake_done();
+    if (close_notify_owed_ && handshake_done_) {  // this read may have finished the handshake
+      std::error_code ignored;
+      send_owed_close_notify(ignored);
+      errno = saved_errno;
+    }
+    if (result == 1) {
+      read_stalled_ = false;
+      total += n;
+      continue;
+    }
+    std::error_code end = failure(result, read_wants_);
+    read_stalled_ = would_block(end);
+    if (total == 0) {
+      ec = end;
+    } else if (!read_stalled_) {
+      held_read_error_ = end;  // said at the next call, after these bytes
+    }
+    break;
   }
-  if (result == 1) {
-    read_stalled_ = false;
-    ec.clear();
-    return n;
-  }
-  ec = failure(result, read_wants_);
-  read_stalled_ = would_block(ec);
-  return 0;
+  return total;
 }
 
 std::size_t TlsConnection::write_now(std::span<const char> from, std::error_code& ec) {

@@ -73,6 +73,7 @@ class TlsConnection final : public Connection {
   Readiness read_wants_ = Readiness::readable;   // what the last read needs of the socket
   Readiness write_wants_ = Readiness::writable;  // what the last write needs
   bool read_stalled_ = false;       // the last read would block: OpenSSL took everything the socket had
+  std::error_code held_read_error_;  // the end a read met after bytes it returned, for the next read
   std::size_t write_pending_ = 0;   // bytes of the record OpenSSL holds for the next write_now
   bool close_notify_owed_ = false;  // shutdown_send was asked and has not sent it yet
   bool close_notify_sent_ = false;
