@@ -94,6 +94,12 @@ asio::awaitable<std::unique_ptr<Connection>> accept_admitted(Listener& listener,
     if (would_block(ec) || ec == asio::error::connection_aborted) continue;
     if (ec) throw std::system_error(ec, "accept");
     if (!admitted(limits, *client)) continue;  // closed unread as it goes
+    // A client whose set-up fails (a TLS handshake that stalls past its limit, or garbage) is
+    // not the one: it is closed alone, and the next one is taken.
+    if (std::error_code failure = co_await client->start()) {
+      diag::info(1, "connection from " + client->peer() + " failed: " + failure.message());
+      continue;
+    }
     listener.close();
     co_return client;
   }

@@ -146,8 +146,13 @@ void set_ciphers(SSL_CTX* context, const std::string& list) {
     throw std::runtime_error("--ssl-ciphers: OpenSSL knows no cipher in " + quote(list));
 }
 
+// OpenSSL's pass-phrase callback: none is given (never a prompt on the terminal), so an
+// encrypted key does not load.
+int no_pass_phrase(char*, int, int, void*) { return 0; }
+
 // Loads our certificate chain and its key (from the certificate's file when --ssl-key is not given).
 void use_certificate(SSL_CTX* context, const TlsOptions& tls) {
+  SSL_CTX_set_default_passwd_cb(context, no_pass_phrase);
   const std::string& key_file = tls.key_file.empty() ? tls.cert_file : tls.key_file;
   const char* key_option = tls.key_file.empty() ? "--ssl-cert" : "--ssl-key";
   check_readable("--ssl-cert", tls.cert_file);
@@ -158,7 +163,7 @@ void use_certificate(SSL_CTX* context, const TlsOptions& tls) {
   }
   if (SSL_CTX_use_PrivateKey_file(context, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     ERR_clear_error();
-    throw std::runtime_error(std::string(key_option) + ": no PEM private key in " + quote(key_file) +
+    throw std::runtime_error(std::string(key_option) + ": no unencrypted PEM private key in " + quote(key_file) +
                              (tls.key_file.empty() ? " (give the key with --ssl-key)" : ""));
   }
   if (SSL_CTX_check_private_key(context) != 1) {

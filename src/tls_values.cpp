@@ -73,9 +73,8 @@ Parsed<AlpnList> parse_alpn_list(std::string_view text) {
 }
 
 Parsed<TlsVersion> parse_tls_version(std::string_view text) {
-  std::string_view version = without_prefix(without_prefix(text, "tls"), "v");
-  if (version == "1.2") return TlsVersion::tls1_2;
-  if (version == "1.3") return TlsVersion::tls1_3;
+  if (text == "1.2") return TlsVersion::tls1_2;
+  if (text == "1.3") return TlsVersion::tls1_3;
   return "--ssl-min-version: " + quote(text) + " is not 1.2 or 1.3";
 }
 

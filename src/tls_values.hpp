@@ -37,7 +37,7 @@ Parsed<AlpnList> parse_alpn_list(std::string_view text);
 // The lowest TLS version a side accepts (--ssl-min-version).
 enum class TlsVersion { tls1_2, tls1_3 };
 
-// Parses --ssl-min-version: "1.2" or "1.3" (a "TLS" or "tls" prefix, "TLSv1.3", accepted).
+// Parses --ssl-min-version: "1.2" or "1.3".
 Parsed<TlsVersion> parse_tls_version(std::string_view text);
 
 }  // namespace sockcat

@@ -72,6 +72,9 @@ Problem tls_rule(const CommandLine& line, Options& options) {
       return std::string("listen --ssl-trustfile only serves --ssl-verify (client certificates): add it, or drop the file");
     return std::nullopt;
   }
+  // -w bounds the handshake too, unless --ssl-handshake-timeout says otherwise.
+  if (!line.parsed.count("ssl-handshake-timeout") && options.connect_timeout.count() > 0)
+    tls.handshake_timeout = options.connect_timeout;
   if (tls.pin && tls.insecure) return std::string("--ssl-pin and --ssl-insecure exclude each other (a pin is a check)");
   if (tls.pin && !tls.trust_file.empty())
     return std::string("--ssl-pin is the whole trust decision: --ssl-trustfile would not be used");

@@ -32,6 +32,8 @@ asio::awaitable<std::error_code> wait_at_most(Connection& connection, Readiness 
 
 }  // namespace
 
+asio::awaitable<std::error_code> Connection::start() { co_return std::error_code(); }
+
 bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }

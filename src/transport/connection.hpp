@@ -41,6 +41,11 @@ class Connection {
   // The executor the waits complete on.
   virtual asio::any_io_executor executor() = 0;
 
+  // Finishes setting the connection up before a session relies on it (TLS: the handshake,
+  // within its time limit): no error, or why it cannot be used. A session may skip it: its
+  // first reads and writes do the same. Nothing to do by default.
+  virtual asio::awaitable<std::error_code> start();
+
   // Waits until the connection is ready for `what`. Returns operation_aborted after cancel().
   virtual asio::awaitable<std::error_code> wait(Readiness what) = 0;
 

@@ -85,8 +85,8 @@ asio::awaitable<std::error_code> TlsConnection::wait_carrier(Readiness what) {
 asio::awaitable<std::error_code> TlsConnection::wait(Readiness what) {
   if (closed_) co_return asio::error::bad_descriptor;
   if (what == Readiness::readable) {
-    // Records OpenSSL read ahead, or plaintext left over, are there to read now.
-    if (!read_stalled_ && SSL_has_pending(ssl_)) co_return std::error_code();
+    // An end already met, records OpenSSL read ahead, or plaintext left over: there to read now.
+    if (held_read_error_ || (!read_stalled_ && SSL_has_pending(ssl_))) co_return std::error_code();
     co_return co_await wait_carrier(read_wants_);
   }
   if (what == Readiness::writable) co_return co_await wait_carrier(close_notify_owed_ ? Readiness::writable : write_wants_);
@@ -215,12 +215,12 @@ void TlsConnection::note_handshake_done() {
   if (SSL_is_server(ssl_)) diag::info(2, "TLS with " + peer() + ": " + describe_session(ssl_));
 }
 
-asio::awaitable<std::error_code> TlsConnection::handshake() {
+asio::awaitable<std::error_code> TlsConnection::start() {
   for (;;) {
     ERR_clear_error();
     int result = SSL_do_handshake(ssl_);
     if (result == 1) {
-      handshake_done_ = true;
+      note_handshake_done();
       co_return std::error_code();
     }
     Readiness wants = Readiness::readable;

@@ -23,9 +23,9 @@ class TlsConnection final : public Connection {
   TlsConnection(std::unique_ptr<Connection> carrier, SSL* ssl, std::chrono::milliseconds handshake_limit);
   ~TlsConnection() override;
 
-  // Runs a client's handshake to its end: no error, or why it failed (verify_failure() says
-  // more when a certificate was refused).
-  asio::awaitable<std::error_code> handshake();
+  // Runs the handshake to its end: no error, or why it failed (verify_failure() says more
+  // when a certificate was refused).
+  asio::awaitable<std::error_code> start() override;
 
   // The certificate verification refused on this connection, if any.
   const VerifyFailure& verify_failure() const { return *verify_failure_; }

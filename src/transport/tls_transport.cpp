@@ -49,7 +49,7 @@ asio::awaitable<std::unique_ptr<Connection>> start_tls(std::unique_ptr<Connectio
   SSL* ssl = context.new_client_ssl(carrier->descriptor());
   if (!ssl) throw TlsRefusal(name, "out of memory");
   auto connection = std::make_unique<TlsConnection>(std::move(carrier), ssl, options.tls.handshake_timeout);
-  if (std::error_code failure = co_await connection->handshake())
+  if (std::error_code failure = co_await connection->start())
     throw TlsRefusal(name, describe_handshake_failure(failure, connection->verify_failure(), context.expected_name()));
   const TlsOptions& tls = options.tls;
   std::string trust;

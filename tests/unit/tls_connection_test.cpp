@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/connect_pair.hpp>
 #include <asio/local/stream_protocol.hpp>
@@ -88,7 +90,7 @@ TEST_CASE("TLS: data both ways, close_notify as EOF, and a reply sent after the 
     co_await end_sending(*pair.server);
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     co_await write_all(*pair.client, std::string("hello"));
     REQUIRE_FALSE(co_await end_sending(*pair.client));
     client_got = co_await read_to_end(*pair.client);
@@ -109,7 +111,7 @@ TEST_CASE("TLS: a TCP end without close_notify is reported as a truncation, afte
     server_got = co_await read_to_end(*pair.server);
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     co_await write_all(*pair.client, std::string("cut short"));
     ::shutdown(pair.client_raw, SHUT_WR);  // FIN, no close_notify
   }, [](std::exception_ptr e) { rethrow(e); });
@@ -128,7 +130,7 @@ TEST_CASE("TLS: a large transfer to a slow reader keeps OpenSSL's write-retry ru
     server_got = co_await read_to_end(*pair.server, 1000);  // small reads: the writer often finds the socket full
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     auto [ec, n] = co_await write_all(*pair.client, data);
     CHECK_FALSE(ec);
     CHECK(n == data.size());
@@ -155,7 +157,7 @@ TEST_CASE("TLS: a write retried with other bytes than OpenSSL holds is refused, 
     }
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     const std::string block(16 * 1024, 'x');
     std::error_code ec;
     for (int i = 0; i < 10000 && !would_block(ec); ++i) pair.client->write_now(block, ec);
@@ -180,7 +182,7 @@ TEST_CASE("TLS: plaintext left in OpenSSL after a short read is readable without
     }
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     co_await write_all(*pair.client, std::string("abc"));  // one record; nothing follows it
   }, [](std::exception_ptr e) { rethrow(e); });
   pair.ctx.run_for(std::chrono::seconds(5));
@@ -210,7 +212,7 @@ TEST_CASE("TLS: a server's close_notify asked for before the handshake goes once
     co_await read_to_end(*pair.server);  // runs the handshake, then sends what was owed
   }, [](std::exception_ptr e) { rethrow(e); });
   asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
-    REQUIRE_FALSE(co_await pair.client->handshake());
+    REQUIRE_FALSE(co_await pair.client->start());
     client_got = co_await read_to_end(*pair.client);
     pair.client->close();
   }, [](std::exception_ptr e) { rethrow(e); });
@@ -218,4 +220,33 @@ TEST_CASE("TLS: a server's close_notify asked for before the handshake goes once
   REQUIRE(client_got);
   CHECK(client_got->first.empty());
   CHECK(client_got->second == asio::error::eof);
+}
+
+TEST_CASE("TLS: the last data and the close_notify read in one go: the data, then the EOF, without a wait") {
+  TlsPair pair;
+  std::optional<std::pair<std::string, std::error_code>> server_got;
+  bool client_sent = false;
+  asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
+    std::array<char, 1> one{};
+    std::error_code ec;
+    std::string first;  // the byte the read that ends the handshake may bring
+    for (;;) {  // the handshake only, then nothing until both records are on the socket
+      first.append(one.data(), pair.server->read_now(one, ec));
+      if (SSL_is_init_finished(pair.server->native()) || !would_block(ec)) break;
+      co_await pair.server->wait(Readiness::readable);
+    }
+    while (!client_sent) co_await asio::post(pair.ctx, asio::use_awaitable);
+    server_got = co_await read_to_end(*pair.server);  // waits before each read
+    server_got->first.insert(0, first);
+  }, [](std::exception_ptr e) { rethrow(e); });
+  asio::co_spawn(pair.ctx, [&]() -> asio::awaitable<void> {
+    REQUIRE_FALSE(co_await pair.client->start());
+    co_await write_all(*pair.client, std::string("last words"));
+    REQUIRE_FALSE(co_await end_sending(*pair.client));
+    client_sent = true;
+  }, [](std::exception_ptr e) { rethrow(e); });
+  pair.ctx.run_for(std::chrono::seconds(5));
+  REQUIRE(server_got);
+  CHECK(server_got->first == "last words");
+  CHECK(server_got->second == asio::error::eof);
 }
