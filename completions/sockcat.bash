@@ -5,9 +5,9 @@
 # Transform names are not listed here: they come from the binary at completion time.
 # An option that takes a value is listed with a trailing '=' (it is offered without it).
 
-_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= -v --verbose -h --help'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= --ssl --ssl-cert= --ssl-key= --ssl-trustfile= --ssl-verify --ssl-alpn= --ssl-ciphers= --ssl-min-version= --ssl-handshake-timeout= -v --verbose -h --help'
 _sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file='
-_sockcat_connect_options='-s= --source= --source-port= -w= --wait= -z --zero-io'
+_sockcat_connect_options='-s= --source= --source-port= -w= --wait= -z --zero-io --ssl-servername= --ssl-pin= --ssl-insecure'
 # The nc-style command line (no subcommand; "nc-style command lines" in sockcat(1)): -l or
 # --listen anywhere means listen, else it connects. With -l, -s is the address to bind;
 # without it, -p is the local port to connect from.
@@ -163,7 +163,11 @@ _sockcat() {
             COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W 'raw line length' -- "$cur"))
             return 0
             ;;
-        listen:-b | listen:--bind | connect:-s | connect:--source)
+        *:--ssl-min-version)
+            COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W '1.2 1.3' -- "$cur"))
+            return 0
+            ;;
+        listen:-b | listen:--bind | connect:-s | connect:--source | connect:--ssl-servername)
             COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
             return 0
             ;;
@@ -171,7 +175,8 @@ _sockcat() {
             COMPREPLY=($(compgen -P "$prefix" -c -- "$cur"))
             return 0
             ;;
-        listen:--allowfile | listen:--denyfile | *:-o | *:--output | *:-x | *:--hex-dump)
+        listen:--allowfile | listen:--denyfile | *:-o | *:--output | *:-x | *:--hex-dump | \
+            *:--ssl-cert | *:--ssl-key | *:--ssl-trustfile)
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;

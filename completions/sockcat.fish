@@ -66,7 +66,7 @@ function __sockcat_connect_wants
     for token in $tokens[$first..-1]
         if test $skip = 1
             set skip 0
-        else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout)$' $token
+        else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout|ssl-cert|ssl-key|ssl-trustfile|ssl-alpn|ssl-ciphers|ssl-min-version|ssl-handshake-timeout|ssl-servername|ssl-pin)$' $token
             set skip 1
         else if string match -qr -- "^-[^-$valued]*[$valued]\$" $token
             set skip 1
@@ -118,6 +118,14 @@ complete -c sockcat -n $both -s c -l sh-exec -x -d 'Hand the connection to /bin/
 complete -c sockcat -n $both -l framing -x -a 'raw line length' -d 'Message boundaries: raw (default), line or length'
 complete -c sockcat -n $both -l max-message -x -d 'With --framing line|length: largest message (default 1M)'
 complete -c sockcat -n $both -s i -l idle-timeout -x -d 'End when nothing is sent either way for DURATION'
+complete -c sockcat -n $both -l ssl -d 'Use TLS over the stream (TCP or -U)'
+complete -c sockcat -n $both -l ssl-cert -r -F -d 'Our TLS certificate chain, PEM'
+complete -c sockcat -n $both -l ssl-key -r -F -d 'The private key of --ssl-cert, PEM'
+complete -c sockcat -n $both -l ssl-trustfile -r -F -d 'Trust the CA certificates in FILE instead of the system store'
+complete -c sockcat -n $both -l ssl-alpn -x -d 'ALPN protocols to offer (connect) or accept (listen), comma-separated'
+complete -c sockcat -n $both -l ssl-ciphers -x -d 'The ciphers allowed, an OpenSSL cipher list'
+complete -c sockcat -n $both -l ssl-min-version -x -a '1.2 1.3' -d 'The lowest TLS version accepted (default 1.2)'
+complete -c sockcat -n $both -l ssl-handshake-timeout -x -d 'Give up a TLS handshake not finished within DURATION'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 
@@ -136,6 +144,7 @@ complete -c sockcat -n $listen -l denyfile -r -F -d 'Refuse peers listed in FILE
 complete -c sockcat -n $listen -l broker -d 'Relay what each client sends to every other client'
 complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <userN>, controls stripped'
 complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
+complete -c sockcat -n $listen -l ssl-verify -d 'Require a client certificate signed by --ssl-trustfile'
 
 # Options of connect.
 set -l connect '__sockcat_reads connect'
@@ -143,6 +152,10 @@ complete -c sockcat -n $connect -s s -l source -x -a '(__fish_print_hostnames)' 
 complete -c sockcat -n $connect -l source-port -x -d 'Local port to connect from'
 complete -c sockcat -n $connect -s w -l wait -x -d 'Give up connecting after DURATION (500ms, 1.5s)'
 complete -c sockcat -n $connect -s z -l zero-io -d 'Only check whether the ports accept (22,80,8000-8100)'
+complete -c sockcat -n $connect -l ssl-verify -d 'Verify the TLS peer (the default; for ncat command lines)'
+complete -c sockcat -n $connect -l ssl-servername -x -a '(__fish_print_hostnames)' -d 'The name sent as SNI and verified (default: HOST)'
+complete -c sockcat -n $connect -l ssl-pin -x -d 'Trust exactly the certificate with this SHA-256 fingerprint'
+complete -c sockcat -n $connect -l ssl-insecure -d 'Verify nothing about the TLS peer'
 complete -c sockcat -n '__sockcat_connect_wants 1' -a '(__fish_print_hostnames)' -d Host
 complete -c sockcat -n '__sockcat_connect_wants 2' -a '(__sockcat_services)'
 

@@ -231,3 +231,29 @@ def test_nc_style_listen_completes_listen_options(terminal):
 
 def test_nc_style_connect_port_offers_service_names(terminal):
     assert_lists(terminal, "sockcat -v -w 5 localhost http", {"https", "http-alt"})
+
+
+# TLS (sockcat(1), TLS): the --ssl options on the subcommands that take them, and the values
+# of --ssl-min-version.
+
+def test_tls_option_completes_on_connect(terminal):
+    assert_completes(terminal, "sockcat connect --ssl-m", "sockcat connect --ssl-min-version")
+
+
+def test_tls_min_version_offers_the_versions(terminal):
+    assert_lists(terminal, "sockcat connect --ssl-min-version 1.", {"1.2", "1.3"})
+
+
+def test_tls_connect_only_options_are_listed_on_connect(terminal):
+    assert_lists(terminal, "sockcat connect --ssl-", {"--ssl-pin", "--ssl-insecure", "--ssl-servername",
+                                                      "--ssl-cert", "--ssl-verify"})
+
+
+def test_tls_listen_does_not_offer_connect_only_options(terminal):
+    assert_lists(terminal, "sockcat listen --ssl-", {"--ssl-cert", "--ssl-verify", "--ssl-trustfile"})
+    assert not {"--ssl-pin", "--ssl-insecure", "--ssl-servername"} & offered(terminal.screen())
+
+
+def test_tls_certificate_is_completed_as_a_file_name(terminal, tmp_path):
+    (tmp_path / "server-cert.pem").touch()
+    assert_completes(terminal, "sockcat listen --ssl-cert server-c", "sockcat listen --ssl-cert server-cert.pem")
