@@ -5,7 +5,8 @@
 #      the harness and sockcat need to build and run;
 #   2. builds a Release sockcat into bench/build (CMake from the repository root), unless
 #      SOCKCAT_BIN names a binary to measure instead;
-#   3. builds the C helpers from bench/src into bench/bin (gcc -O2).
+#   3. builds the C helpers from bench/src into bench/bin (gcc -O2; the TLS ones with
+#      -lssl -lcrypto, when OpenSSL's headers are installed).
 #
 #   bench/setup.sh              all three steps
 #   bench/setup.sh --no-apt     steps 2 and 3 (no package manager; e.g. in CI)
@@ -18,7 +19,7 @@ for arg in "$@"; do
     case $arg in
     --no-apt) apt=0 ;;
     --helpers) apt=0 sockcat=0 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -28,6 +29,7 @@ if [ "$apt" = 1 ]; then
         ncat netcat-openbsd socat              # the peers
         iperf3 hyperfine time                  # limit rows and timing
         gcc libc6-dev                          # the C helpers
+        libssl-dev openssl                     # the TLS helpers, and the certificates made at run time
         g++ cmake ninja-build libasio-dev libcxxopts-dev   # sockcat
         python3 iproute2 util-linux coreutils  # orchestration, private network namespace, timeout
     )
@@ -57,10 +59,28 @@ if [ "$sockcat" = 1 ]; then
 fi
 
 mkdir -p "$here/bin"
+# stale: the binary is missing or older than its source or a header it may include
+stale() {
+    local f
+    [ -x "$here/bin/$1" ] || return 0
+    for f in "$here/src/$1.c" "$here/src"/*.h; do
+        [ "$f" -nt "$here/bin/$1" ] && return 0
+    done
+    return 1
+}
 for s in gen dgramfeed runstat zcheck epoll_echo loadgen hold; do
-    if [ ! -x "$here/bin/$s" ] || [ "$here/src/$s.c" -nt "$here/bin/$s" ] ||
-       [ "$here/src/client_common.h" -nt "$here/bin/$s" ]; then
+    if stale "$s"; then
         gcc -O2 -Wall -Wextra -o "$here/bin/$s" "$here/src/$s.c"
     fi
 done
+# the TLS sections' helpers need OpenSSL's headers (libssl-dev); without them those sections are skipped
+if echo '#include <openssl/ssl.h>' | gcc -E -x c - >/dev/null 2>&1; then
+    for s in tls_server tls_send tls_loadgen; do
+        if stale "$s"; then
+            gcc -O2 -Wall -Wextra -o "$here/bin/$s" "$here/src/$s.c" -lssl -lcrypto
+        fi
+    done
+else
+    echo "setup: no OpenSSL headers (libssl-dev): TLS helpers not built, the tls-* sections will be skipped" >&2
+fi
 echo "setup: helpers in $here/bin: $(cd "$here/bin" && echo *)" >&2

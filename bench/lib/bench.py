@@ -64,8 +64,8 @@ class Config:
             return e.get(name) or (smoke if s else full)
 
         self.reps = int(get("REPS", "5", "1"))
-        self.sections = get("SECTIONS", "tcp udp echo framed churn zio hold idle",
-                                 "tcp udp echo framed churn zio hold idle").split()
+        all_sections = "tcp udp echo framed churn zio hold idle tls-bulk tls-echo tls-churn tls-hold"
+        self.sections = get("SECTIONS", all_sections, all_sections).split()
         self.tools = get("TOOLS", "sockcat nc-openbsd ncat socat", "sockcat").split()
         self.bulk = parse_size(get("BULK_BYTES", "2G", "32M"))
         self.verify = parse_size(get("VERIFY_BYTES", "256M", "8M"))
@@ -82,6 +82,12 @@ class Config:
         self.hold_conns = int(get("HOLD_CONNS", "10000", "200"))
         self.hold_secs = float(get("HOLD_SECS", "2", "0.3"))
         self.hold_setup = float(get("HOLD_SETUP_S", "60", "10"))
+        self.tls_bulk = parse_size(get("TLS_BULK_BYTES", "1G", "8M"))
+        self.tls_verify = parse_size(get("TLS_VERIFY_BYTES", "64M", "2M"))
+        self.tls_echo_conns = [int(x) for x in get("TLS_ECHO_CONNS", "1 100 1000", "10").split()]
+        self.tls_churn_conns = [int(x) for x in get("TLS_CHURN_CONNS", "10", "10").split()]
+        self.tls_secs = float(get("TLS_SECS", e.get("ECHO_SECS") or "3", "0.5"))
+        self.tls_hold_conns = int(get("TLS_HOLD_CONNS", "10000", "100"))
         self.host = get("HOST", "127.0.0.1", "127.0.0.1")
         self.iperf3 = get("IPERF3", "1", "0") == "1"
         self.hyperfine = get("HYPERFINE", "1", "0") == "1"
@@ -98,16 +104,50 @@ class Config:
                 f"ECHO_CONNS='{' '.join(map(str, self.echo_conns))}' CHURN_CONNS='{' '.join(map(str, self.churn_conns))}' "
                 f"ECHO_SECS={self.echo_secs:g} ECHO_SETUP_S={self.echo_setup:g} MAX_OPS={self.max_ops} "
                 f"ZIO_RUNS={self.zio_runs} HOLD_CONNS={self.hold_conns} HOLD_SECS={self.hold_secs:g} "
+                f"TLS_BULK_BYTES={human_bytes(self.tls_bulk)} TLS_VERIFY_BYTES={human_bytes(self.tls_verify)} "
+                f"TLS_ECHO_CONNS='{' '.join(map(str, self.tls_echo_conns))}' "
+                f"TLS_CHURN_CONNS='{' '.join(map(str, self.tls_churn_conns))}' TLS_SECS={self.tls_secs:g} "
+                f"TLS_HOLD_CONNS={self.tls_hold_conns} "
                 f"HOST={self.host} IPERF3={int(self.iperf3)} SMOKE={int(self.smoke)}")
 
 
 # ----------------------------------------------------------------------------- tools
 
+TLS_SUITE = "TLS_AES_128_GCM_SHA256"
+TLS_EXPECTED = "TLSv1.3/" + TLS_SUITE   # what every TLS row must negotiate
+
+# OPENSSL_CONF for ncat and socat: neither has an option for the TLS 1.3 suites (ncat's
+# --ssl-ciphers and socat's cipher= set the TLS 1.2 cipher list only), but both let libssl
+# load its configuration, whose system_default section applies to every context they make.
+TLS_OPENSSL_CNF = f"""openssl_conf = bench_init
+[bench_init]
+ssl_conf = bench_ssl
+[bench_ssl]
+system_default = bench_tls13
+[bench_tls13]
+MinProtocol = TLSv1.3
+Ciphersuites = {TLS_SUITE}
+"""
+
+
 def tool_table(sockcat):
     """How each tool is driven in each mode. {H} host, {HB} host ([::1] for IPv6), {V} 4 or 6,
-    {P} port, {TMP} scratch folder. A mode a tool lacks is simply absent."""
+    {P} port, {TMP} scratch folder; TLS: {CERT} and {KEY} (PEM, made at run time), {TLSCNF}
+    (TLS_OPENSSL_CNF). A mode a tool lacks is simply absent. "c-tls" is the TLS limit row."""
     S = sockcat
+    s13 = ["--ssl-ciphers", TLS_SUITE, "--ssl-min-version", "1.3"]
+    s_srv = ["--ssl", "--ssl-cert", "{CERT}", "--ssl-key", "{KEY}"] + s13
+    ncat_tls = ["env", "OPENSSL_CONF={TLSCNF}", "ncat", "--ssl"]
+    socat_tls = ["env", "OPENSSL_CONF={TLSCNF}", "socat"]
+    socat_srv = "cert={CERT},key={KEY},verify=0,min-version=TLS1.3,pf=ip{V}"
     return {
+        "c-tls": {
+            "bin": helper("tls_server"), "version": ["openssl", "version"],
+            "tls_recv": [helper("tls_server"), "-m", "sink", "-H", "{H}", "-p", "{P}", "-c", "{CERT}", "-k", "{KEY}",
+                         "-t", "600"],
+            "tls_send": [helper("tls_send"), "{H}", "{P}"],
+            "tls_echo": [helper("tls_server"), "-m", "echo", "-H", "{H}", "-p", "{P}", "-c", "{CERT}", "-k", "{KEY}"],
+        },
         "sockcat": {
             "bin": S, "version": [S, "--version"],
             "tcp_recv": [S, "listen", "-b", "{H}", "-p", "{P}"],
@@ -118,6 +158,9 @@ def tool_table(sockcat):
             "echo_line": [S, "listen", "-b", "{H}", "-p", "{P}", "--transform", "echo", "--framing", "line"],
             "zio": [S, "connect", "-z", "{H}", "{P}"],
             "idle": [S, "listen", "-b", "{H}", "-p", "{P}"],
+            "tls_recv": [S, "listen", "-b", "{H}", "-p", "{P}"] + s_srv,
+            "tls_send": [S, "connect", "--ssl", "--ssl-insecure"] + s13 + ["{H}", "{P}"],
+            "tls_echo": [S, "listen", "-b", "{H}", "-p", "{P}", "--transform", "echo"] + s_srv,
         },
         "nc-openbsd": {
             "bin": "/bin/nc.openbsd",
@@ -145,6 +188,11 @@ def tool_table(sockcat):
             "echo": ["ncat", "-l", "-k", "-e", "/bin/cat", "{H}", "{P}"],
             "zio": ["ncat", "-z", "{H}", "{P}"],
             "idle": ["ncat", "-l", "{H}", "{P}"],
+            # ncat's client verifies nothing unless told (--ssl-verify)
+            "tls_recv": ncat_tls + ["--ssl-cert", "{CERT}", "--ssl-key", "{KEY}", "--recv-only", "-l", "{H}", "{P}"],
+            "tls_send": ncat_tls + ["--send-only", "{H}", "{P}"],
+            "tls_echo": ncat_tls + ["--ssl-cert", "{CERT}", "--ssl-key", "{KEY}", "-l", "-k", "-e", "/bin/cat",
+                                    "{H}", "{P}"],
         },
         "socat": {
             "bin": "/usr/bin/socat", "version": ["socat", "-V"],
@@ -157,6 +205,9 @@ def tool_table(sockcat):
             # -u with /dev/null: connect, send nothing, exit
             "zio": ["socat", "-u", "/dev/null", "TCP{V}:{HB}:{P}"],
             "idle": ["socat", "-u", "TCP{V}-LISTEN:{P},bind={HB},reuseaddr", "STDOUT"],
+            "tls_recv": socat_tls + ["-u", "OPENSSL-LISTEN:{P},bind={HB},reuseaddr," + socat_srv, "STDOUT"],
+            "tls_send": socat_tls + ["-u", "STDIN", "OPENSSL:{HB}:{P},verify=0,min-version=TLS1.3,pf=ip{V}"],
+            "tls_echo": socat_tls + ["OPENSSL-LISTEN:{P},bind={HB},reuseaddr,fork," + socat_srv, "EXEC:/bin/cat"],
         },
     }
 
@@ -356,8 +407,9 @@ class Proc:
             return None
 
     def errtext(self, n=300):
-        try:
+        if not self.err.closed:
             self.err.flush()
+        try:
             with open(self.errf, errors="replace") as f:
                 return " ".join(f.read(n).split())
         except OSError:
@@ -405,6 +457,8 @@ class Harness:
         self.skipped_tools = {}
         self.hf = shutil.which("hyperfine") if cfg.hyperfine else None
         self.live = set()   # Procs started and not stopped yet (stopped on the way out)
+        self.tls_files = {}   # {CERT}, {KEY}, {TLSCNF} once tls_prepare() has made them
+        self.tls_state = None   # None: not prepared yet; True/False: the TLS sections can run
 
     # -- bookkeeping
     def tmp(self, name):
@@ -449,6 +503,7 @@ class Harness:
         v6 = ":" in h
         rep = {"{H}": h, "{HB}": f"[{h}]" if v6 else h, "{V}": "6" if v6 else "4",
                "{P}": str(port), "{TMP}": self.tmpdir}
+        rep.update(self.tls_files)
         out = []
         for a in argv:
             for k, v in rep.items():
@@ -493,28 +548,31 @@ class Harness:
         return os.path.exists(b) or shutil.which(b) is not None
 
     # ------------------------------------------------------------------ tcp
-    def tcp_verify(self, tool, param):
+    def tcp_verify(self, tool, param, section="tcp", modes=("tcp_recv", "tcp_send"), nbytes=None):
+        """NBYTES (default VERIFY_BYTES) through the tool, compared byte for byte (also the TLS rows)."""
+        recv_mode, send_mode = modes
+        nbytes = nbytes or self.cfg.verify
         t = self.tools[tool]
         port = self.next_port()
         recv_stdout_r, recv_stdout_w = os.pipe()
-        recv = Proc(self, self.sub(t["tcp_recv"], port), self.cfg.bulk_timeout, "tcpv.recv", stdout=recv_stdout_w)
+        recv = Proc(self, self.sub(t[recv_mode], port), self.cfg.bulk_timeout, "tcpv.recv", stdout=recv_stdout_w)
         os.close(recv_stdout_w)
         cmpf = self.tmp("tcpv.cmp")
         with open(cmpf, "w") as cf:
             cmp = subprocess.Popen(["timeout", "-k", "2", str(self.cfg.bulk_timeout), "bash", "-c",
-                                    f'cmp - <("{helper("gen")}" {self.cfg.verify})'],
+                                    f'cmp - <("{helper("gen")}" {nbytes})'],
                                    stdin=recv_stdout_r, stdout=cf, stderr=subprocess.STDOUT)
         os.close(recv_stdout_r)
         if not self.wait_listen("tcp", port, recv):
-            self.server_failed("tcp", tool, param, recv, "tcp_recv")
+            self.server_failed(section, tool, param, recv, recv_mode)
             cmp.wait(10)
             return False
-        rc, _, err = run_bounded(["bash", "-c", f'"{helper("gen")}" {self.cfg.verify} | exec "$@"', "gen"]
-                                 + self.sub(t["tcp_send"], port), self.cfg.bulk_timeout)
+        rc, _, err = run_bounded(["bash", "-c", f'"{helper("gen")}" {nbytes} | exec "$@"', "gen"]
+                                 + self.sub(t[send_mode], port), self.cfg.bulk_timeout)
         if is_usage_error(rc, err):
             recv.stop()
             cmp.wait(10)
-            self.mark_na("tcp", tool, param, "tcp_send", f"'connect' exits 2 with a usage error: {err[:160]}")
+            self.mark_na(section, tool, param, send_mode, f"'connect' exits 2 with a usage error: {err[:160]}")
             return False
         rrc = recv.wait(self.cfg.bulk_timeout)
         recv.stop()
@@ -522,31 +580,33 @@ class Harness:
         with open(cmpf) as f:
             diff = " ".join(f.read(300).split())
         ok = crc == 0
-        self.emit("tcp", tool, param, 0, "verify_ok", 1 if ok else 0)
+        self.emit(section, tool, param, 0, "verify_ok", 1 if ok else 0)
         if not ok:
-            self.note("tcp", tool, param, f"verify: {human_bytes(self.cfg.verify)} through the tool "
+            self.note(section, tool, param, f"verify: {human_bytes(nbytes)} through the tool "
                       f"did not arrive intact (sender rc={rc}, receiver rc={rrc}): {diff} {err[:200]}")
         return True
 
-    def tcp_tool(self, tool, rep, param):
+    def tcp_tool(self, tool, rep, param, section="tcp", modes=("tcp_recv", "tcp_send"), nbytes=None):
+        recv_mode, send_mode = modes
         cfg = self.cfg
+        nbytes = nbytes or cfg.bulk
         t = self.tools[tool]
-        if self.is_na("tcp", tool, param, "tcp_recv") or self.is_na("tcp", tool, param, "tcp_send"):
+        if self.is_na(section, tool, param, recv_mode) or self.is_na(section, tool, param, send_mode):
             return
         port = self.next_port()
-        recv = Proc(self, self.sub(t["tcp_recv"], port), cfg.bulk_timeout, "tcp.recv")
+        recv = Proc(self, self.sub(t[recv_mode], port), cfg.bulk_timeout, "tcp.recv")
         if not self.wait_listen("tcp", port, recv):
-            self.server_failed("tcp", tool, param, recv, "tcp_recv")
+            self.server_failed(section, tool, param, recv, recv_mode)
             return
         sstat, serr = self.tmp("tcp.send.stat"), self.tmp("tcp.send.err")
         if os.path.exists(sstat):
             os.remove(sstat)
         t0 = time.perf_counter()
-        gen = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("gen"), str(cfg.bulk)],
+        gen = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("gen"), str(nbytes)],
                                stdout=subprocess.PIPE, stdin=DEVNULL)
         with open(serr, "wb") as ef:
             send = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("runstat"), "-o", sstat, "--"]
-                                    + self.sub(t["tcp_send"], port), stdin=gen.stdout, stdout=DEVNULL, stderr=ef)
+                                    + self.sub(t[send_mode], port), stdin=gen.stdout, stdout=DEVNULL, stderr=ef)
         gen.stdout.close()
         try:
             src = send.wait(cfg.bulk_timeout + 10)
@@ -562,7 +622,7 @@ class Harness:
         with open(serr, errors="replace") as f:
             err = " ".join(f.read(300).split())
         if src is not None and is_usage_error(src, err):
-            self.mark_na("tcp", tool, param, "tcp_send", f"'connect' exits 2 with a usage error: {err[:160]}")
+            self.mark_na(section, tool, param, send_mode, f"'connect' exits 2 with a usage error: {err[:160]}")
             return
         rs, ss = recv.stats(), None
         try:
@@ -572,25 +632,26 @@ class Harness:
         except (OSError, ValueError):
             pass
         if src != 0 or rrc != 0 or not rs or not ss:
-            self.note("tcp", tool, param, f"rep {rep}: sender rc={src} receiver rc={rrc}: {err} {recv.errtext()}")
+            self.note(section, tool, param, f"rep {rep}: sender rc={src} receiver rc={rrc}: {err} {recv.errtext()}")
             if not rs or not ss:
                 return
         wall = t1 - t0
-        gb = cfg.bulk / 1e9
-        self.emit("tcp", tool, param, rep, "gbps", gb / wall)
-        self.emit("tcp", tool, param, rep, "gbps_wall", gb / wall)
-        self.emit("tcp", tool, param, rep, "wall_s", wall)
-        self.emit("tcp", tool, param, rep, "cpu_s_per_gb", (rs["cpu"] + ss["cpu"]) / gb)
-        self.emit("tcp", tool, param, rep, "send_cpu_s", ss["cpu"])
-        self.emit("tcp", tool, param, rep, "recv_cpu_s", rs["cpu"])
-        self.emit("tcp", tool, param, rep, "send_rss_kb", ss["maxrss_kb"])
-        self.emit("tcp", tool, param, rep, "recv_rss_kb", rs["maxrss_kb"])
+        gb = nbytes / 1e9
+        self.emit(section, tool, param, rep, "gbps", gb / wall)
+        self.emit(section, tool, param, rep, "gbps_wall", gb / wall)
+        self.emit(section, tool, param, rep, "wall_s", wall)
+        self.emit(section, tool, param, rep, "cpu_s_per_gb", (rs["cpu"] + ss["cpu"]) / gb)
+        self.emit(section, tool, param, rep, "send_cpu_s", ss["cpu"])
+        self.emit(section, tool, param, rep, "recv_cpu_s", rs["cpu"])
+        self.emit(section, tool, param, rep, "send_rss_kb", ss["maxrss_kb"])
+        self.emit(section, tool, param, rep, "recv_rss_kb", rs["maxrss_kb"])
 
-    def tcp_pipe(self, rep, param):
+    def tcp_pipe(self, rep, param, section="tcp", nbytes=None):
         """Limit: the same generator into a pipe read by cat (the pipe alone, no socket)."""
         cfg = self.cfg
+        nbytes = nbytes or cfg.bulk
         t0 = time.perf_counter()
-        gen = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("gen"), str(cfg.bulk)],
+        gen = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("gen"), str(nbytes)],
                                stdout=subprocess.PIPE, stdin=DEVNULL)
         cat = Proc(self, ["cat"], cfg.bulk_timeout, "pipe.cat", stdin=gen.stdout)
         gen.stdout.close()
@@ -600,14 +661,14 @@ class Harness:
         cat.stop()
         st = cat.stats()
         if rc != 0 or not st:
-            self.note("tcp", "pipe", param, f"rep {rep}: cat rc={rc}")
+            self.note(section, "pipe", param, f"rep {rep}: cat rc={rc}")
             return
-        gb = cfg.bulk / 1e9
-        self.emit("tcp", "pipe", param, rep, "gbps", gb / (t1 - t0))
-        self.emit("tcp", "pipe", param, rep, "gbps_wall", gb / (t1 - t0))
-        self.emit("tcp", "pipe", param, rep, "wall_s", t1 - t0)
-        self.emit("tcp", "pipe", param, rep, "cpu_s_per_gb", st["cpu"] / gb)
-        self.emit("tcp", "pipe", param, rep, "recv_rss_kb", st["maxrss_kb"])
+        gb = nbytes / 1e9
+        self.emit(section, "pipe", param, rep, "gbps", gb / (t1 - t0))
+        self.emit(section, "pipe", param, rep, "gbps_wall", gb / (t1 - t0))
+        self.emit(section, "pipe", param, rep, "wall_s", t1 - t0)
+        self.emit(section, "pipe", param, rep, "cpu_s_per_gb", st["cpu"] / gb)
+        self.emit(section, "pipe", param, rep, "recv_rss_kb", st["maxrss_kb"])
 
     def tcp_iperf3(self, rep, param):
         cfg = self.cfg
@@ -826,11 +887,15 @@ class Harness:
             return [helper("epoll_echo"), "-H", "{H}", "-p", "{P}", "-t", "3600"]
         return self.tools[row].get("echo")
 
-    def echo_one(self, section, row, conns, rep, argv=None, loadgen_extra=()):
+    def echo_one(self, section, row, conns, rep, argv=None, loadgen_extra=(), mode="echo", gen="loadgen", secs=None):
+        """One load-generator run against a fresh server. The TLS sections pass their own
+        server command, mode name (for n/a), load generator (tls_loadgen) and duration."""
         cfg = self.cfg
         param = str(conns)
+        secs = secs or cfg.echo_secs
+        churn = section.endswith("churn")
         argv = argv or self.echo_server_argv(row)
-        if not argv or self.is_na(section, row, param, "echo"):
+        if not argv or self.is_na(section, row, param, mode):
             return
         mx = self.tools.get(row, {}).get("echo_max")
         if mx is not None and conns > mx:
@@ -839,16 +904,16 @@ class Harness:
             self.emit(section, row, param, 0, "skipped", 1)
             return
         port = self.next_port()
-        limit = cfg.echo_setup + cfg.echo_secs + 60
+        limit = cfg.echo_setup + secs + 60
         srv = Proc(self, self.sub(argv, port), limit, "echo.srv")
         if not self.wait_listen("tcp", port, srv):
-            self.server_failed(section, row, param, srv, "echo")
+            self.server_failed(section, row, param, srv, mode)
             return
         spid = srv.pid()
-        rc, out, err = run_bounded([helper("loadgen"), "-H", cfg.host, "-p", str(port), "-c", str(conns),
-                                    "-d", f"{cfg.echo_secs:g}", "-m", "churn" if section == "churn" else "persist",
+        rc, out, err = run_bounded([helper(gen), "-H", cfg.host, "-p", str(port), "-c", str(conns),
+                                    "-d", f"{secs:g}", "-m", "churn" if churn else "persist",
                                     "-s", "64", "-S", f"{cfg.echo_setup:g}", "-T", "5", "-n", str(cfg.max_ops),
-                                    "-P", str(spid or 0)] + list(loadgen_extra), cfg.echo_setup + cfg.echo_secs + 30)
+                                    "-P", str(spid or 0)] + list(loadgen_extra), cfg.echo_setup + secs + 30)
         alive = srv.running()
         srv.stop()
         st = srv.stats()
@@ -859,7 +924,7 @@ class Harness:
             self.note(section, row, param, f"rep {rep}: loadgen rc={rc}: {err[:200]} server: {srv.errtext()}")
             return
         ops = r.get("ops", 0)
-        errors = sum(r.get(k, 0) for k in ("connect_err", "eof_err", "reset_err", "timeouts"))
+        errors = sum(r.get(k, 0) for k in ("connect_err", "handshake_err", "eof_err", "reset_err", "timeouts"))
         self.emit(section, row, param, rep, "rps", r["rps"])
         self.emit(section, row, param, rep, "p50_us", r["p50_us"])
         self.emit(section, row, param, rep, "p99_us", r["p99_us"])
@@ -873,7 +938,8 @@ class Harness:
         self.emit(section, row, param, rep, "server_pss_mb", r.get("server_pss_kb", 0) / 1024)
         if st:
             self.emit(section, row, param, rep, "server_maxrss_mb", st["maxrss_kb"] / 1024)
-        if section in ("echo", "framed"):
+        self.tls_cipher_check(section, row, param, rep, r)
+        if not churn:
             self.emit(section, row, param, rep, "ready", r.get("ready"))
             self.emit(section, row, param, rep, "setup_s", r.get("setup_s"))
             if r.get("ready", 0) < conns:
@@ -881,7 +947,8 @@ class Harness:
                           f"served within set-up ({r.get('setup_s', 0):g} s)")
         if errors:
             self.note(section, row, param, f"rep {rep}: connect_err={r.get('connect_err', 0):g} "
-                      f"eof={r.get('eof_err', 0):g} reset={r.get('reset_err', 0):g} timeouts={r.get('timeouts', 0):g} "
+                      + (f"handshake_err={r.get('handshake_err', 0):g} " if "handshake_err" in r else "")
+                      + f"eof={r.get('eof_err', 0):g} reset={r.get('reset_err', 0):g} timeouts={r.get('timeouts', 0):g} "
                       f"(ops={ops:g})")
         if r.get("mismatch", 0):
             self.note(section, row, param, f"rep {rep}: {r['mismatch']:g} echo mismatches")
@@ -976,53 +1043,175 @@ class Harness:
         srv.stop()
 
     # ------------------------------------------------------------------ hold
-    def section_hold(self):
+    def section_hold(self, section="hold"):
+        """Plain (bin/hold) or TLS (section tls-hold: bin/tls_loadgen -m hold) clients held."""
         cfg = self.cfg
-        n = cfg.hold_conns
+        tls = section == "tls-hold"
+        n = cfg.tls_hold_conns if tls else cfg.hold_conns
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if n + 64 > hard:
-            self.note("hold", "-", str(n), f"RLIMIT_NOFILE hard limit {hard} is too low for {n} connections; "
+            self.note(section, "-", str(n), f"RLIMIT_NOFILE hard limit {hard} is too low for {n} connections; "
                       f"using {hard - 64}")
             n = hard - 64
         param = str(n)
-        rows = ["c-epoll"] + [t for t in cfg.tools if t == "sockcat"]
-        log(f"hold: {n} clients held by one server process, {cfg.reps} reps; rows: {' '.join(rows)}")
+        limit_row, mode = ("c-tls", "tls_echo") if tls else ("c-epoll", "echo")
+        rows = [limit_row] + [t for t in cfg.tools if t == "sockcat"]
+        log(f"{section}: {n} clients held by one server process, {cfg.reps} reps; rows: {' '.join(rows)}")
         for rep in range(1, cfg.reps + 1):
             for row in self.order(rows, rep):
-                if self.is_na("hold", row, param, "echo"):
+                if self.is_na(section, row, param, mode):
                     continue
                 port = self.next_port()
-                srv = Proc(self, self.sub(self.echo_server_argv(row), port), cfg.hold_setup * 2 + cfg.hold_secs + 60,
-                           "hold.srv")
+                argv = self.tools[row][mode] if tls else self.echo_server_argv(row)
+                srv = Proc(self, self.sub(argv, port), cfg.hold_setup * 2 + cfg.hold_secs + 60, "hold.srv")
                 if not self.wait_listen("tcp", port, srv):
-                    self.server_failed("hold", row, param, srv, "echo")
+                    self.server_failed(section, row, param, srv, mode)
                     continue
                 spid = srv.pid()
                 time.sleep(0.2)
                 idle_kb = status_kb(spid, "VmRSS") if spid else 0
-                rc, out, err = run_bounded([helper("hold"), "-H", cfg.host, "-p", str(port), "-n", str(n),
+                client = ([helper("tls_loadgen"), "-m", "hold", "-c", str(n)] if tls else
+                          [helper("hold"), "-n", str(n)])
+                rc, out, err = run_bounded(client + ["-H", cfg.host, "-p", str(port),
                                             "-S", f"{cfg.hold_setup:g}", "-h", f"{cfg.hold_secs:g}",
                                             "-P", str(spid or 0)], cfg.hold_setup * 2 + cfg.hold_secs + 30)
                 alive = srv.running()
                 srv.stop()
                 with open(os.path.join(self.out, "hold.log"), "a") as f:
-                    f.write(f"{row}\trep={rep}\trc={rc}\tidle_rss_kb={idle_kb}\t{out.strip()}\t{err.strip()[:200]}\n")
+                    f.write(f"{section}\t{row}\trep={rep}\trc={rc}\tidle_rss_kb={idle_kb}\t{out.strip()}\t{err.strip()[:200]}\n")
                 r = parse_kv(out)
                 if "answered" not in r:
-                    self.note("hold", row, param, f"rep {rep}: hold rc={rc}: {err[:200]} server: {srv.errtext()}")
+                    self.note(section, row, param, f"rep {rep}: hold rc={rc}: {err[:200]} server: {srv.errtext()}")
                     continue
                 for k in ("connected", "answered", "answered2", "setup_s", "round2_s", "server_fds", "server_procs"):
-                    self.emit("hold", row, param, rep, k, r.get(k))
-                self.emit("hold", row, param, rep, "server_rss_mb", r["server_rss_kb"] / 1024)
-                self.emit("hold", row, param, rep, "server_hwm_mb", r["server_hwm_kb"] / 1024)
-                self.emit("hold", row, param, rep, "idle_rss_mb", idle_kb / 1024)
-                self.emit("hold", row, param, rep, "kb_per_conn", (r["server_rss_kb"] - idle_kb) / n)
+                    self.emit(section, row, param, rep, k, r.get(k))
+                self.emit(section, row, param, rep, "server_rss_mb", r["server_rss_kb"] / 1024)
+                self.emit(section, row, param, rep, "server_hwm_mb", r["server_hwm_kb"] / 1024)
+                self.emit(section, row, param, rep, "idle_rss_mb", idle_kb / 1024)
+                self.emit(section, row, param, rep, "kb_per_conn", (r["server_rss_kb"] - idle_kb) / n)
+                self.tls_cipher_check(section, row, param, rep, r)
                 if r["answered2"] < n or not alive:
-                    self.note("hold", row, param, f"rep {rep}: connected {r['connected']:g}, answered {r['answered']:g}, "
+                    self.note(section, row, param, f"rep {rep}: connected {r['connected']:g}, answered {r['answered']:g}, "
                               f"answered again after the hold {r['answered2']:g} of {n}; server "
                               f"{'running' if alive else 'exited: ' + srv.errtext()}; connect_err={r['connect_err']:g} "
-                              f"eof={r['eof_err']:g} reset={r['reset_err']:g}")
-            log(f"hold rep {rep}/{cfg.reps} done")
+                              + (f"handshake_err={r['handshake_err']:g} timeouts={r['timeouts']:g} " if tls else "")
+                              + f"eof={r['eof_err']:g} reset={r['reset_err']:g}")
+            log(f"{section} rep {rep}/{cfg.reps} done")
+
+    # ------------------------------------------------------------------ TLS
+    def tls_prepare(self):
+        """Once per run: check the TLS helpers, make an ECDSA P-256 self-signed certificate
+        with the openssl CLI, and write the OpenSSL configuration for ncat and socat.
+        False (with a note) if the TLS sections cannot run."""
+        if self.tls_state is not None:
+            return self.tls_state
+        self.tls_state = False
+        missing = [h for h in ("tls_server", "tls_send", "tls_loadgen") if not os.access(helper(h), os.X_OK)]
+        if missing:
+            self.note("tls", "-", "-", f"TLS sections skipped: helpers {' '.join(missing)} not built "
+                      "(bench/setup.sh builds them when libssl-dev is installed)")
+            return False
+        if not shutil.which("openssl"):
+            self.note("tls", "-", "-", "TLS sections skipped: no openssl command to make the certificate")
+            return False
+        cert, key, cnf = self.tmp("tls-cert.pem"), self.tmp("tls-key.pem"), self.tmp("tls13.cnf")
+        rc, _, err = run_bounded(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                  "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                                  "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"], 30)
+        if rc != 0:
+            self.note("tls", "-", "-", f"TLS sections skipped: openssl req failed (rc={rc}): {err.strip()[:200]}")
+            return False
+        with open(cnf, "w") as f:
+            f.write(TLS_OPENSSL_CNF)
+        self.tls_files = {"{CERT}": cert, "{KEY}": key, "{TLSCNF}": cnf}
+        self.tls_state = True
+        return True
+
+    def sockcat_has_tls(self):
+        """Does the sockcat under test know --ssl (its `connect --help` mentions it)?"""
+        if "sockcat" not in self.cfg.tools:
+            return False
+        rc, out, err = run_bounded([self.cfg.sockcat, "connect", "--help"], 10)
+        return "--ssl" in out + err
+
+    def tls_cipher_check(self, section, row, param, rep, r):
+        """From a tls_loadgen result: aes128 = 1 if every handshake negotiated TLS 1.3 with
+        TLS_AES_128_GCM_SHA256 (the client offers nothing else, so anything else is a failure)."""
+        if "cipher" not in r:
+            return
+        ok = r["cipher"] == TLS_EXPECTED and not r.get("cipher_other", 0)
+        self.emit(section, row, param, rep, "aes128", 1 if ok else 0)
+        if not ok and r["cipher"] != "none":
+            self.note(section, row, param, f"rep {rep}: negotiated {r['cipher']} ({r.get('cipher_other', 0):g} "
+                      f"handshakes not {TLS_EXPECTED})")
+
+    def tls_probe(self, section, tool, param):
+        """What a tool negotiates when the other end would take any TLS 1.3 suite: its client
+        against tls_server -A (which follows the client's order), its server against tls_send -A
+        (which offers OpenSSL's default order, AES-256-GCM first). Emits aes128 = 1 if both
+        ends gave TLS 1.3 with TLS_AES_128_GCM_SHA256; the names go to the notes."""
+        t, cfg, got = self.tools[tool], self.cfg, {}
+        feed = ["bash", "-c", 'head -c 65536 /dev/zero | exec "$@"', "feed"]
+        # its client end
+        port = self.next_port()
+        sink = Proc(self, [helper("tls_server"), "-m", "sink", "-A", "-v", "-H", cfg.host, "-p", str(port),
+                           "-c", self.tls_files["{CERT}"], "-k", self.tls_files["{KEY}"], "-t", "20"], 25, "probe.sink",
+                    stats=False)
+        if self.wait_listen("tcp", port, sink):
+            rc, _, err = run_bounded(feed + self.sub(t["tls_send"], port), 20)
+            if is_usage_error(rc, err):
+                sink.stop()
+                self.mark_na(section, tool, param, "tls_send", f"'connect --ssl' exits 2 with a usage error: {err[:160]}")
+                return
+            sink.wait(5)
+        text = sink.errtext(2000)
+        sink.stop()
+        got["client"] = next((w.split()[0] for w in text.split("negotiated ")[1:]), "no handshake")
+        # its server end
+        port = self.next_port()
+        srv = Proc(self, self.sub(t["tls_recv"], port), 25, "probe.srv", stats=False)
+        if not self.wait_listen("tcp", port, srv):
+            self.server_failed(section, tool, param, srv, "tls_recv")
+            return
+        rc, _, err = run_bounded(feed + [helper("tls_send"), "-A", "-v", cfg.host, str(port)], 20)
+        srv.wait(5)
+        srv.stop()
+        got["server"] = next((w.split()[0] for w in err.split("negotiated ")[1:]), "no handshake")
+        ok = got["client"] == TLS_EXPECTED and got["server"] == TLS_EXPECTED
+        self.emit(section, tool, param, 0, "aes128", 1 if ok else 0)
+        self.note(section, tool, param, f"negotiated: as client {got['client']} (against a server taking any "
+                  f"TLS 1.3 suite), as server {got['server']} (against a client offering OpenSSL's default order)")
+
+    def section_tls_bulk(self):
+        cfg = self.cfg
+        sec, param, modes = "tls-bulk", human_bytes(cfg.tls_bulk), ("tls_recv", "tls_send")
+        tls_rows = ["c-tls"] + [t for t in cfg.tools if "tls_recv" in self.tools[t]]
+        rows = ["pipe"] + tls_rows   # the pipe: what `gen | SENDER` can carry at all (every row reads one)
+        log(f"{sec}: {param} one way, {cfg.reps} reps; verify {human_bytes(cfg.tls_verify)} and probe the cipher "
+            f"first; rows: {' '.join(rows)}")
+        for t in tls_rows:
+            if not cfg.smoke:   # the smoke keeps to the load generators' own cipher check
+                self.tls_probe(sec, t, param)
+            self.tcp_verify(t, param, section=sec, modes=modes, nbytes=cfg.tls_verify)
+        for rep in range(1, cfg.reps + 1):
+            for r in self.order(rows, rep):
+                if r == "pipe":
+                    self.tcp_pipe(rep, param, section=sec, nbytes=cfg.tls_bulk)
+                else:
+                    self.tcp_tool(r, rep, param, section=sec, modes=modes, nbytes=cfg.tls_bulk)
+            log(f"{sec} rep {rep}/{cfg.reps} done")
+
+    def section_tls_echo(self, section):
+        cfg = self.cfg
+        levels = cfg.tls_echo_conns if section == "tls-echo" else cfg.tls_churn_conns
+        rows = ["c-tls"] + [t for t in cfg.tools if "tls_echo" in self.tools[t]]
+        log(f"{section}: conns {levels}, {cfg.tls_secs:g} s each, {cfg.reps} reps; rows: {' '.join(rows)}")
+        for c in levels:
+            for rep in range(1, cfg.reps + 1):
+                for r in self.order(rows, rep):
+                    self.echo_one(section, r, c, rep, argv=self.tools[r]["tls_echo"], mode="tls_echo",
+                                  gen="tls_loadgen", secs=cfg.tls_secs)
+            log(f"{section} c={c} done")
 
     # ------------------------------------------------------------------ idle
     def section_idle(self):
@@ -1103,8 +1292,11 @@ class Harness:
         for t in cfg.tools:
             rc, out, err = run_bounded(self.tools[t]["version"], 10)
             lines.append(f"version {t}: {((out or err).strip().splitlines() or ['?'])[0] if self.present(t) else 'not installed'}")
+        if any(x.startswith("tls-") for x in cfg.sections):
+            lines.append(f"tls: every row TLS 1.3 with {TLS_SUITE}; ECDSA P-256 self-signed certificate made at run "
+                         "time; ncat and socat get the suite through OPENSSL_CONF (see bench/README.md)")
         for name, argv in (("iperf3", ["iperf3", "--version"]), ("hyperfine", ["hyperfine", "--version"]),
-                           ("gcc", ["gcc", "--version"])):
+                           ("gcc", ["gcc", "--version"]), ("openssl", ["openssl", "version"])):
             if shutil.which(argv[0]):
                 rc, out, err = run_bounded(argv, 10)
                 lines.append(f"version {name}: {((out or err).strip().splitlines() or ['?'])[0]}")
@@ -1122,10 +1314,20 @@ class Harness:
         if cfg.iperf3 and not shutil.which("iperf3"):
             self.note("-", "iperf3", "-", "not installed: iperf3 limit rows skipped")
             cfg.iperf3 = False
+        tls_secs = [x for x in cfg.sections if x.startswith("tls-")]
+        if tls_secs and "sockcat" in cfg.tools and not self.sockcat_has_tls():
+            if cfg.smoke:   # the smoke measures sockcat's TLS only once it has TLS
+                self.note("tls", "sockcat", "-", f"no --ssl in `{cfg.sockcat} connect --help`: "
+                          f"{' '.join(tls_secs)} skipped in the smoke")
+                cfg.sections = [x for x in cfg.sections if x not in tls_secs]
+            else:
+                self.note("tls", "sockcat", "-", "no --ssl in `connect --help`: its TLS rows will be n/a")
         self.env_info()
         t0 = time.monotonic()
         for sec in cfg.sections:
             s0 = time.monotonic()
+            if sec.startswith("tls-") and not self.tls_prepare():
+                continue
             if sec == "tcp":
                 self.section_tcp()
             elif sec == "udp":
@@ -1140,6 +1342,12 @@ class Harness:
                 self.section_hold()
             elif sec == "idle":
                 self.section_idle()
+            elif sec == "tls-bulk":
+                self.section_tls_bulk()
+            elif sec in ("tls-echo", "tls-churn"):
+                self.section_tls_echo(sec)
+            elif sec == "tls-hold":
+                self.section_hold("tls-hold")
             else:
                 self.note("-", "-", "-", f"unknown section {sec}")
                 continue
@@ -1173,7 +1381,7 @@ METRICS = {
     "round2_s": ("2nd round s", -1), "server_fds": ("server fds", 0), "server_hwm_mb": ("server peak RSS MB", -1),
     "idle_rss_mb": ("idle RSS MB", -1), "kb_per_conn": ("KiB per conn", -1),
     "size_kb": ("size KiB", -1), "shared_libs": ("shared libs", -1), "rss_kb": ("RSS KiB", -1),
-    "pss_kb": ("PSS KiB", -1), "procs": ("procs", -1),
+    "pss_kb": ("PSS KiB", -1), "procs": ("procs", -1), "aes128": ("TLS 1.3 AES-128-GCM (1 = yes)", 0),
 }
 
 SECTIONS = [
@@ -1205,8 +1413,25 @@ SECTIONS = [
      "c-epoll", ["server_rss_mb"]),
     ("idle", "Binary and idle memory (process tree of the tool)",
      ["size_kb", "shared_libs", "rss_kb", "pss_kb", "procs"], "c-epoll", ["rss_kb"]),
+    ("tls-bulk", "TLS bulk, one way, TLS 1.3 AES-128-GCM (GB = 1e9 B; wall from sender start until both ends "
+                 "exited, handshake included; CPU = sender + receiver user+sys)",
+     ["gbps", "cpu_s_per_gb", "send_cpu_s", "recv_cpu_s", "send_rss_kb", "recv_rss_kb", "verify_ok", "aes128"],
+     "c-tls", ["gbps", "cpu_s_per_gb"]),
+    ("tls-echo", "TLS echo server, persistent connections, 64 B round trips (param = concurrent connections)",
+     ["rps", "p50_us", "p99_us", "ready", "setup_s", "errors", "mismatch", "server_cpu_us_per_op",
+      "client_cpu_us_per_op", "server_procs", "server_rss_mb", "aes128"],
+     "c-tls", ["rps", "server_cpu_us_per_op"]),
+    ("tls-churn", "TLS handshakes: connect + full handshake + 64 B echo + close_notify + close "
+                  "(param = concurrent slots)",
+     ["rps", "p50_us", "p99_us", "errors", "mismatch", "server_cpu_us_per_op", "client_cpu_us_per_op",
+      "server_procs", "aes128"],
+     "c-tls", ["rps", "server_cpu_us_per_op"]),
+    ("tls-hold", "Idle TLS clients held by one server process (each: handshake, answered once, held, answered again)",
+     ["connected", "answered", "answered2", "setup_s", "round2_s", "server_rss_mb", "server_hwm_mb",
+      "idle_rss_mb", "kb_per_conn", "server_fds", "server_procs", "aes128"],
+     "c-tls", ["server_rss_mb", "kb_per_conn"]),
 ]
-LIMIT_ROWS = ["pipe", "iperf3", "c-epoll", "c-connect", "/bin/true"]
+LIMIT_ROWS = ["pipe", "iperf3", "c-epoll", "c-tls", "c-connect", "/bin/true"]
 
 
 def fmt(v):
@@ -1314,7 +1539,7 @@ def headline(res):
 
     def value(key, tool, metric):
         c = res.cell(key, tool, metric, spread=False)
-        if key[0] == "echo" and c not in ("n/a", "—", "-"):   # fewer connections than asked for
+        if key[0] in ("echo", "tls-echo") and c not in ("n/a", "—", "-"):   # fewer connections than asked for
             ready = list(res.values(key, tool, "ready").values())
             if ready and statistics.median(ready) < float(key[1]):
                 c += f" ({statistics.median(ready):.0f} ready)"
@@ -1362,6 +1587,23 @@ def headline(res):
     for sec, param in keys:
         if sec == "idle" and param == "listener":
             add("idle listener RSS KiB", (sec, param), "rss_kb", "c-epoll")
+    for sec, param in keys:
+        if sec == "tls-bulk":
+            add(f"TLS bulk {param}, GB/s", (sec, param), "gbps", "c-tls")
+            add(f"TLS bulk {param}, GB/s vs the stdin pipe", (sec, param), "gbps", "pipe")
+            add(f"TLS bulk {param}, CPU s/GB (both ends)", (sec, param), "cpu_s_per_gb", "c-tls")
+    for sec, param in keys:
+        if sec == "tls-echo":
+            add(f"TLS echo 64 B, {param} conn(s), round trips/s", (sec, param), "rps", "c-tls")
+    for sec, param in keys:
+        if sec == "tls-churn":
+            add(f"TLS handshakes (+64 B echo), {param} slots, per s", (sec, param), "rps", "c-tls")
+            add(f"TLS handshakes, {param} slots, server CPU µs each", (sec, param), "server_cpu_us_per_op", "c-tls")
+    for sec, param in keys:
+        if sec == "tls-hold":
+            add(f"{param} TLS clients held, answered after the hold", (sec, param), "answered2", "c-tls", ratios=False)
+            add(f"{param} TLS clients held, server RSS MB", (sec, param), "server_rss_mb", "c-tls")
+            add(f"{param} TLS clients held, KiB per client", (sec, param), "kb_per_conn", "c-tls")
     hdr = ["workload", "limit row", "sockcat"] + PEERS + ["sockcat ÷ limit", "sockcat ÷ best peer"]
     out = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -1431,9 +1673,16 @@ def smoke_check(res, cfg):
               "zio": [("zio", "connect+close", "c-connect", "median_ms")],
               "hold": [("hold", None, "c-epoll", "answered2")],
               "idle": [("idle", "listener", "c-epoll", "rss_kb")],
-              "udp": [("udp", f"{cfg.udp_count}x{cfg.udp_size}B", "sockcat", "sent")]}
+              "udp": [("udp", f"{cfg.udp_count}x{cfg.udp_size}B", "sockcat", "sent")],
+              "tls-bulk": [("tls-bulk", human_bytes(cfg.tls_bulk), "c-tls", "gbps")],
+              "tls-echo": [("tls-echo", str(c), "c-tls", "rps") for c in cfg.tls_echo_conns],
+              "tls-churn": [("tls-churn", str(c), "c-tls", "rps") for c in cfg.tls_churn_conns],
+              "tls-hold": [("tls-hold", None, "c-tls", "answered2")]}
     problems = []
+    tls_skipped = any("TLS sections skipped" in n.get("note", "") for n in res.notes)
     for sec in cfg.sections:
+        if sec.startswith("tls-") and tls_skipped:   # no TLS helpers or no openssl: noted, not a failure
+            continue
         for s, param, row, metric in expect.get(sec, []):
             keys = [k for k in res.data if k[0] == s and (param is None or k[1] == param)]
             if row == "sockcat" and any(res.status(k, "sockcat") == "n/a" for k in keys):

@@ -15,7 +15,7 @@ static struct sockaddr_storage dst;
 static socklen_t dst_len;
 
 /* Monotonic time in nanoseconds. */
-static int64_t now_ns(void) {
+__attribute__((unused)) static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
