@@ -155,7 +155,11 @@ asio::awaitable<RelayResult> relay(Connection& connection, Source& source, Sink&
                     two_way.stamp(), up_thread ? &*up_thread : nullptr};
     result.sent = co_await pump(source, connection, *up_buffer, &stop_sending, hooks);
     const bool source_ended = result.sent.read_error == asio::error::eof;
-    if (source_ended && !result.sent.write_error && options.half_close) co_await end_sending(connection);
+    // Ending our side is a send too (TLS: the close_notify): a peer that reset meanwhile fails it.
+    if (source_ended && !result.sent.write_error && options.half_close) {
+      std::error_code ended = co_await end_sending(connection);
+      if (ended && ended != asio::error::operation_aborted) result.sent.write_error = ended;
+    }
     two_way.sending_finished();
     if (watching_for_reset) connection.cancel();
     if (options.quit_after && source_ended) result.quit = co_await two_way.linger(*options.quit_after);
