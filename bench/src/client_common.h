@@ -1,5 +1,7 @@
-/* What the client-side helpers (loadgen, hold) share: a monotonic clock and the numeric
- * address they connect to. Header-only: each helper is built from its one .c file. */
+/* What the client-side helpers (loadgen, hold, tls_loadgen, tls_send) share: a monotonic
+ * clock, the numeric address they connect to, and for the load generators (loadgen,
+ * tls_loadgen) their own CPU time and the latency histogram's percentiles.
+ * Header-only: each helper is built from its one .c file. */
 #ifndef BENCH_CLIENT_COMMON_H
 #define BENCH_CLIENT_COMMON_H
 
@@ -7,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -19,6 +22,29 @@ __attribute__((unused)) static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* This process's CPU time (user + system) in seconds. */
+__attribute__((unused)) static double self_cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A latency histogram (loadgen, tls_loadgen): HIST_MAX + 1 buckets of 1 us up to 1 s;
+ * slower operations land in the last. */
+#define HIST_MAX 1000000
+
+/* The latency in us at quantile Q (0 < Q <= 1) of the TOTAL operations counted in HIST; 0 if none. */
+__attribute__((unused)) static long long percentile(const uint32_t *hist, double q, long long total) {
+    if (total == 0) return 0;
+    long long want = (long long)(q * (double)total + 0.999999), seen = 0;
+    if (want < 1) want = 1;
+    for (long long i = 0; i <= HIST_MAX; i++) {
+        seen += hist[i];
+        if (seen >= want) return i;
+    }
+    return HIST_MAX;
 }
 
 /* Sets dst/dst_len to the numeric IPv4 or IPv6 HOST and PORT; -1 if HOST is not numeric. */

@@ -14,7 +14,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "client_common.h"
+#include "server_proc.h"
 
 enum { H_NONE, H_CONNECTING, H_WAITING, H_ANSWERED, H_FAILED };
 
@@ -39,49 +39,6 @@ static int size = 64;
 static int ep;
 static unsigned char msg[65536];
 static long long connect_err, eof_err, reset_err, mismatch, connected;
-
-/* ---- server tree: RSS, peak RSS, fds, processes ---- */
-struct mem { long rss_kb, hwm_kb, fds, procs; };
-
-static long status_kb(int pid, const char *key) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    long v = 0;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0) { v = atol(line + kl); break; }
-    fclose(f);
-    return v;
-}
-
-static void mem_add(int pid, struct mem *m, int depth) {
-    char path[300];
-    snprintf(path, sizeof path, "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) if (e->d_name[0] != '.') m->fds++;
-    closedir(d);
-    m->procs++;
-    m->rss_kb += status_kb(pid, "VmRSS:");
-    m->hwm_kb += status_kb(pid, "VmHWM:");
-    if (depth > 8) return;
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    d = opendir(path);
-    if (!d) return;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/%d/task/%s/children", pid, e->d_name);
-        FILE *cf = fopen(path, "r");
-        if (!cf) continue;
-        int child;
-        while (fscanf(cf, "%d", &child) == 1) mem_add(child, m, depth + 1);
-        fclose(cf);
-    }
-    closedir(d);
-}
 
 /* ---- one round of requests on every client in state `from` ---- */
 static void fail(struct client *c, long long *counter) {
@@ -219,8 +176,7 @@ int main(int argc, char **argv) {
             if (c->fd >= 0) on_readable(c);   /* an answered client should hear nothing */
         }
     }
-    struct mem m = {0, 0, 0, 0};
-    if (server_pid > 0) mem_add(server_pid, &m, 0);
+    struct tree m = tree_of(server_pid, 1);
     long held = count_state(cl, n, H_ANSWERED);
 
     /* ---- round 2: one more round trip on every held connection ---- */
@@ -239,14 +195,13 @@ int main(int argc, char **argv) {
     }
     double round2 = (double)(now_ns() - t2) / 1e9;
     long answered2 = count_state(cl, n, H_ANSWERED);
-    struct mem m2 = {0, 0, 0, 0};
-    if (server_pid > 0) mem_add(server_pid, &m2, 0);
+    struct tree m2 = tree_of(server_pid, 1);
 
     printf("conns=%d connected=%lld answered=%ld held=%ld answered2=%ld setup_s=%.3f round2_s=%.3f "
            "connect_err=%lld eof_err=%lld reset_err=%lld mismatch=%lld "
            "server_rss_kb=%ld server_hwm_kb=%ld server_fds=%ld server_procs=%ld server_rss2_kb=%ld client_rss_kb=%ld\n",
            n, connected, answered, held, answered2, setup_done, round2, connect_err, eof_err, reset_err, mismatch,
-           m.rss_kb, m.hwm_kb, m.fds, m.procs, m2.rss_kb, status_kb(getpid(), "VmRSS:"));
+           m.rss_kb, m.hwm_kb, m.fds, m.procs, m2.rss_kb, proc_kb("/proc/self/status", "VmRSS:"));
     fflush(stdout);
     for (int i = 0; i < n; i++) if (cl[i].fd >= 0) close(cl[i].fd);
     return answered2 == n ? 0 : 1;

@@ -23,7 +23,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,6 +38,7 @@
 #include <unistd.h>
 
 #include "client_common.h"
+#include "server_proc.h"
 
 enum state { S_IDLE, S_CONNECTING, S_SENDING, S_WAITING, S_PARKED, S_RETRY, S_DEAD };
 enum phase { P_SETUP, P_MEASURE };
@@ -67,103 +67,7 @@ static enum phase phase = P_SETUP;
 static int running = 1;
 static int lines;   /* -L: each message is one LF-terminated line (for --framing line servers) */
 static long long ops, ready, connect_err, eof_err, reset_err, timeouts, mismatch, live, attempts;
-#define HIST_MAX 1000000   /* 1 us buckets up to 1 s; slower ones land in the last */
-static uint32_t *hist;
-
-/* ---- the server's process tree, from /proc ---- */
-struct tree { double cpu_s; long procs, rss_kb, pss_kb; };
-
-static long read_kb(const char *path, const char *key) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[256];
-    long v = 0;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0) { v = atol(line + kl); break; }
-    fclose(f);
-    return v;
-}
-
-/* CPU time of all threads of PID in ns (first field of each /proc/PID/task/TID/schedstat), -1 if unavailable */
-static double own_cpu_ns(int pid) {
-    char path[300];
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = opendir(path);
-    if (!d) return -1;
-    double sum = 0;
-    int found = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", pid, e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        unsigned long long ns;
-        if (fscanf(f, "%llu", &ns) == 1) { sum += (double)ns; found = 1; }
-        fclose(f);
-    }
-    closedir(d);
-    return found ? sum : -1;
-}
-
-static void tree_add(int pid, struct tree *t, int want_mem, int depth) {
-    char path[128], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return;
-    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime cutime cstime.
-     * Reaped children (cutime, cstime) are summed in the kernel before the conversion to clock
-     * ticks, so they are exact enough. A live process's own utime+stime is truncated to whole
-     * ticks, which loses everything for many short-lived or lightly loaded processes (a forking
-     * server's children): its own time comes from schedstat (ns of CPU, per thread) instead. */
-    unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut, &cst) == 4) {
-        double tick = (double)sysconf(_SC_CLK_TCK);
-        double own = own_cpu_ns(pid);
-        t->cpu_s += (own >= 0 ? own / 1e9 : (double)(ut + st) / tick) + (double)(cut + cst) / tick;
-    }
-    t->procs++;
-    if (want_mem) {
-        snprintf(path, sizeof path, "/proc/%d/status", pid);
-        t->rss_kb += read_kb(path, "VmRSS:");
-        snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-        t->pss_kb += read_kb(path, "Pss:");
-    }
-    if (depth > 8) return;
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char cp[300];
-        snprintf(cp, sizeof cp, "/proc/%d/task/%s/children", pid, e->d_name);
-        FILE *cf = fopen(cp, "r");
-        if (!cf) continue;
-        int child;
-        while (fscanf(cf, "%d", &child) == 1) tree_add(child, t, want_mem, depth + 1);
-        fclose(cf);
-    }
-    closedir(d);
-}
-
-static struct tree tree_of(int pid, int want_mem) {
-    struct tree t = {0, 0, 0, 0};
-    if (pid > 0) tree_add(pid, &t, want_mem, 0);
-    return t;
-}
-
-static double self_cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
+static uint32_t *hist;     /* latencies: HIST_MAX + 1 buckets (client_common.h) */
 
 /* ---- messages ---- */
 static void build_message(const struct conn *c, unsigned char *m) {
@@ -295,17 +199,6 @@ static void on_event(struct conn *c, uint32_t ev) {
     }
 }
 
-static long long percentile(double q, long long total) {
-    if (total == 0) return 0;
-    long long want = (long long)(q * (double)total + 0.999999), seen = 0;
-    if (want < 1) want = 1;
-    for (long long i = 0; i <= HIST_MAX; i++) {
-        seen += hist[i];
-        if (seen >= want) return i;
-    }
-    return HIST_MAX;
-}
-
 static void usage(void) {
     fprintf(stderr, "usage: loadgen -p PORT [-H ADDR] [-m persist|churn] [-c CONNS] [-d SECS] [-n MAX_OPS]\n"
                     "               [-s SIZE] [-S SETUP_S] [-T OP_TIMEOUT_S] [-P SERVER_PID] [-L]\n");
@@ -424,7 +317,8 @@ int main(int argc, char **argv) {
            "timeouts=%lld mismatch=%lld attempts=%lld client_cpu_s=%.3f server_cpu_s=%.3f server_cpu_total_s=%.3f server_procs=%ld "
            "server_rss_kb=%ld server_pss_kb=%ld aborted=%d\n",
            churn ? "churn" : "persist", conns, size, ready, setup_done, span, ops, span > 0 ? ops / span : 0,
-           percentile(0.50, ops), percentile(0.90, ops), percentile(0.99, ops), percentile(1.0, ops),
+           percentile(hist, 0.50, ops), percentile(hist, 0.90, ops), percentile(hist, 0.99, ops),
+           percentile(hist, 1.0, ops),
            connect_err, eof_err, reset_err, timeouts, mismatch, attempts, cli_cpu,
            server_pid > 0 ? srv_cpu_b - srv_cpu_a : 0.0, srv_cpu_b, after.procs, after.rss_kb, after.pss_kb, aborted);
     fflush(stdout);

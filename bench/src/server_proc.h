@@ -1,7 +1,8 @@
-/* The server's process tree as the TLS load generator reads it from /proc: CPU time,
- * process count, RSS, PSS, peak RSS and open descriptors of PID and its descendants.
- * (The same readings as loadgen.c's tree_of() and hold.c's mem_add(), in one walk.)
- * Header-only. */
+/* The server's process tree as the client-side helpers read it from /proc (-P): CPU time,
+ * process count, RSS, PSS, peak RSS and open descriptors of PID and its descendants, in
+ * one walk. Used by loadgen (CPU, processes, RSS, PSS), hold (RSS, peak RSS, descriptors,
+ * processes) and tls_loadgen (all of them). Header-only: each helper is built from its
+ * one .c file. */
 #ifndef BENCH_SERVER_PROC_H
 #define BENCH_SERVER_PROC_H
 
@@ -57,8 +58,11 @@ static void tree_add(int pid, struct tree *t, int want_mem, int depth) {
     buf[n] = 0;
     char *p = strrchr(buf, ')');
     if (!p) return;
-    /* live process: schedstat ns (exact); reaped children: cutime + cstime (summed before
-     * the conversion to ticks, so exact enough) */
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime cutime cstime.
+     * Reaped children (cutime, cstime) are summed in the kernel before the conversion to clock
+     * ticks, so they are exact enough. A live process's own utime+stime is truncated to whole
+     * ticks, which loses everything for many short-lived or lightly loaded processes (a forking
+     * server's children): its own time comes from schedstat (ns of CPU, per thread) instead. */
     unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut, &cst) == 4) {
         double tick = (double)sysconf(_SC_CLK_TCK);
@@ -96,6 +100,8 @@ static void tree_add(int pid, struct tree *t, int want_mem, int depth) {
     closedir(d);
 }
 
+/* The tree of PID (nothing if PID <= 0); want_mem: also RSS, PSS, peak RSS and descriptors
+ * (CPU time and the process count are always read). */
 static struct tree tree_of(int pid, int want_mem) {
     struct tree t;
     memset(&t, 0, sizeof t);

@@ -79,14 +79,7 @@ static int running = 1;
 static long long ops, ready, connected, handshakes, cipher_other, connect_err, handshake_err, eof_err,
     reset_err, timeouts, mismatch, live, attempts, inflight;
 static char cipher[96] = "none";
-#define HIST_MAX 1000000   /* 1 us buckets up to 1 s; slower ones land in the last */
-static uint32_t *hist;
-
-static double self_cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
+static uint32_t *hist;     /* latencies: HIST_MAX + 1 buckets (client_common.h) */
 
 /* ---- messages: connection id, sequence number, then a pattern of both ---- */
 static void build_message(const struct conn *c, unsigned char *m) {
@@ -260,17 +253,6 @@ static void on_event(struct conn *c, uint32_t ev) {
     }
 }
 
-static long long percentile(double q, long long total) {
-    if (total == 0) return 0;
-    long long want = (long long)(q * (double)total + 0.999999), seen = 0;
-    if (want < 1) want = 1;
-    for (long long i = 0; i <= HIST_MAX; i++) {
-        seen += hist[i];
-        if (seen >= want) return i;
-    }
-    return HIST_MAX;
-}
-
 static long count_state(enum state st) {
     long k = 0;
     for (int i = 0; i < conns; i++) k += cs[i].st == st;
@@ -389,7 +371,8 @@ static int run_load(void) {
            "server_cpu_s=%.3f server_cpu_total_s=%.3f server_procs=%ld server_rss_kb=%ld server_pss_kb=%ld "
            "aborted=%d cipher=%s cipher_other=%lld\n",
            churn ? "churn" : "persist", conns, size, ready, setup_done, span, ops, span > 0 ? ops / span : 0,
-           percentile(0.50, ops), percentile(0.90, ops), percentile(0.99, ops), percentile(1.0, ops),
+           percentile(hist, 0.50, ops), percentile(hist, 0.90, ops), percentile(hist, 0.99, ops),
+           percentile(hist, 1.0, ops),
            connect_err, handshake_err, eof_err, reset_err, timeouts, mismatch, attempts, handshakes, cli_cpu,
            server_pid > 0 ? after.cpu_s - srv_cpu_a : 0.0, after.cpu_s, after.procs, after.rss_kb, after.pss_kb,
            aborted, cipher, cipher_other);

@@ -23,20 +23,16 @@
  * on SIGTERM/SIGINT and by itself after LIFETIME_S seconds (default 3600).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "server_common.h"
 #include "tls_common.h"
 
 struct conn {
@@ -46,36 +42,9 @@ struct conn {
     int pend_len;
 };
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
-
 static struct conn *conns;   /* indexed by fd */
 static size_t conns_cap;
 static int ep, verbose;
-
-static int listen_on(const char *host, int port, int nonblock) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET; a4->sin_port = htons((unsigned short)port); len = sizeof *a4;
-    } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6; a6->sin6_port = htons((unsigned short)port); len = sizeof *a6;
-    } else {
-        fprintf(stderr, "tls_server: not a numeric address: %s\n", host);
-        exit(2);
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
-        perror("tls_server: listen");
-        exit(1);
-    }
-    return fd;
-}
 
 static void set_events(int fd, uint32_t events) {
     struct epoll_event ev = {.events = events, .data.fd = fd};
@@ -153,41 +122,26 @@ static void on_conn(int fd) {
 }
 
 static int serve_echo(SSL_CTX *ctx, int lfd, long lifetime) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
-    conns_cap = rl.rlim_cur > 0 && rl.rlim_cur < (1u << 22) ? rl.rlim_cur : (1u << 16);
+    conns_cap = raise_nofile();
     conns = calloc(conns_cap, sizeof *conns);
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || ep < 0) { perror("tls_server: init"); return 1; }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    struct listener l = {.fd = lfd, .ep = ep};
+    listener_watch(&l);
     struct epoll_event evs[256];
     time_t end = time(NULL) + lifetime;
-    int accept_paused = 0;
     while (!stop && time(NULL) < end) {
-        int n = epoll_wait(ep, evs, 256, accept_paused ? 100 : 1000);
+        int n = epoll_wait(ep, evs, 256, listener_timeout(&l));
         if (n < 0 && errno != EINTR) { perror("tls_server: epoll_wait"); return 1; }
-        if (accept_paused) {   /* out of descriptors earlier: try again now */
-            accept_paused = 0;
-            ev.events = EPOLLIN; ev.data.fd = lfd;
-            epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-        }
+        listener_resume(&l);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd != lfd) { on_conn(fd); continue; }
             for (int k = 0; k < 64; k++) {
-                int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (c < 0) {
-                    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                        epoll_ctl(ep, EPOLL_CTL_DEL, lfd, NULL);
-                        accept_paused = 1;
-                    }
-                    break;
-                }
+                int c = listener_accept(&l);
+                if (c < 0) break;
                 SSL *ssl = (size_t)c < conns_cap ? SSL_new(ctx) : NULL;
                 if (!ssl || !SSL_set_fd(ssl, c)) { if (ssl) SSL_free(ssl); close(c); continue; }
-                int one = 1;
-                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                 SSL_set_accept_state(ssl);
                 conns[c].ssl = ssl;
                 struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
@@ -262,16 +216,11 @@ int main(int argc, char **argv) {
     }
     if (port < 0 || port > 65535 || !cert || lifetime <= 0) usage();
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
 
     SSL_CTX *ctx = tls_context(1, cert, key, any);
     if (!ctx) return 1;
-    int lfd = listen_on(host, port, !sink);
+    int lfd = listen_on("tls_server", host, port, !sink);
     if (sink) {
         alarm((unsigned)lifetime);
         return serve_sink(ctx, lfd);
