@@ -247,15 +247,18 @@ def test_mtls_refuses_a_client_of_another_ca_and_goes_on(mtls_server, pki):
 
 
 def test_mtls_every_refused_client_sees_the_alert(mtls_server, pki):
-    """Many refused clients in a row, each with data to send: each is exit 1 with the alert
-    line, never exit 0 (a race between our close_notify's write failing on the server's
-    close and reading the alert before it must not turn a refusal into a clean end)."""
+    """Many refused clients in a row, each with data to send: each is exit 1 with one line,
+    never exit 0 (a race between our close_notify's write failing on the server's close and
+    reading the alert before it must not turn a refusal into a clean end). The line is the
+    alert, or the reset when the server's close (with our data unread) overtook its alert:
+    the kernel then drops the alert unsent, and no client can tell it."""
     outcomes = []
     for index in range(60):
         credential = pki.other_client if index % 2 else None
         extra = ["--ssl-cert", credential.cert, "--ssl-key", credential.key] if credential else []
         result = connect(mtls_server.port, "--ssl", "--ssl-trustfile", pki.ca, *extra)
-        if result.returncode != 1 or b"alert" not in result.stderr:
+        told = b"alert" in result.stderr or b"Connection reset by peer" in result.stderr
+        if result.returncode != 1 or not told or result.stderr.count(b"\n") != 1:
             outcomes.append((index, result.returncode, result.stdout, result.stderr))
     assert outcomes == [], outcomes
     assert mtls_server.proc.poll() is None
