@@ -1,6 +1,7 @@
 """Shared helpers for the end-to-end tests: start the real sockcat binary, learn the port it
 bound from its -v output, and end every process we started, by PID, when the test is over."""
 import os
+import random
 import re
 import signal
 import subprocess
@@ -120,3 +121,49 @@ def wait_log(server, pattern, count=1, timeout=10):
     found = wait_until(lambda: len(regex.findall(server.stderr())) >= count, timeout=timeout)
     assert found, f"no {count} x {pattern!r} within {timeout} s; stderr: {server.stderr()!r}"
     return regex.findall(server.stderr())
+
+
+LISTENING_UNIX = re.compile(rb"listening on (\S+) \(unix (stream|datagram)\)")
+
+
+class UnixServer(Server):
+    """A sockcat listener started with -v -U; `path` is the PATH or @NAME it reported."""
+    path = None
+
+    def _read_stderr(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            self.stderr_lines.append(line)
+            match = LISTENING_UNIX.search(line)
+            if match and self.path is None:
+                self.path = match.group(1).decode()
+                self._bound.set()
+        self._bound.set()
+
+
+@pytest.fixture
+def unix_server():
+    """unix_server(*args, **kw) starts `sockcat listen -v -U <args>` and waits for its
+    "listening on" line; every server is stopped, by PID, when the test ends."""
+    started = []
+
+    def start(*args, **kwargs):
+        server = UnixServer(["listen", "-v", "-U"] + [str(a) for a in args], **kwargs)
+        started.append(server)
+        assert server.path is not None, server.stderr()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sock_dir():
+    """A short directory for socket files (sun_path holds 107 bytes; pytest's tmp_path can
+    be long), removed with what is in it when the test ends."""
+    path = f"/tmp/sockcat-unix-{os.getpid()}-{random.randrange(1 << 30):x}"
+    os.mkdir(path)
+    yield path
+    for leaf in os.listdir(path):
+        os.unlink(os.path.join(path, leaf))
+    os.rmdir(path)

@@ -8,7 +8,6 @@ import os
 import random
 import re
 import select
-import shutil
 import socket
 import subprocess
 import threading
@@ -16,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Server, run_sockcat, wait_log
+from conftest import run_sockcat, wait_log
 from helpers_peers import payload, read_until
 from helpers_tcp import (LOOP4, accept, assert_one_error_line, background, connect,  # noqa: F401
                          procs, read_fd, recv_until_eof, sees_eof_within, tcp_listener, wait_exit)
@@ -25,7 +24,6 @@ from helpers_tls import (FINGERPRINT, TlsStream, client_context, connect_tls, pk
                          send_then_drop, server_context, sha256, tls_exchange)
 
 MIB = 1024 * 1024
-LISTENING_UNIX = re.compile(rb"listening on (\S+) \(unix (stream|datagram)\)")
 
 
 
@@ -59,44 +57,6 @@ def wait_line_about(server, port, reason, timeout=10):
 
 
 # --- TLS over -U ----------------------------------------------------------------------------
-
-class UnixServer(Server):
-    """A sockcat listener started with -v -U; `path` is the PATH it reported."""
-    path = None
-
-    def _read_stderr(self):
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr_lines.append(line)
-            match = LISTENING_UNIX.search(line)
-            if match and self.path is None:
-                self.path = match.group(1).decode()
-                self._bound.set()
-        self._bound.set()
-
-
-@pytest.fixture
-def unix_server():
-    started = []
-
-    def start(*args, **kwargs):
-        server = UnixServer(["listen", "-v", "-U"] + [str(a) for a in args], **kwargs)
-        started.append(server)
-        assert server.path is not None, server.stderr()
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def sock_dir():
-    """A short directory for socket files (sun_path holds 107 bytes)."""
-    path = f"/tmp/sockcat-tls-{os.getpid()}-{random.randrange(1 << 30):x}"
-    os.mkdir(path)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
 
 def test_unix_upper_server_with_sockcat_and_python_clients(unix_server, sock_dir, pki):
     path = os.path.join(sock_dir, "tls")

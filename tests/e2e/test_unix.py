@@ -12,56 +12,12 @@ import subprocess
 
 import pytest
 
-from conftest import SOCKCAT, Server, run_sockcat, wait_log, wait_until
+from conftest import SOCKCAT, run_sockcat, wait_log, wait_until
 from helpers_peers import NC_OPENBSD, SOCAT, payload, read_until, sha256, stop_process
 from helpers_tcp import (assert_one_error_line, background, procs, push_without_reading, recv_exact,
                          recv_until_eof, wait_exit)
 
 MIB = 1024 * 1024
-LISTENING_UNIX = re.compile(rb"listening on (\S+) \(unix (stream|datagram)\)")
-
-
-class UnixServer(Server):
-    """A sockcat listener started with -v -U; `path` is the PATH or @NAME it reported."""
-    path = None
-
-    def _read_stderr(self):
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr_lines.append(line)
-            match = LISTENING_UNIX.search(line)
-            if match and self.path is None:
-                self.path = match.group(1).decode()
-                self._bound.set()
-        self._bound.set()
-
-
-@pytest.fixture
-def unix_server():
-    """unix_server(*args, **kw) starts `sockcat listen -v -U <args>` and waits for its
-    "listening on" line; every server is stopped, by PID, when the test ends."""
-    started = []
-
-    def start(*args, **kwargs):
-        server = UnixServer(["listen", "-v", "-U"] + [str(a) for a in args], **kwargs)
-        started.append(server)
-        assert server.path is not None, server.stderr()
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def sock_dir(tmp_path):
-    """A short directory for socket files (sun_path holds 107 bytes; pytest's tmp_path can
-    be long)."""
-    path = f"/tmp/sockcat-unix-{os.getpid()}-{random.randrange(1 << 30):x}"
-    os.mkdir(path)
-    yield path
-    for leaf in os.listdir(path):
-        os.unlink(os.path.join(path, leaf))
-    os.rmdir(path)
 
 
 def abstract_name():
