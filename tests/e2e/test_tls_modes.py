@@ -3,12 +3,15 @@ handshakes beside a good client (served at once; the staller closed alone by
 --ssl-handshake-timeout, named under -v); --send-file, --broker, --chat, -c/-e (both ends),
 --framing line, -k shared stdio; a TCP EOF without close_notify (the data written out, one
 line, exit 1); `connect -z --ssl` open only when a handshake completes and verifies, and the
-handshake on connect bounded by -w and --ssl-handshake-timeout."""
+handshake on connect bounded by -w and --ssl-handshake-timeout; a client the access lists
+deny gets not one byte of TLS."""
+import contextlib
 import os
 import random
 import re
 import select
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -534,3 +537,34 @@ def test_connect_w_bounds_the_handshake():
     assert result.returncode == 1, result.stderr
     assert 0.5 <= elapsed < 5, elapsed
     assert_one_error_line(result.stderr)
+
+
+# --- the access lists come before TLS --------------------------------------------------------
+
+def client_hello():
+    """The bytes of a real TLS ClientHello, made with Python's ssl on memory BIOs."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    hello = client_context(verify=False).wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        hello.do_handshake()
+    return outgoing.read()
+
+
+def test_a_denied_client_gets_not_one_byte_of_tls_and_an_allowed_one_is_served(start_server, pki):
+    denied = tls_listen(start_server, pki, "-b", "127.0.0.1", "--deny", "127.0.0.1", "--transform", "upper")
+    client = connect(LOOP4, denied.port)
+    client_port = client.getsockname()[1]
+    try:
+        client.sendall(client_hello())
+        client.settimeout(5)
+        received = b""
+        while chunk := client.recv(4096):  # a ServerHello or an alert would be bytes here
+            received += chunk
+        assert received == b""
+    finally:
+        client.close()
+    wait_line_about(denied, client_port, r"refused")
+    allowed = tls_listen(start_server, pki, "-b", "127.0.0.1", "--allow", "127.0.0.0/8", "--transform", "upper")
+    exchange = tls_exchange(("127.0.0.1", allowed.port), client_context(pki.ca), b"let in\n",
+                            server_hostname="localhost", timeout=10)
+    assert exchange.received == b"LET IN\n"
