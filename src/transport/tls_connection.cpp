@@ -33,8 +33,7 @@ TlsConnection::~TlsConnection() {
   SSL_free(ssl_);
 }
 
-std::error_code TlsConnection::failure(int result, Readiness& wants) {
-  const int saved_errno = errno;
+std::error_code TlsConnection::failure(int result, int call_errno, Readiness& wants) {
   const int kind = SSL_get_error(ssl_, result);
   std::error_code ec;
   switch (kind) {
@@ -48,7 +47,7 @@ std::error_code TlsConnection::failure(int result, Readiness& wants) {
       return asio::error::eof;  // the peer's close_notify
     case SSL_ERROR_SYSCALL:
       if (ERR_peek_error() == 0) {
-        ec = saved_errno != 0 ? std::error_code(saved_errno, asio::error::get_system_category())
+        ec = call_errno != 0 ? std::error_code(call_errno, asio::error::get_system_category())
              : handshake_done_ ? make_error_code(TlsError::truncated)
                                : make_error_code(TlsError::handshake_closed);
         break;
@@ -103,29 +102,24 @@ std::size_t TlsConnection::read_now(std::span<char> into, std::error_code& ec) {
     ec = std::exchange(held_read_error_, {});
     return 0;
   }
-  if (close_notify_owed_) {
-    std::error_code ignored;  // goes when the socket takes it; our reads must not wait for that
-    send_owed_close_notify(ignored);
-  }
   // One SSL_read gives at most one record: fill `into` from as many as are there.
   std::size_t total = 0;
   while (total < into.size()) {
     ERR_clear_error();
     std::size_t n = 0;
     int result = SSL_read_ex(ssl_, into.data() + total, into.size() - total, &n);
-    const int saved_errno = errno;
+    const int call_errno = errno;
     note_handshake_done();
-    if (close_notify_owed_ && handshake_done_) {  // this read may have finished the handshake
+    std::error_code end = result == 1 ? std::error_code() : failure(result, call_errno, read_wants_);
+    if (close_notify_owed_) {  // this read may have finished the handshake; our reads never wait for room
       std::error_code ignored;
       send_owed_close_notify(ignored);
-      errno = saved_errno;
     }
     if (result == 1) {
       read_stalled_ = false;
       total += n;
       continue;
     }
-    std::error_code end = failure(result, read_wants_);
     read_stalled_ = would_block(end);
     if (total == 0) {
       ec = end;
@@ -153,9 +147,10 @@ std::size_t TlsConnection::write_now(std::span<const char> from, std::error_code
     ERR_clear_error();
     std::size_t written = 0;
     int result = SSL_write_ex(ssl_, from.data() + total, chunk, &written);
+    const int call_errno = errno;
     note_handshake_done();
     if (result != 1) {
-      ec = failure(result, write_wants_);
+      ec = failure(result, call_errno, write_wants_);
       if (!would_block(ec)) return total;
       write_pending_ = chunk;
       if (total > 0) ec.clear();
@@ -190,7 +185,7 @@ void TlsConnection::send_owed_close_notify(std::error_code& ec) {
   ERR_clear_error();
   int result = SSL_shutdown(ssl_);
   if (result < 0) {
-    ec = failure(result, write_wants_);  // would_block: the alert waits for room
+    ec = failure(result, errno, write_wants_);  // would_block: the alert waits for room
     return;
   }
   close_notify_owed_ = false;
@@ -224,7 +219,7 @@ asio::awaitable<std::error_code> TlsConnection::start() {
       co_return std::error_code();
     }
     Readiness wants = Readiness::readable;
-    std::error_code ec = failure(result, wants);
+    std::error_code ec = failure(result, errno, wants);
     if (!would_block(ec)) co_return ec;
     if (std::error_code waited = co_await wait_carrier(wants)) co_return waited;
   }

@@ -52,9 +52,10 @@ class TlsConnection final : public Connection {
   int release() override { return -1; }
 
  private:
-  // The error of an OpenSSL call that returned `result`; for "would block", records in
-  // `wants` what the socket must become before the call can go on.
-  std::error_code failure(int result, Readiness& wants);
+  // The error of an OpenSSL call that returned `result`, with errno as the call left it
+  // (`call_errno`: taken before anything else, -vv's line included, can change it); for
+  // "would block", records in `wants` what the socket must become before the call can go on.
+  std::error_code failure(int result, int call_errno, Readiness& wants);
 
   // Waits for the carrier to be ready for `what`, within the handshake's time limit while it runs.
   asio::awaitable<std::error_code> wait_carrier(Readiness what);
