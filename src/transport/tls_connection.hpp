@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "tls_context.hpp"
 #include "transport/connection.hpp"
@@ -14,8 +15,10 @@ namespace sockcat {
 // One TLS connection. A server's handshake runs inside its first reads and writes (so a
 // client is checked against the access lists before a byte of TLS); a client's runs in
 // handshake(). Either must finish within the time limit, or its waits fail with
-// TlsError::handshake_timeout. OpenSSL's rule for a write that would block holds for
-// write_now: call it again starting with the same bytes.
+// TlsError::handshake_timeout. OpenSSL writes its records into an outbox of ours, which goes to
+// the socket in one send per write_now (up to four records): fewer, larger sends cost less
+// CPU per byte than one per record. Bytes count as written only once their records are all in
+// the socket, so after would_block write_now must be called again starting with the same bytes.
 class TlsConnection final : public Connection {
  public:
   // Speaks TLS through `ssl` (owned; made on carrier's socket by TlsContext) over `carrier`;
@@ -63,6 +66,14 @@ class TlsConnection final : public Connection {
   // Sends an owed close_notify (and TCP's half-close after it) if the handshake is over.
   void send_owed_close_notify(std::error_code& ec);
 
+  // Gives the socket what it takes now of the records in the outbox: no error once the outbox
+  // is empty (its memory released), would_block while some remain, or the socket's error.
+  std::error_code flush_outbox();
+
+  // Where OpenSSL's records go (the write callback of the outbox BIO).
+  void append_to_outbox(const char* data, std::size_t size) { outbox_.insert(outbox_.end(), data, data + size); }
+  friend int outbox_write(BIO* bio, const char* data, int size);
+
   // Records that the handshake is over (OpenSSL forgets it after a fatal error) and, for a
   // server, says under -vv what it settled.
   void note_handshake_done();
@@ -75,9 +86,12 @@ class TlsConnection final : public Connection {
   Readiness write_wants_ = Readiness::writable;  // what the last write needs
   bool read_stalled_ = false;       // the last read would block: OpenSSL took everything the socket had
   std::error_code held_read_error_;  // the end a read met after bytes it returned, for the next read
-  std::size_t write_pending_ = 0;   // bytes of the record OpenSSL holds for the next write_now
+  std::vector<char> outbox_;        // records made by OpenSSL that the socket has not taken yet
+  std::size_t outbox_sent_ = 0;     // how much of outbox_ the socket has taken
+  std::size_t write_pending_ = 0;   // plaintext bytes encrypted into the outbox, not yet reported written
   bool close_notify_owed_ = false;  // shutdown_send was asked and has not sent it yet
-  bool close_notify_sent_ = false;
+  bool close_notify_sent_ = false;  // made (it may still wait in the outbox)
+  bool fin_owed_ = false;           // TCP's half-close goes once the outbox is empty
   bool failed_ = false;             // a fatal error: no close_notify may follow
   bool closed_ = false;
   bool handshake_done_ = false;

@@ -161,7 +161,7 @@ TEST_CASE("TLS: a write retried with other bytes than OpenSSL holds is refused, 
     const std::string block(16 * 1024, 'x');
     std::error_code ec;
     for (int i = 0; i < 10000 && !would_block(ec); ++i) pair.client->write_now(block, ec);
-    REQUIRE(would_block(ec));  // OpenSSL now holds a record of `block` that the socket did not take
+    REQUIRE(would_block(ec));  // the outbox now holds records of `block` that the socket did not take
     pair.client->write_now(std::span<const char>(block.data(), 10), ec);
     CHECK(ec == asio::error::invalid_argument);
     checked = true;
