@@ -3,7 +3,7 @@
 # within each repetition; writes bench/results/<UTC time>/{raw.tsv,notes.tsv,env.txt,summary.md,...}
 # and prints the summary. Settings come from the environment (see bench/README.md).
 #
-#   bench/run.sh            the full run (REPS=5, all sections, all tools; about 17 minutes)
+#   bench/run.sh            the full run (REPS=5, all sections, all tools; about 40 minutes)
 #   bench/run.sh --smoke    a seconds-long check that the harness works: sockcat and the C
 #                           limit rows only, tiny sizes; exit 0 if it works (no timed assertion)
 #

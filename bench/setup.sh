@@ -27,6 +27,7 @@ done
 if [ "$apt" = 1 ]; then
     packages=(
         ncat netcat-openbsd socat              # the peers
+        haproxy                                # the forward section's limit row
         iperf3 hyperfine time                  # limit rows and timing
         gcc libc6-dev                          # the C helpers
         libssl-dev openssl                     # the TLS helpers, and the certificates made at run time
@@ -68,7 +69,7 @@ stale() {
     done
     return 1
 }
-for s in gen dgramfeed runstat zcheck epoll_echo loadgen hold; do
+for s in gen dgramfeed runstat zcheck epoll_echo loadgen hold sink; do
     if stale "$s"; then
         gcc -O2 -Wall -Wextra -o "$here/bin/$s" "$here/src/$s.c"
     fi

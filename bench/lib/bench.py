@@ -17,6 +17,7 @@ import platform
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,7 +65,7 @@ class Config:
             return e.get(name) or (smoke if s else full)
 
         self.reps = int(get("REPS", "5", "1"))
-        all_sections = "tcp udp echo framed churn zio hold idle tls-bulk tls-echo tls-churn tls-hold"
+        all_sections = "tcp udp echo framed churn zio hold idle tls-bulk tls-echo tls-churn tls-hold forward"
         self.sections = get("SECTIONS", all_sections, all_sections).split()
         self.tools = get("TOOLS", "sockcat nc-openbsd ncat socat", "sockcat").split()
         self.bulk = parse_size(get("BULK_BYTES", "2G", "32M"))
@@ -88,6 +89,12 @@ class Config:
         self.tls_churn_conns = [int(x) for x in get("TLS_CHURN_CONNS", "10", "10").split()]
         self.tls_secs = float(get("TLS_SECS", e.get("ECHO_SECS") or "3", "0.5"))
         self.tls_hold_conns = int(get("TLS_HOLD_CONNS", "10000", "100"))
+        self.fwd_bulk = parse_size(get("FORWARD_BULK_BYTES", "1G", "8M"))
+        self.fwd_verify = parse_size(get("FORWARD_VERIFY_BYTES", "64M", "2M"))
+        self.fwd_echo_conns = [int(x) for x in get("FORWARD_ECHO_CONNS", "1 100 1000", "10").split()]
+        self.fwd_churn_conns = [int(x) for x in get("FORWARD_CHURN_CONNS", "10", "10").split()]
+        self.fwd_secs = float(get("FORWARD_SECS", e.get("ECHO_SECS") or "3", "0.5"))
+        self.fwd_hold_conns = int(get("FORWARD_HOLD_CONNS", "10000", "100"))
         self.host = get("HOST", "127.0.0.1", "127.0.0.1")
         self.iperf3 = get("IPERF3", "1", "0") == "1"
         self.hyperfine = get("HYPERFINE", "1", "0") == "1"
@@ -108,6 +115,10 @@ class Config:
                 f"TLS_ECHO_CONNS='{' '.join(map(str, self.tls_echo_conns))}' "
                 f"TLS_CHURN_CONNS='{' '.join(map(str, self.tls_churn_conns))}' TLS_SECS={self.tls_secs:g} "
                 f"TLS_HOLD_CONNS={self.tls_hold_conns} "
+                f"FORWARD_BULK_BYTES={human_bytes(self.fwd_bulk)} FORWARD_VERIFY_BYTES={human_bytes(self.fwd_verify)} "
+                f"FORWARD_ECHO_CONNS='{' '.join(map(str, self.fwd_echo_conns))}' "
+                f"FORWARD_CHURN_CONNS='{' '.join(map(str, self.fwd_churn_conns))}' FORWARD_SECS={self.fwd_secs:g} "
+                f"FORWARD_HOLD_CONNS={self.fwd_hold_conns} "
                 f"HOST={self.host} IPERF3={int(self.iperf3)} SMOKE={int(self.smoke)}")
 
 
@@ -133,7 +144,9 @@ Ciphersuites = {TLS_SUITE}
 def tool_table(sockcat):
     """How each tool is driven in each mode. {H} host, {HB} host ([::1] for IPv6), {V} 4 or 6,
     {P} port, {TMP} scratch folder; TLS: {CERT} and {KEY} (PEM, made at run time), {TLSCNF}
-    (TLS_OPENSSL_CNF). A mode a tool lacks is simply absent. "c-tls" is the TLS limit row."""
+    (TLS_OPENSSL_CNF); forward: {TP} the target's port, {HAPCFG} haproxy's configuration
+    (HAPROXY_CFG, written per run). A mode a tool lacks is simply absent. "c-tls" is the TLS
+    limit row, "haproxy" the forward section's."""
     S = sockcat
     s13 = ["--ssl-ciphers", TLS_SUITE, "--ssl-min-version", "1.3"]
     s_srv = ["--ssl", "--ssl-cert", "{CERT}", "--ssl-key", "{KEY}"] + s13
@@ -161,6 +174,8 @@ def tool_table(sockcat):
             "tls_recv": [S, "listen", "-b", "{H}", "-p", "{P}"] + s_srv,
             "tls_send": [S, "connect", "--ssl", "--ssl-insecure"] + s13 + ["{H}", "{P}"],
             "tls_echo": [S, "listen", "-b", "{H}", "-p", "{P}", "--transform", "echo"] + s_srv,
+            # every client at once; a connection to the target for each, relayed both ways
+            "forward": [S, "listen", "-b", "{H}", "-p", "{P}", "--forward", "{HB}:{TP}"],
         },
         "nc-openbsd": {
             "bin": "/bin/nc.openbsd",
@@ -193,6 +208,9 @@ def tool_table(sockcat):
             "tls_send": ncat_tls + ["--send-only", "{H}", "{P}"],
             "tls_echo": ncat_tls + ["--ssl-cert", "{CERT}", "--ssl-key", "{KEY}", "-l", "-k", "-e", "/bin/cat",
                                     "{H}", "{P}"],
+            # per client: a forked ncat runs /bin/sh -c, which runs a second ncat (three processes;
+            # default --max-conns 100)
+            "forward": ["ncat", "-l", "{H}", "{P}", "-k", "--sh-exec", "ncat {H} {TP}"],
         },
         "socat": {
             "bin": "/usr/bin/socat", "version": ["socat", "-V"],
@@ -208,8 +226,34 @@ def tool_table(sockcat):
             "tls_recv": socat_tls + ["-u", "OPENSSL-LISTEN:{P},bind={HB},reuseaddr," + socat_srv, "STDOUT"],
             "tls_send": socat_tls + ["-u", "STDIN", "OPENSSL:{HB}:{P},verify=0,min-version=TLS1.3,pf=ip{V}"],
             "tls_echo": socat_tls + ["OPENSSL-LISTEN:{P},bind={HB},reuseaddr,fork," + socat_srv, "EXEC:/bin/cat"],
+            # fork: one socat child per client, connecting to the target
+            "forward": ["socat", "TCP{V}-LISTEN:{P},bind={HB},reuseaddr,fork", "TCP{V}:{HB}:{TP}"],
+        },
+        "haproxy": {   # the forward section's limit row: one process, one thread, mode tcp
+            "bin": "/usr/sbin/haproxy", "version": ["/usr/sbin/haproxy", "-v"],
+            "forward": ["/usr/sbin/haproxy", "-db", "-f", "{HAPCFG}"],
         },
     }
+
+
+# haproxy's configuration for the forward section: {MAXCONN} covers the held connections
+# (it needs 2 descriptors per connection, and haproxy refuses to start if RLIMIT_NOFILE
+# cannot be raised to what MAXCONN needs); -db keeps it in the foreground, nothing is logged.
+HAPROXY_CFG = """global
+    maxconn {MAXCONN}
+    nbthread 1
+defaults
+    mode tcp
+    maxconn {MAXCONN}
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend relay
+    bind {H}:{P}
+    default_backend target
+backend target
+    server target {H}:{TP}
+"""
 
 
 def is_usage_error(rc, err):
@@ -278,6 +322,33 @@ def io_field(pid, key):
 def tree_mem(pid):
     pids = descendants(pid)
     return (sum(status_kb(p, "VmRSS") for p in pids), sum(pss_kb(p) for p in pids), len(pids))
+
+
+def tree_own_cpu(pid):
+    """{pid: CPU seconds} of PID and each of its descendants, each process's own time only
+    (schedstat ns summed over its threads; clock ticks from stat if that is unreadable).
+    Sampled often and summed over every process seen, it counts a forking relay's
+    per-connection processes even when they end unreaped or orphaned, which
+    cutime/cstime (what the reaping parent collects) would miss."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for p in descendants(pid):
+        own = None
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                    own = (own or 0.0) + int(f.read().split()[0]) / 1e9
+        except (OSError, IndexError, ValueError):
+            own = None
+        if own is None:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                own = (int(rest[11]) + int(rest[12])) / tick   # fields 14, 15: utime stime
+            except (OSError, IndexError, ValueError):
+                continue
+        out[p] = own
+    return out
 
 
 def group_members(pgid):
@@ -498,12 +569,13 @@ class Harness:
             if not listening("tcp", self.port) and not listening("udp", self.port):
                 return self.port
 
-    def sub(self, argv, port):
+    def sub(self, argv, port, extra=None):
         h = self.cfg.host
         v6 = ":" in h
         rep = {"{H}": h, "{HB}": f"[{h}]" if v6 else h, "{V}": "6" if v6 else "4",
                "{P}": str(port), "{TMP}": self.tmpdir}
         rep.update(self.tls_files)
+        rep.update(extra or {})
         out = []
         for a in argv:
             for k, v in rep.items():
@@ -893,7 +965,6 @@ class Harness:
         cfg = self.cfg
         param = str(conns)
         secs = secs or cfg.echo_secs
-        churn = section.endswith("churn")
         argv = argv or self.echo_server_argv(row)
         if not argv or self.is_na(section, row, param, mode):
             return
@@ -909,6 +980,14 @@ class Harness:
         if not self.wait_listen("tcp", port, srv):
             self.server_failed(section, row, param, srv, mode)
             return
+        self.loadgen_measure(section, row, conns, rep, srv, port, secs, loadgen_extra, gen)
+
+    def loadgen_measure(self, section, row, conns, rep, srv, port, secs, loadgen_extra=(), gen="loadgen"):
+        """Run the load generator against PORT (SRV: the server, or the relay in front of one,
+        whose process tree the generator reads), stop SRV and record the figures."""
+        cfg = self.cfg
+        param = str(conns)
+        churn = section.endswith("churn")
         spid = srv.pid()
         rc, out, err = run_bounded([helper(gen), "-H", cfg.host, "-p", str(port), "-c", str(conns),
                                     "-d", f"{secs:g}", "-m", "churn" if churn else "persist",
@@ -1213,6 +1292,266 @@ class Harness:
                                   gen="tls_loadgen", secs=cfg.tls_secs)
             log(f"{section} c={c} done")
 
+    # ------------------------------------------------------------------ forward
+    def sockcat_has_forward(self):
+        """Does the sockcat under test know --forward (its `listen --help` mentions it)?"""
+        rc, out, err = run_bounded([self.cfg.sockcat, "listen", "--help"], 10)
+        return "--forward" in out + err
+
+    def fwd_target(self, section, row, param, argv, limit, tag, stdout=None):
+        """Start the server behind the relay on a fresh port: (Proc, port), or (None, None) noted."""
+        tport = self.next_port()
+        tgt = Proc(self, self.sub(argv, tport), limit, tag, stdout=stdout, stats=False)
+        if not self.wait_listen("tcp", tport, tgt):
+            self.note(section, row, param, f"the target ({os.path.basename(argv[0])}) did not listen: {tgt.errtext()}")
+            tgt.stop()
+            return None, None
+        return tgt, tport
+
+    def fwd_relay(self, section, row, param, tport, limit):
+        """Start ROW's relay on a fresh port in front of the target on TPORT: (Proc, port), or
+        (None, None) when it did not come up (n/a if it exited with a usage error)."""
+        port = self.next_port()
+        extra = {"{TP}": str(tport)}
+        if row == "haproxy":
+            text = HAPROXY_CFG
+            for k, v in (("{MAXCONN}", str(self.fwd_maxconn)), ("{H}", self.cfg.host), ("{P}", str(port)),
+                         ("{TP}", str(tport))):
+                text = text.replace(k, v)
+            extra["{HAPCFG}"] = self.tmp(f"haproxy.{port}.cfg")
+            with open(extra["{HAPCFG}"], "w") as f:
+                f.write(text)
+        relay = Proc(self, self.sub(self.tools[row]["forward"], port, extra), limit, "fwd.relay")
+        if not self.wait_listen("tcp", port, relay):
+            self.server_failed(section, row, param, relay, "forward")
+            return None, None
+        return relay, port
+
+    def sink_eof(self, sink, limit_s):
+        """Wait for bin/sink's `bytes=N eof_ns=T` line (or its end): the parsed line, or {}."""
+        end = time.monotonic() + limit_s
+        while True:
+            r = parse_kv(sink.errtext(2000))
+            if "eof_ns" in r or not sink.running() or time.monotonic() > end:
+                return r
+            time.sleep(0.002)
+
+    def forward_bulk(self, row, rep, param, nbytes, verify=False):
+        """gen NBYTES into a socket connected to ROW's relay, which forwards it to bin/sink.
+        Timed from the connect to the sink's EOF. CPU: the relay's process tree over the same
+        span, every process's own time sampled every 10 ms (tree_own_cpu), so a forking
+        relay's per-connection processes count even if they end unreaped; processes: how many
+        were seen; RSS and PSS: the tree at the sink's EOF. VERIFY: the sink's bytes go to
+        `cmp` against a second gen instead, and only verify_ok is recorded."""
+        cfg, sec = self.cfg, "forward-bulk"
+        if self.is_na(sec, row, param, "forward"):
+            return
+        limit = cfg.bulk_timeout + 30
+        cmp = cmpf = None
+        sink_argv = [helper("sink"), "-H", "{H}", "-p", "{P}", "-t", str(limit)]
+        if verify:
+            r_fd, w_fd = os.pipe()
+            sink, tport = self.fwd_target(sec, row, param, sink_argv + ["-o"], limit, "fwd.sink", stdout=w_fd)
+            os.close(w_fd)
+            cmpf = self.tmp("fwdv.cmp")
+            with open(cmpf, "w") as cf:
+                cmp = subprocess.Popen(["timeout", "-k", "2", str(limit), "bash", "-c",
+                                        f'cmp - <("{helper("gen")}" {nbytes})'],
+                                       stdin=r_fd, stdout=cf, stderr=subprocess.STDOUT)
+            os.close(r_fd)
+        else:
+            sink, tport = self.fwd_target(sec, row, param, sink_argv, limit, "fwd.sink")
+        if sink is None:
+            if cmp:
+                cmp.wait(10)
+            return
+        relay, port = self.fwd_relay(sec, row, param, tport, limit + 30)
+        if relay is None:
+            sink.stop()
+            if cmp:
+                cmp.wait(10)
+            return
+        spid = relay.pid()
+        base = tree_own_cpu(spid) if spid else {}
+        seen = dict(base)   # pid -> its CPU time when last seen (every 10 ms)
+        t0 = time.monotonic()
+        gen = None
+        try:
+            sock = socket.create_connection((cfg.host, port), timeout=10)
+            sock.setblocking(True)   # gen writes to it directly, with blocking writes
+            try:
+                gen = subprocess.Popen(["timeout", "-k", "2", str(cfg.bulk_timeout), helper("gen"), str(nbytes)],
+                                       stdin=DEVNULL, stdout=sock.fileno(), stderr=subprocess.PIPE)
+            finally:
+                sock.close()   # gen holds the only descriptor: its exit is the client's close
+        except OSError as e:
+            self.note(sec, row, param, f"rep {rep}: could not connect to the relay: {e}")
+        r = {}
+        end = t0 + cfg.bulk_timeout + 10
+        while gen is not None:
+            if spid:
+                seen.update(tree_own_cpu(spid))
+            r = parse_kv(sink.errtext(2000))
+            if "eof_ns" in r or not sink.running() or time.monotonic() > end:
+                break
+            time.sleep(0.01)
+        if spid:
+            seen.update(tree_own_cpu(spid))
+        procs = len(seen)
+        rss, pss, _ = tree_mem(spid) if spid else (0, 0, 0)
+        grc, gerr = None, b""
+        if gen is not None:
+            try:
+                _, gerr = gen.communicate(timeout=5)
+                grc = gen.returncode
+            except subprocess.TimeoutExpired:
+                gen.terminate()   # its timeout wrapper passes it on to gen
+                try:
+                    gen.wait(5)
+                except subprocess.TimeoutExpired:
+                    gen.kill()
+                    gen.wait(5)
+        alive = relay.running()
+        relay.stop()
+        sink.stop()
+        got = int(r.get("bytes", -1))
+        problem = gen is None or grc != 0 or "eof_ns" not in r or got != nbytes
+        if problem:
+            self.note(sec, row, param, f"rep {rep}: gen rc={grc}, the sink got {got if got >= 0 else 'no EOF'} of "
+                      f"{nbytes} B; relay {'running' if alive else 'exited'}: "
+                      f"{gerr.decode(errors='replace')[:100]} {relay.errtext(200)} {sink.errtext(200)}")
+        if verify:
+            crc = cmp.wait(limit)
+            with open(cmpf) as f:
+                diff = " ".join(f.read(300).split())
+            ok = crc == 0 and not problem
+            self.emit(sec, row, param, 0, "verify_ok", 1 if ok else 0)
+            if not ok:
+                self.note(sec, row, param, f"verify: {human_bytes(nbytes)} through the relay did not arrive intact "
+                          f"(cmp rc={crc}): {diff}")
+            return
+        if problem:
+            return
+        wall = r["eof_ns"] / 1e9 - t0
+        gb = nbytes / 1e9
+        self.emit(sec, row, param, rep, "gbps", gb / wall)
+        self.emit(sec, row, param, rep, "wall_s", wall)
+        if spid:
+            cpu = sum(seen.values()) - sum(base.values())
+            self.emit(sec, row, param, rep, "relay_cpu_s_per_gb", cpu / gb)
+            self.emit(sec, row, param, rep, "relay_cpu_s", cpu)
+        self.emit(sec, row, param, rep, "relay_rss_kb", rss)
+        self.emit(sec, row, param, rep, "relay_pss_kb", pss)
+        self.emit(sec, row, param, rep, "server_procs", procs)
+
+    def forward_echo(self, section, row, conns, rep):
+        """loadgen (persist, or churn for forward-churn) -> ROW's relay -> bin/epoll_echo; the
+        server figures (CPU per op, processes, RSS, PSS) are the relay's process tree."""
+        cfg, param = self.cfg, str(conns)
+        if self.is_na(section, row, param, "forward"):
+            return
+        limit = cfg.echo_setup + cfg.fwd_secs + 90
+        tgt, tport = self.fwd_target(section, row, param, self.echo_server_argv("c-epoll"), limit, "fwd.echo")
+        if tgt is None:
+            return
+        relay, port = self.fwd_relay(section, row, param, tport, limit)
+        if relay is not None:
+            self.loadgen_measure(section, row, conns, rep, relay, port, cfg.fwd_secs)
+        tgt.stop()
+
+    def forward_hold(self, row, rep, n):
+        """bin/hold: N clients through ROW's relay to bin/epoll_echo, each answered once (end to
+        end), held HOLD_SECS, answered again; the relay's process-tree RSS and PSS while held.
+        Set-up and the second round are bounded by HOLD_SETUP_S each (a forking relay may not
+        get them all: what was held is reported)."""
+        cfg, sec, param = self.cfg, "forward-hold", str(n)
+        if self.is_na(sec, row, param, "forward"):
+            return
+        limit = cfg.hold_setup * 2 + cfg.hold_secs + 90
+        tgt, tport = self.fwd_target(sec, row, param, self.echo_server_argv("c-epoll"), limit, "fwd.echo")
+        if tgt is None:
+            return
+        relay, port = self.fwd_relay(sec, row, param, tport, limit)
+        if relay is None:
+            tgt.stop()
+            return
+        spid = relay.pid()
+        time.sleep(0.2)
+        idle_rss, idle_pss, _ = tree_mem(spid) if spid else (0, 0, 0)
+        rc, out, err = run_bounded([helper("hold"), "-n", str(n), "-H", cfg.host, "-p", str(port),
+                                    "-S", f"{cfg.hold_setup:g}", "-h", f"{cfg.hold_secs:g}", "-P", str(spid or 0)],
+                                   cfg.hold_setup * 2 + cfg.hold_secs + 30)
+        alive = relay.running()
+        t_stop = time.monotonic()
+        relay.stop()
+        stop_s = time.monotonic() - t_stop
+        tgt.stop()
+        with open(os.path.join(self.out, "hold.log"), "a") as f:
+            f.write(f"{sec}\t{row}\trep={rep}\trc={rc}\tidle_rss_kb={idle_rss}\tidle_pss_kb={idle_pss}\t"
+                    f"{out.strip()}\t{err.strip()[:200]}\n")
+        r = parse_kv(out)
+        if "answered" not in r:
+            self.note(sec, row, param, f"rep {rep}: hold rc={rc}: {err[:200]} relay: {relay.errtext()}")
+            return
+        held = r.get("held", 0)
+        for k in ("connected", "answered", "held", "answered2", "setup_s", "round2_s", "server_fds", "server_procs"):
+            self.emit(sec, row, param, rep, k, r.get(k))
+        self.emit(sec, row, param, rep, "server_rss_mb", r["server_rss_kb"] / 1024)
+        self.emit(sec, row, param, rep, "server_pss_mb", r.get("server_pss_kb", 0) / 1024)
+        self.emit(sec, row, param, rep, "idle_rss_mb", idle_rss / 1024)
+        self.emit(sec, row, param, rep, "idle_pss_mb", idle_pss / 1024)
+        if held:
+            self.emit(sec, row, param, rep, "kb_per_conn", (r["server_rss_kb"] - idle_rss) / held)
+            self.emit(sec, row, param, rep, "pss_kb_per_conn", (r.get("server_pss_kb", 0) - idle_pss) / held)
+        self.emit(sec, row, param, rep, "stop_s", stop_s)
+        if r["answered2"] < n or not alive:
+            self.note(sec, row, param, f"rep {rep}: connected {r['connected']:g}, answered {r['answered']:g}, held "
+                      f"{held:g}, answered again after the hold {r['answered2']:g} of {n}; relay "
+                      f"{'running' if alive else 'exited: ' + relay.errtext()}; connect_err={r['connect_err']:g} "
+                      f"eof={r['eof_err']:g} reset={r['reset_err']:g}")
+
+    def section_forward(self):
+        """A relay in the middle: client -> relay (port P) -> a target we control (port TP).
+        Rows: haproxy (the limit), sockcat --forward, socat fork, ncat --sh-exec."""
+        cfg = self.cfg
+        rows = ["haproxy"] + [t for t in cfg.tools if "forward" in self.tools[t]]
+        if not self.present("haproxy"):
+            self.note("forward", "haproxy", "-", "haproxy not installed: the forward section's limit row is skipped "
+                      "(bench/setup.sh installs it)")
+            rows.remove("haproxy")
+        n = cfg.fwd_hold_conns   # a relay needs 2 descriptors per held connection
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if 2 * n + 64 > hard:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (2 * n + 64, 2 * n + 64))
+            except (ValueError, OSError):
+                n = (hard - 64) // 2
+                self.note("forward-hold", "-", str(n), f"RLIMIT_NOFILE hard limit {hard} is too low for a relay to "
+                          f"hold {cfg.fwd_hold_conns} connections (2 descriptors each, and it cannot be raised): "
+                          f"{n} held instead")
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        self.fwd_maxconn = max(n, min(n + 1000, (hard - 32) // 2))   # haproxy needs 2 x maxconn + ~14
+        param = human_bytes(cfg.fwd_bulk)
+        log(f"forward: bulk {param} (verify {human_bytes(cfg.fwd_verify)} first), echo conns {cfg.fwd_echo_conns}, "
+            f"churn slots {cfg.fwd_churn_conns} ({cfg.fwd_secs:g} s each), {n} held; {cfg.reps} reps; "
+            f"rows: {' '.join(rows)}")
+        for r in rows:
+            self.forward_bulk(r, 0, param, cfg.fwd_verify, verify=True)
+        for rep in range(1, cfg.reps + 1):
+            for r in self.order(rows, rep):
+                self.forward_bulk(r, rep, param, cfg.fwd_bulk)
+        log("forward bulk done")
+        for sec, levels in (("forward-echo", cfg.fwd_echo_conns), ("forward-churn", cfg.fwd_churn_conns)):
+            for c in levels:
+                for rep in range(1, cfg.reps + 1):
+                    for r in self.order(rows, rep):
+                        self.forward_echo(sec, r, c, rep)
+                log(f"{sec} c={c} done")
+        for rep in range(1, cfg.reps + 1):
+            for r in self.order(rows, rep):
+                self.forward_hold(r, rep, n)
+            log(f"forward-hold rep {rep}/{cfg.reps} done")
+
     # ------------------------------------------------------------------ idle
     def section_idle(self):
         cfg = self.cfg
@@ -1292,6 +1631,9 @@ class Harness:
         for t in cfg.tools:
             rc, out, err = run_bounded(self.tools[t]["version"], 10)
             lines.append(f"version {t}: {((out or err).strip().splitlines() or ['?'])[0] if self.present(t) else 'not installed'}")
+        if "forward" in cfg.sections:
+            rc, out, err = run_bounded(self.tools["haproxy"]["version"], 10)
+            lines.append(f"version haproxy: {((out or err).strip().splitlines() or ['?'])[0] if self.present('haproxy') else 'not installed'}")
         if any(x.startswith("tls-") for x in cfg.sections):
             lines.append(f"tls: every row TLS 1.3 with {TLS_SUITE}; ECDSA P-256 self-signed certificate made at run "
                          "time; ncat and socat get the suite through OPENSSL_CONF (see bench/README.md)")
@@ -1322,6 +1664,10 @@ class Harness:
                 cfg.sections = [x for x in cfg.sections if x not in tls_secs]
             else:
                 self.note("tls", "sockcat", "-", "no --ssl in `connect --help`: its TLS rows will be n/a")
+        if "forward" in cfg.sections and "sockcat" in cfg.tools and not self.sockcat_has_forward():
+            # its rows are n/a, as for a mode that exits 2 with a usage error
+            self.na[("sockcat", "forward")] = "no --forward in `listen --help`"
+            self.note("forward", "sockcat", "-", f"n/a: no --forward in `{cfg.sockcat} listen --help`")
         self.env_info()
         t0 = time.monotonic()
         for sec in cfg.sections:
@@ -1348,6 +1694,8 @@ class Harness:
                 self.section_tls_echo(sec)
             elif sec == "tls-hold":
                 self.section_hold("tls-hold")
+            elif sec == "forward":
+                self.section_forward()
             else:
                 self.note("-", "-", "-", f"unknown section {sec}")
                 continue
@@ -1382,6 +1730,9 @@ METRICS = {
     "idle_rss_mb": ("idle RSS MB", -1), "kb_per_conn": ("KiB per conn", -1),
     "size_kb": ("size KiB", -1), "shared_libs": ("shared libs", -1), "rss_kb": ("RSS KiB", -1),
     "pss_kb": ("PSS KiB", -1), "procs": ("procs", -1), "aes128": ("TLS 1.3 AES-128-GCM (1 = yes)", 0),
+    "wall_s": ("wall s", -1), "relay_cpu_s_per_gb": ("relay CPU s/GB", -1), "relay_cpu_s": ("relay CPU s", -1),
+    "relay_rss_kb": ("relay RSS KiB", -1), "relay_pss_kb": ("relay PSS KiB", -1), "held": ("held", +1),
+    "idle_pss_mb": ("idle PSS MB", -1), "pss_kb_per_conn": ("PSS KiB per conn", -1), "stop_s": ("stop s", -1),
 }
 
 SECTIONS = [
@@ -1430,8 +1781,27 @@ SECTIONS = [
      ["connected", "answered", "answered2", "setup_s", "round2_s", "server_rss_mb", "server_hwm_mb",
       "idle_rss_mb", "kb_per_conn", "server_fds", "server_procs", "aes128"],
      "c-tls", ["server_rss_mb", "kb_per_conn"]),
+    ("forward-bulk", "Bulk through a relay, one way: gen -> relay -> bin/sink (GB = 1e9 B; wall from the client's "
+                     "connect to the sink's EOF; CPU, RSS, PSS and processes: the relay's process tree only)",
+     ["gbps", "wall_s", "relay_cpu_s_per_gb", "relay_cpu_s", "relay_rss_kb", "relay_pss_kb", "server_procs",
+      "verify_ok"],
+     "haproxy", ["gbps", "relay_cpu_s_per_gb"]),
+    ("forward-echo", "Echo through a relay: loadgen -> relay -> bin/epoll_echo, persistent connections, 64 B round "
+                     "trips (param = concurrent connections; server = the relay's process tree)",
+     ["rps", "p50_us", "p99_us", "ready", "setup_s", "errors", "mismatch", "server_cpu_us_per_op",
+      "client_cpu_us_per_op", "server_procs", "server_rss_mb", "server_pss_mb"],
+     "haproxy", ["rps", "server_cpu_us_per_op"]),
+    ("forward-churn", "Connection churn through a relay: connect + 64 B echo + close, each a new connection from the "
+                      "relay to bin/epoll_echo (param = concurrent slots; server = the relay's process tree)",
+     ["rps", "p50_us", "p99_us", "errors", "mismatch", "server_cpu_us_per_op", "server_procs"],
+     "haproxy", ["rps", "server_cpu_us_per_op"]),
+    ("forward-hold", "Connections held through a relay to bin/epoll_echo (each answered once end to end, held, "
+                     "answered again; memory: the relay's process tree while held; per conn: above idle, per held)",
+     ["connected", "answered", "held", "answered2", "setup_s", "round2_s", "server_rss_mb", "server_pss_mb",
+      "idle_rss_mb", "idle_pss_mb", "kb_per_conn", "pss_kb_per_conn", "server_fds", "server_procs", "stop_s"],
+     "haproxy", ["server_rss_mb", "server_pss_mb"]),
 ]
-LIMIT_ROWS = ["pipe", "iperf3", "c-epoll", "c-tls", "c-connect", "/bin/true"]
+LIMIT_ROWS = ["pipe", "iperf3", "c-epoll", "c-tls", "haproxy", "c-connect", "/bin/true"]
 
 
 def fmt(v):
@@ -1539,10 +1909,14 @@ def headline(res):
 
     def value(key, tool, metric):
         c = res.cell(key, tool, metric, spread=False)
-        if key[0] in ("echo", "tls-echo") and c not in ("n/a", "—", "-"):   # fewer connections than asked for
+        if key[0] in ("echo", "tls-echo", "forward-echo") and c not in ("n/a", "—", "-"):   # fewer connections than asked for
             ready = list(res.values(key, tool, "ready").values())
             if ready and statistics.median(ready) < float(key[1]):
                 c += f" ({statistics.median(ready):.0f} ready)"
+        if key[0] == "forward-hold" and metric != "answered2" and c not in ("n/a", "—", "-"):
+            held = list(res.values(key, tool, "held").values())
+            if held and statistics.median(held) < float(key[1]):
+                c += f" ({statistics.median(held):.0f} held)"
         return c
 
     def add(label, key, metric, limit, ratios=True):
@@ -1604,6 +1978,25 @@ def headline(res):
             add(f"{param} TLS clients held, answered after the hold", (sec, param), "answered2", "c-tls", ratios=False)
             add(f"{param} TLS clients held, server RSS MB", (sec, param), "server_rss_mb", "c-tls")
             add(f"{param} TLS clients held, KiB per client", (sec, param), "kb_per_conn", "c-tls")
+    for sec, param in keys:
+        if sec == "forward-bulk":
+            add(f"forward: bulk {param} through the relay, GB/s (goal ≥ 0.9× haproxy)", (sec, param), "gbps", "haproxy")
+            add(f"forward: bulk {param}, relay CPU s/GB", (sec, param), "relay_cpu_s_per_gb", "haproxy")
+    for sec, param in keys:
+        if sec == "forward-echo":
+            add(f"forward: echo 64 B, {param} conn(s), round trips/s (goal ≥ 0.9× haproxy)", (sec, param), "rps",
+                "haproxy")
+    for sec, param in keys:
+        if sec == "forward-churn":
+            add(f"forward: connect+echo+close, {param} slots, conns/s (goal ≥ 10× socat)", (sec, param), "rps",
+                "haproxy")
+    for sec, param in keys:
+        if sec == "forward-hold":
+            add(f"forward: {param} connections held, answered after the hold", (sec, param), "answered2", "haproxy",
+                ratios=False)
+            add(f"forward: {param} connections held, relay RSS MB (goal < 64 MiB)", (sec, param), "server_rss_mb",
+                "haproxy")
+            add(f"forward: {param} connections held, relay PSS MB", (sec, param), "server_pss_mb", "haproxy")
     hdr = ["workload", "limit row", "sockcat"] + PEERS + ["sockcat ÷ limit", "sockcat ÷ best peer"]
     out = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -1677,12 +2070,20 @@ def smoke_check(res, cfg):
               "tls-bulk": [("tls-bulk", human_bytes(cfg.tls_bulk), "c-tls", "gbps")],
               "tls-echo": [("tls-echo", str(c), "c-tls", "rps") for c in cfg.tls_echo_conns],
               "tls-churn": [("tls-churn", str(c), "c-tls", "rps") for c in cfg.tls_churn_conns],
-              "tls-hold": [("tls-hold", None, "c-tls", "answered2")]}
+              "tls-hold": [("tls-hold", None, "c-tls", "answered2")],
+              "forward": [("forward-bulk", human_bytes(cfg.fwd_bulk), "haproxy", "gbps"),
+                          ("forward-bulk", human_bytes(cfg.fwd_bulk), "haproxy", "verify_ok")]
+              + [("forward-echo", str(c), "haproxy", "rps") for c in cfg.fwd_echo_conns]
+              + [("forward-churn", str(c), "haproxy", "rps") for c in cfg.fwd_churn_conns]
+              + [("forward-hold", None, "haproxy", "answered2")]}
     problems = []
     tls_skipped = any("TLS sections skipped" in n.get("note", "") for n in res.notes)
     for sec in cfg.sections:
         if sec.startswith("tls-") and tls_skipped:   # no TLS helpers or no openssl: noted, not a failure
             continue
+        if sec == "forward" and not shutil.which("haproxy") and not os.path.exists("/usr/sbin/haproxy"):
+            continue   # the limit row needs haproxy (noted); CI may not have it
+
         for s, param, row, metric in expect.get(sec, []):
             keys = [k for k in res.data if k[0] == s and (param is None or k[1] == param)]
             if row == "sockcat" and any(res.status(k, "sockcat") == "n/a" for k in keys):
@@ -1704,7 +2105,7 @@ def main():
     if not cfg.host.startswith("127.") and cfg.host != "::1":
         print("HOST must be a loopback address (127.x.x.x or ::1)", file=sys.stderr)
         return 2
-    for h in ("gen", "dgramfeed", "runstat", "epoll_echo", "loadgen", "zcheck", "hold"):
+    for h in ("gen", "dgramfeed", "runstat", "epoll_echo", "loadgen", "zcheck", "hold", "sink"):
         if not os.access(helper(h), os.X_OK):
             print(f"missing helper bin/{h}: run bench/setup.sh", file=sys.stderr)
             return 2

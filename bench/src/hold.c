@@ -5,7 +5,7 @@
  * Opens CONNS connections (at most MAX_PENDING connects in flight at once, default 512),
  * does one SIZE-byte round trip on each as soon as it is connected, and keeps every
  * connection open. When all are answered (or SETUP_S has passed) it holds them all for
- * HOLD_S seconds, reads the server's memory (-P: RSS, peak RSS, open descriptors and
+ * HOLD_S seconds, reads the server's memory (-P: RSS, PSS, peak RSS, open descriptors and
  * process count of PID and its descendants, from /proc), then does a second round trip
  * on every connection still open to show the server still answers them all, and closes.
  * RLIMIT_NOFILE is raised to its hard limit; CONNS above what that allows is an error.
@@ -199,9 +199,10 @@ int main(int argc, char **argv) {
 
     printf("conns=%d connected=%lld answered=%ld held=%ld answered2=%ld setup_s=%.3f round2_s=%.3f "
            "connect_err=%lld eof_err=%lld reset_err=%lld mismatch=%lld "
-           "server_rss_kb=%ld server_hwm_kb=%ld server_fds=%ld server_procs=%ld server_rss2_kb=%ld client_rss_kb=%ld\n",
+           "server_rss_kb=%ld server_pss_kb=%ld server_hwm_kb=%ld server_fds=%ld server_procs=%ld server_rss2_kb=%ld "
+           "client_rss_kb=%ld\n",
            n, connected, answered, held, answered2, setup_done, round2, connect_err, eof_err, reset_err, mismatch,
-           m.rss_kb, m.hwm_kb, m.fds, m.procs, m2.rss_kb, proc_kb("/proc/self/status", "VmRSS:"));
+           m.rss_kb, m.pss_kb, m.hwm_kb, m.fds, m.procs, m2.rss_kb, proc_kb("/proc/self/status", "VmRSS:"));
     fflush(stdout);
     for (int i = 0; i < n; i++) if (cl[i].fd >= 0) close(cl[i].fd);
     return answered2 == n ? 0 : 1;
