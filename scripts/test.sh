@@ -18,7 +18,7 @@ echo "== fuzzing (clang, libFuzzer + ASan + UBSan), ${fuzz_seconds}s per target"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKCAT_FUZZ=ON >/dev/null
 cmake --build build-fuzz
 ctest --test-dir build-fuzz --output-on-failure
-for target in cli_fuzz parse_fuzz framing_fuzz tls_fuzz; do
+for target in cli_fuzz parse_fuzz framing_fuzz tls_fuzz proxy_fuzz; do
   corpus=build-fuzz/corpus-${target%_fuzz}
   rm -rf "$corpus" && mkdir -p "$corpus"
   if ! build-fuzz/tests/fuzz/$target -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
