@@ -5,10 +5,12 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <system_error>
 
 #include "diag.hpp"
+#include "relay_tap.hpp"
 #include "system_error.hpp"
 #include "with_error.hpp"
 
@@ -108,6 +110,15 @@ asio::awaitable<std::unique_ptr<Connection>> accept_admitted(Listener& listener,
 std::span<char> server_scratch() {
   thread_local std::array<char, 64 * 1024> scratch;
   return scratch;
+}
+
+asio::awaitable<std::tuple<std::error_code, std::size_t>> send_rest(Connection& client, std::span<const char> unsent,
+                                                                    RelayTap* tap) {
+  auto pending = std::make_unique<char[]>(unsent.size());
+  std::memcpy(pending.get(), unsent.data(), unsent.size());
+  auto [write_error, more] = co_await write_all(client, std::span<const char>(pending.get(), unsent.size()));
+  if (tap) tap->crossed(Direction::sent, std::span<const char>(pending.get(), more));
+  co_return std::tuple{write_error, more};
 }
 
 }  // namespace sockcat

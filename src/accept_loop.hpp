@@ -8,12 +8,14 @@
 #include <span>
 #include <utility>
 #include <string>
+#include <tuple>
 
 #include "access_list.hpp"
 #include "transport/connection.hpp"
 
 namespace sockcat {
 
+class RelayTap;
 class ServerTap;
 
 // The limits a server enforces on its clients.
@@ -54,5 +56,11 @@ asio::awaitable<void> accept_clients(Listener& listener, ServerLimits limits, co
 // reads into it only once its socket is readable, and uses or copies the bytes before it next
 // suspends, so a quiet client holds no buffer at all.
 std::span<char> server_scratch();
+
+// Sends `unsent`, the part of a chunk in server_scratch() that `client` did not take at once,
+// from a buffer of its own (the scratch buffer is another client's as soon as we wait).
+// Returns the error, if any, and the bytes sent; `tap` (null unless logging) sees them as sent.
+asio::awaitable<std::tuple<std::error_code, std::size_t>> send_rest(Connection& client, std::span<const char> unsent,
+                                                                    RelayTap* tap);
 
 }  // namespace sockcat

@@ -16,6 +16,7 @@
 #include "backend.hpp"
 #include "datagram_batch.hpp"
 #include "datagram_exec.hpp"
+#include "datagram_forward.hpp"
 #include "datagram_sizes.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
@@ -23,6 +24,7 @@
 #include "listen_socket.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
+#include "sender_gate.hpp"
 #include "sender_taps.hpp"
 #include "session_end.hpp"
 #include "stdio.hpp"
@@ -54,40 +56,6 @@ DatagramSocket::endpoint_type sender_of(const DatagramBatch& batch, std::size_t 
   sender.resize(length);
   return sender;
 }
-
-// The --allow/--deny check on datagrams: refused senders' datagrams are dropped unread, and
-// each refused sender is noted once under -v while it is among the last `remembered` noted.
-class SenderGate {
- public:
-  explicit SenderGate(const AccessList& access) : access_(access) {}
-
-  // Drops from the first `count` datagrams of `batch`'s last receive those of refused senders;
-  // returns how many are left (at the front, in order).
-  std::size_t filter(DatagramBatch& batch, std::size_t count) {
-    if (access_.empty()) return count;
-    return batch.keep_if(count, [this](const sockaddr* sender) { return admits(sender); });
-  }
-
-  // True when the list admits one datagram's `sender`; a refused one is noted (see above).
-  // The check for code that receives datagrams one at a time.
-  bool admits(const sockaddr* sender) {
-    if (access_.admits(sender)) return true;
-    if (diag::verbosity() < 1) return false;
-    udp::endpoint endpoint =
-        ip_endpoint_of<udp>(sender, sender->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
-    if (std::find(noted_.begin(), noted_.end(), endpoint) != noted_.end()) return false;
-    noted_[next_++ % remembered] = endpoint;
-    diag::info(1, "datagrams from " + format_endpoint(endpoint) + " refused: not allowed (--allow/--deny)");
-    return false;
-  }
-
- private:
-  static constexpr std::size_t remembered = 64;
-
-  const AccessList& access_;
-  std::array<udp::endpoint, remembered> noted_{};
-  std::size_t next_ = 0;
-};
 
 // Answers every datagram to its own sender through `reply`, until the socket is closed,
 // a batch at a time (recvmmsg/sendmmsg). A failed reply is reported under -v and costs only
@@ -301,6 +269,7 @@ asio::awaitable<int> datagram_listen(const Options& options) {
   std::optional<SenderTaps> taps;  // -o, -x, --stats: opened before any I/O; each sender labelled
   if (ServerTap::wanted(options)) taps.emplace(ServerTap::open(options, true));
   DatagramSocket socket = open_bound_socket(executor, options);
+  if (options.forward) co_return co_await serve_datagram_forward(socket, options, access);
   if (command) co_return co_await serve_commands_per_sender(socket, *command, options, access, taps ? &*taps : nullptr);
   const Transform& transform = *options.transform;
   if (transform.reply) co_return co_await serve_datagrams(socket, transform.reply, gate, taps ? &*taps : nullptr);

@@ -61,7 +61,21 @@ struct TlsOptions {
   std::string ciphers;            // --ssl-ciphers: OpenSSL cipher list, TLS 1.3 suite names too ("" = default)
   TlsVersion min_version = TlsVersion::tls1_2;  // --ssl-min-version
   std::chrono::milliseconds handshake_timeout = default_tls_handshake_timeout;  // --ssl-handshake-timeout
+  std::string option = "--ssl";   // the options' stem in messages: --ssl, or --forward-ssl for a --forward target
+
+  bool operator==(const TlsOptions&) const = default;
 };
+
+// listen --forward: where every client is relayed to, resolved from the command line.
+struct ForwardTarget {
+  std::string host;                          // HOST of HOST:PORT, as written (a name is resolved per client)
+  Port port;                                 // PORT of HOST:PORT
+  std::optional<UnixAddress> unix_address;   // unix:PATH (or unix:@NAME) instead of HOST:PORT
+  TlsOptions tls;                            // --forward-ssl and its options: TLS to the target, verified as connect --ssl
+};
+
+// How long the connection to a --forward target may take before that client is closed.
+inline constexpr std::chrono::milliseconds forward_connect_timeout{10000};
 
 // The complete, validated configuration of one run.
 struct Options {
@@ -110,6 +124,7 @@ struct Options {
   std::vector<std::string> allow_files;  // listen --allowfile: files of allow entries, one per line
   std::vector<std::string> deny_files;   // listen --denyfile: files of deny entries
   TlsOptions tls;                        // --ssl and its options
+  std::optional<ForwardTarget> forward;  // listen --forward: relay every client to this target
 };
 
 }  // namespace sockcat

@@ -77,6 +77,38 @@ Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
   return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(entry->s_port)));
 }
 
+Parsed<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port, bool udp) {
+  const std::string shape = default_port ? "HOST[:PORT]" : "HOST:PORT";
+  HostPort parsed;
+  std::string_view rest;  // what follows the host: "" or ":PORT"
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return quote(text) + ": '[' without ']' (write [IPV6]:PORT)";
+    parsed.host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return quote(text) + ": expected ':' after ']' (write [IPV6]:PORT)";
+  } else {
+    std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos)
+      return quote(text) + ": write an IPv6 address in brackets, as [IPV6]:PORT";
+    parsed.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) rest = text.substr(colon);
+  }
+  if (parsed.host.empty()) return quote(text) + ": no host (expected " + shape + ")";
+  if (rest.empty()) {
+    if (!default_port) return quote(text) + ": no port (expected " + shape + ")";
+    parsed.port = *default_port;
+    return parsed;
+  }
+  parsed.port_text = std::string(rest.substr(1));
+  if (parsed.port_text.empty()) return quote(text) + ": empty port (expected " + shape + ")";
+  Parsed<std::uint16_t> port = parse_port(parsed.port_text, udp);
+  if (auto* problem = std::get_if<std::string>(&port)) return quote(text) + ": " + *problem;
+  parsed.port = std::get<std::uint16_t>(port);
+  if (parsed.port == 0) return quote(text) + ": port 0 cannot be connected to";
+  return parsed;
+}
+
 Parsed<std::vector<std::uint16_t>> parse_port_list(std::string_view text, bool udp) {
   std::vector<std::uint16_t> ports;
   std::vector<bool> seen(65536, false);

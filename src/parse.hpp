@@ -27,6 +27,18 @@ std::string quote(std::string_view text);
 // Parses a port: decimal 0-65535, or a service name looked up for "tcp" or "udp".
 Parsed<std::uint16_t> parse_port(std::string_view text, bool udp);
 
+// A HOST:PORT pair as the command line wrote it (--forward, --proxy).
+struct HostPort {
+  std::string host;       // as written, without an IPv6 address's brackets
+  std::string port_text;  // the port as written ("" when the default was used)
+  std::uint16_t port = 0;
+};
+
+// Parses HOST:PORT, [IPV6]:PORT, or HOST alone when `default_port` is given (then [IPV6] needs
+// its brackets only with a port). The port is read as parse_port reads it; port 0 is refused.
+// A host with a colon outside brackets, an empty host and an empty port are errors.
+Parsed<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port, bool udp);
+
 // Parses a list of ports for a port check: comma-separated ports and ranges, e.g.
 // "22,80,8000-8100" (each bound as parse_port takes it). Ranges must be in order; ports are
 // returned in the order given, duplicates dropped. Port 0 is refused.

@@ -9,7 +9,7 @@ namespace sockcat {
 
 void report_client_end(const ClientEnd& end) {
   std::string who = "connection from " + std::string(end.peer);
-  std::string counts = " (" + end.counts + ")";
+  std::string counts = end.counts.empty() ? std::string() : " (" + end.counts + ")";
   if (!end.dropped_why.empty()) diag::info(1, who + " dropped: " + std::string(end.dropped_why) + counts);
   else if (!end.problem.empty()) diag::info(1, who + " closed: " + std::string(end.problem) + counts);
   else if (end.failure == std::errc::timed_out) diag::info(1, who + " closed: " + std::string(end.idle_meaning) + " (-i)" + counts);

@@ -12,6 +12,7 @@
 #include "exit_status.hpp"
 #include "file_server.hpp"
 #include "framed_client.hpp"
+#include "forward_server.hpp"
 #include "framed_server.hpp"
 #include "parse.hpp"
 #include "progress.hpp"
@@ -147,6 +148,13 @@ asio::awaitable<int> serve_replies_mode(ServerContext& server) {
   co_return exit_ok;
 }
 
+// --forward: every client relayed to the target.
+asio::awaitable<int> serve_forward_mode(ServerContext& server) {
+  const Options dial = forward_dial_options(server.options);
+  co_await serve_forward(server.listener, dial, server.limits);
+  co_return exit_ok;
+}
+
 // -e/-c with -k: one child per client.
 asio::awaitable<int> serve_commands_mode(ServerContext& server) {
   co_await serve_commands(server.listener, *server.command, server.limits);
@@ -180,6 +188,7 @@ struct ServerMode {
 
 // The modes, the first wanted one used; the last is wanted always.
 constexpr ServerMode server_modes[] = {
+    {[](const Options& o) { return o.forward.has_value(); }, check_forward_target, serve_forward_mode},
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
      serve_file_mode},
     {[](const Options& o) { return o.broker; }, nullptr, serve_broker_mode},

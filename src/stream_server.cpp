@@ -23,18 +23,6 @@ namespace {
 // Bytes of stdin read in one go.
 constexpr std::size_t chunk_size = 64 * 1024;
 
-// Sends `unsent`, the part of a reply that did not fit at once and which lies in the scratch
-// buffer, to `client` from a buffer of its own (the scratch buffer is another client's as soon
-// as we wait). Returns the error, if any, and the bytes sent; `tap` (null unless logging) sees them.
-asio::awaitable<std::tuple<std::error_code, std::size_t>> send_rest(Connection& client, std::span<const char> unsent,
-                                                                    RelayTap* tap) {
-  auto pending = std::make_unique<char[]>(unsent.size());
-  std::memcpy(pending.get(), unsent.data(), unsent.size());
-  auto [write_error, more] = co_await write_all(client, std::span<const char>(pending.get(), unsent.size()));
-  if (tap) tap->crossed(Direction::sent, std::span<const char>(pending.get(), more));
-  co_return std::tuple{write_error, more};
-}
-
 // Serves one client of the replying server: read, transform, send back; at its EOF finish
 // sending and close. `server_tap` (null unless logging) gives it a tap.
 asio::awaitable<void> reply_to_client(std::unique_ptr<Connection> client, ChunkFunction reply,

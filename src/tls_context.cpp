@@ -121,7 +121,7 @@ int choose_protocol(SSL*, const unsigned char** out, unsigned char* out_length, 
 }
 
 // Throws "OPTION: cannot read 'PATH': reason" unless `path` can be opened for reading.
-void check_readable(const char* option, const std::string& path) {
+void check_readable(const std::string& option, const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "r");
   if (!file) throw std::runtime_error(std::string(option) + ": cannot read " + quote(path) + ": " + std::strerror(errno));
   std::fclose(file);
@@ -209,7 +209,8 @@ bool is_ip_literal(const std::string& name) {
 }
 
 // The reason a refused certificate gives, naming what was wrong with which certificate.
-std::string describe_refusal(const VerifyFailure& failure, const std::string& expected_name) {
+// `option` is the stem of the options that could change the outcome (--ssl, --forward-ssl).
+std::string describe_refusal(const VerifyFailure& failure, const std::string& expected_name, const std::string& option) {
   const std::string subject = failure.subject.empty() ? "the certificate" : "'" + failure.subject + "'";
   switch (failure.error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -219,16 +220,16 @@ std::string describe_refusal(const VerifyFailure& failure, const std::string& ex
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return "certificate for " + (failure.names.empty() ? subject : failure.names) + " does not match " +
-             expected_name + " (--ssl-servername names another)";
+             expected_name + " (" + option + "-servername names another)";
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       return "self-signed certificate " + subject +
-             " is not trusted (trust it with --ssl-trustfile, or pin it with --ssl-pin)";
+             " is not trusted (trust it with " + option + "-trustfile, or pin it with " + option + "-pin)";
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
       return "certificate issuer is not trusted: " + subject + " is signed by '" + failure.issuer +
-             "', which is not in the trust store (--ssl-trustfile, or the system's)";
+             "', which is not in the trust store (" + option + "-trustfile, or the system's)";
     default:
       return std::string("certificate refused: ") + X509_verify_cert_error_string(failure.error) + " (" + subject + ")";
   }
@@ -274,10 +275,10 @@ TlsContext::TlsContext(const Options& options)
     }
     SSL_CTX_set_num_tickets(context, 0);
     if (tls_.verify_clients) {
-      check_readable("--ssl-trustfile", tls_.trust_file);
+      check_readable(tls_.option + "-trustfile", tls_.trust_file);
       if (SSL_CTX_load_verify_locations(context, tls_.trust_file.c_str(), nullptr) != 1) {
         ERR_clear_error();
-        throw std::runtime_error("--ssl-trustfile: no PEM certificate in " + quote(tls_.trust_file));
+        throw std::runtime_error(tls_.option + "-trustfile: no PEM certificate in " + quote(tls_.trust_file));
       }
       SSL_CTX_set_client_CA_list(context, SSL_load_client_CA_file(tls_.trust_file.c_str()));
       SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, record_refusal);
@@ -289,10 +290,10 @@ TlsContext::TlsContext(const Options& options)
   if (!tls_.cert_file.empty()) use_certificate(context, tls_);
   if (!tls_.insecure && !tls_.pin) {
     if (!tls_.trust_file.empty()) {
-      check_readable("--ssl-trustfile", tls_.trust_file);
+      check_readable(tls_.option + "-trustfile", tls_.trust_file);
       if (SSL_CTX_load_verify_locations(context, tls_.trust_file.c_str(), nullptr) != 1) {
         ERR_clear_error();
-        throw std::runtime_error("--ssl-trustfile: no PEM certificate in " + quote(tls_.trust_file));
+        throw std::runtime_error(tls_.option + "-trustfile: no PEM certificate in " + quote(tls_.trust_file));
       }
     } else if (SSL_CTX_set_default_verify_paths(context) != 1) {
       ERR_clear_error();
@@ -333,8 +334,8 @@ SSL* TlsContext::new_client_ssl(int fd) const {
 }
 
 std::string describe_handshake_failure(const std::error_code& ec, const VerifyFailure& failure,
-                                       const std::string& expected_name) {
-  if (failure.error != 0) return describe_refusal(failure, expected_name);
+                                       const std::string& expected_name, const std::string& option) {
+  if (failure.error != 0) return describe_refusal(failure, expected_name, option);
   if (ec.category() == asio::error::get_ssl_category()) {
     const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
     std::string text = reason ? reason : "error " + std::to_string(ec.value());

@@ -69,8 +69,9 @@ class TlsContext {
 
 // The reason (without "sockcat: " or a peer) that a client handshake failed with `ec`:
 // "certificate has expired (...)", "the peer refused the handshake: alert protocol version".
+// `option` is the stem of the options a refusal points to (TlsOptions::option).
 std::string describe_handshake_failure(const std::error_code& ec, const VerifyFailure& failure,
-                                       const std::string& expected_name);
+                                       const std::string& expected_name, const std::string& option);
 
 // The SHA-256 fingerprint of a connection's peer certificate, "" when it sent none.
 std::string peer_fingerprint(SSL* ssl);

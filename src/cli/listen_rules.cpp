@@ -70,13 +70,13 @@ Problem no_shutdown_reply_rule(const CommandLine&, Options& options) {
 Problem keep_open_rule(const CommandLine& line, Options& options) {
   options.keep_open = line.parsed.count("keep-open") > 0 || options.broker;
   if (!line.parsed.count("max-conns")) return std::nullopt;
-  if (options.udp && !runs_programs(line, options))
+  if (options.udp && !runs_programs(line, options) && !line.parsed.count("forward"))
     return std::string("-m counts connections, and listen -u has none (drop -m or -u)");
   return read_max_conns(line.parsed["max-conns"].as<std::string>(), options);
 }
 
 Problem idle_datagram_listen_rule(const CommandLine& line, Options& options) {
-  if (options.idle_timeout.count() != 0 && options.udp && !runs_programs(line, options))
+  if (options.idle_timeout.count() != 0 && options.udp && !runs_programs(line, options) && !line.parsed.count("forward"))
     return std::string("-i closes an idle connection, and listen -u has none (drop -i or -u)");
   return std::nullopt;
 }

@@ -1,6 +1,6 @@
 // The rule functions of the rule table (rules.cpp), defined by topic: addresses and ports
 // (address_rules.cpp), the listener's modes (listen_rules.cpp), what shapes a session
-// (session_rules.cpp), and TLS (tls_rules.cpp). Each is a RuleFunction; see rules.cpp for the
+// (session_rules.cpp), TLS (tls_rules.cpp) and --forward (forward_rules.cpp). Each is a RuleFunction; see rules.cpp for the
 // order they run in.
 #pragma once
 
@@ -45,5 +45,9 @@ Problem relay_shaping_rule(const CommandLine& line, Options& options);
 // --- tls_rules.cpp ---
 // --ssl and every --ssl-* option: their values, and where TLS has no meaning.
 Problem tls_rule(const CommandLine& line, Options& options);
+
+// --- forward_rules.cpp ---
+
+Problem forward_rule(const CommandLine& line, Options& options);
 
 }  // namespace sockcat::cli

@@ -83,7 +83,17 @@ void declare_listen(cxxopts::Options& spec) {
       ("broker", "relay what each client sends to every other client, and stdin to all (implies -k)")
       ("chat", "like --broker, by lines labelled <userN>, terminal controls stripped")
       ("send-file", "give each client the whole of FILE, then close (stdin/stdout unused)",
-       cxxopts::value<std::string>(), "FILE");
+       cxxopts::value<std::string>(), "FILE")
+      ("forward", "relay every client to TARGET: HOST:PORT, [IPV6]:PORT or unix:PATH (stdin/stdout unused)",
+       cxxopts::value<std::string>(), "TARGET")
+      ("forward-ssl", "speak TLS to the --forward target, verified as connect --ssl verifies")
+      ("forward-ssl-trustfile", "verify the --forward target against the CA certificates in FILE (PEM)",
+       cxxopts::value<std::string>(), "FILE")
+      ("forward-ssl-servername", "the name sent as SNI to the --forward target and verified (default: its HOST)",
+       cxxopts::value<std::string>(), "NAME")
+      ("forward-ssl-pin", "trust exactly the --forward target certificate whose SHA-256 is SHA256",
+       cxxopts::value<std::string>(), "SHA256")
+      ("forward-ssl-insecure", "verify nothing about the --forward target's TLS (an explicit opt-out)");
 }
 
 // The options of connect.

@@ -50,15 +50,16 @@ asio::awaitable<std::unique_ptr<Connection>> start_tls(std::unique_ptr<Connectio
   if (!ssl) throw TlsRefusal(name, "out of memory");
   auto connection = std::make_unique<TlsConnection>(std::move(carrier), ssl, options.tls.handshake_timeout);
   if (std::error_code failure = co_await connection->start())
-    throw TlsRefusal(name, describe_handshake_failure(failure, connection->verify_failure(), context.expected_name()));
+    throw TlsRefusal(name, describe_handshake_failure(failure, connection->verify_failure(), context.expected_name(),
+                                                       options.tls.option));
   const TlsOptions& tls = options.tls;
   std::string trust;
   if (tls.pin) {
     if (!peer_matches_pin(connection->native(), *tls.pin))
-      throw TlsRefusal(name, "certificate SHA-256 " + peer_fingerprint(connection->native()) + " does not match --ssl-pin");
-    trust = "certificate matches --ssl-pin";
+      throw TlsRefusal(name, "certificate SHA-256 " + peer_fingerprint(connection->native()) + " does not match " + tls.option + "-pin");
+    trust = "certificate matches " + tls.option + "-pin";
   } else if (tls.insecure) {
-    trust = "certificate NOT verified (--ssl-insecure), SHA-256 " + peer_fingerprint(connection->native());
+    trust = "certificate NOT verified (" + tls.option + "-insecure), SHA-256 " + peer_fingerprint(connection->native());
   } else {
     trust = "certificate verified" + (context.expected_name().empty() ? "" : " for " + context.expected_name());
   }
@@ -66,10 +67,31 @@ asio::awaitable<std::unique_ptr<Connection>> start_tls(std::unique_ptr<Connectio
   co_return connection;
 }
 
+// The client context for `options`: built at the first dial with these TLS options to this
+// host, then kept for the run, since a forwarding server dials once per client and reading the
+// trust store each time would hold every client up. Kept in a holder that is never freed: a
+// context freed after OpenSSL's own clean-up at exit would crash.
+std::shared_ptr<const TlsContext> client_context(const Options& options) {
+  struct Cached {
+    Options options;  // what the context was built from (it refers to options.tls)
+    std::shared_ptr<const TlsContext> context;
+  };
+  static auto* cached = new std::shared_ptr<Cached>();
+  const std::shared_ptr<Cached>& last = *cached;
+  if (!last || last->options.tls != options.tls || last->options.host != options.host ||
+      last->options.unix_socket != options.unix_socket) {
+    auto made = std::make_shared<Cached>(Cached{options, nullptr});
+    made->context = std::make_shared<const TlsContext>(made->options);
+    *cached = made;
+  }
+  // The context's lifetime is tied to its options' through the aliasing constructor.
+  return std::shared_ptr<const TlsContext>(*cached, (*cached)->context.get());
+}
+
 asio::awaitable<std::unique_ptr<Connection>> dial_tls(const Options& options) {
-  TlsContext context(options);  // each connection holds what it needs of it
+  std::shared_ptr<const TlsContext> context = client_context(options);  // kept until the handshake is over
   std::unique_ptr<Connection> carrier = co_await carrier_row(options).dial(options);
-  co_return co_await start_tls(std::move(carrier), context, options);
+  co_return co_await start_tls(std::move(carrier), *context, options);
 }
 
 // connect -z --ssl: a port is open when a TLS handshake with it completes and its peer passes

@@ -1,9 +1,10 @@
-// libFuzzer target: ports, durations and "did you mean". The first byte picks the parser.
+// libFuzzer target: ports, durations, HOST:PORT and "did you mean". The first byte picks the parser.
 // Invariants: no crash; a parsed duration is never negative; an accepted all-digit port equals
 // its decimal value; a suggestion is always one of the candidate names; a port list is non-empty,
-// without port 0 or duplicates.
+// without port 0 or duplicates; an accepted HOST:PORT has a host and a port, and reads back the same.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -16,7 +17,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0:
     case 1: {
       auto port = sockcat::parse_port(text, data[0] % 5 == 1);
@@ -47,6 +48,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           seen[port] = true;
         }
       } else if (std::get<std::string>(ports).empty()) {
+        __builtin_trap();
+      }
+      break;
+    }
+    case 5: {  // HOST:PORT, with a default port when the first byte is odd
+      std::optional<std::uint16_t> default_port;
+      if (data[0] & 0x40) default_port = 1080;
+      auto parsed = sockcat::parse_host_port(text, default_port, false);
+      if (auto* value = std::get_if<sockcat::HostPort>(&parsed)) {
+        if (value->host.empty() || value->port == 0) __builtin_trap();
+        // Written back in the usual form, it reads the same.
+        bool v6 = value->host.find(':') != std::string::npos;
+        std::string again = (v6 ? "[" + value->host + "]" : value->host) + ":" + std::to_string(value->port);
+        auto reparsed = sockcat::parse_host_port(again, std::nullopt, false);
+        auto* same = std::get_if<sockcat::HostPort>(&reparsed);
+        if (value->host.find_first_of("[]") == std::string::npos &&
+            (!same || same->host != value->host || same->port != value->port))
+          __builtin_trap();
+      } else if (std::get<std::string>(parsed).empty()) {
         __builtin_trap();
       }
       break;

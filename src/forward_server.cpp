@@ -1,0 +1,171 @@
+#include "forward_server.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
+#include <exception>
+#include <optional>
+#include <tuple>
+
+#include "diag.hpp"
+#include "session_end.hpp"
+#include "tls_context.hpp"
+#include "transport/transport.hpp"
+#include "idle_watch.hpp"
+
+namespace sockcat {
+namespace {
+
+// How one direction of a forwarded connection ended.
+struct Leg {
+  std::uint64_t bytes = 0;  // bytes written to the sink
+  bool done = false;        // the direction has finished
+};
+
+// One forwarded connection, shared by its two direction coroutines (and the -i watch): the
+// last direction to finish closes both sides and tells how it ended. Each direction is a
+// coroutine of its own rather than half of a joined pair: a held connection then costs two
+// small coroutine stacks and nothing else.
+struct ForwardPair {
+  std::unique_ptr<Connection> client;
+  std::unique_ptr<Connection> target;
+  std::string peer;                // the client's name
+  std::string target_name;         // the target's, for a failure that came from its side
+  Leg up;                          // client -> target
+  Leg down;                        // target -> client
+  std::optional<IdleWatch> idle;   // -i only
+  bool ended = false;              // end() ran: both sides are closed
+  bool idled = false;              // -i's limit ended it
+  std::string failure;             // what ended it early ("" = both directions ended cleanly)
+};
+
+// Ends `pair` at once (a failure, or -i): closes both sides, which ends every wait of both
+// directions; the first reason given is kept.
+void end(ForwardPair& pair, std::string failure) {
+  if (pair.ended) return;
+  pair.ended = true;
+  pair.failure = std::move(failure);
+  if (pair.idle) pair.idle->stop();
+  pair.client->close();
+  pair.target->close();
+}
+
+// Names a failure on `from`'s or `to`'s side: the client's own, or "target NAME: ...".
+std::string failure_text(const ForwardPair& pair, const Connection& side, const std::error_code& ec) {
+  if (&side == pair.client.get()) return ec.message();
+  return "target " + pair.target_name + ": " + ec.message();
+}
+
+// Moves bytes from `from` to `to` until `from` ends (then ends `to`'s sending side) or either
+// fails (then ends the pair).
+asio::awaitable<void> forward_one_way(std::shared_ptr<ForwardPair> pair, Connection& from, Connection& to, Leg& leg) {
+  std::error_code read_error;
+  while (!pair->ended) {
+    std::size_t n = 0;
+    std::tie(read_error, n) = co_await read_when_readable(from, server_scratch());
+    if (read_error || pair->ended) break;
+    if (pair->idle) *pair->idle->stamp() = std::chrono::steady_clock::now();
+    std::span<char> chunk = server_scratch().first(n);
+    std::error_code write_error;
+    std::size_t written = to.write_now(chunk, write_error);  // what fits goes without a coroutine of its own
+    if (would_block(write_error)) write_error.clear();
+    if (!write_error && written < n) {
+      auto [rest_error, more] = co_await send_rest(to, chunk.subspan(written), nullptr);
+      write_error = rest_error;
+      written += more;
+    }
+    leg.bytes += written;
+    if (write_error) {
+      end(*pair, failure_text(*pair, to, write_error));
+      break;
+    }
+  }
+  if (read_error == asio::error::eof && !pair->ended) {
+    if (std::error_code write_error = co_await end_sending(to)) end(*pair, failure_text(*pair, to, write_error));
+  } else if (read_error) {
+    end(*pair, failure_text(*pair, from, read_error));
+  }
+  leg.done = true;
+  if (!pair->up.done || !pair->down.done) co_return;
+  end(*pair, pair->failure);  // both directions are over: close both sides
+  report_client_end({.peer = pair->peer,
+                     .failure = pair->idled ? std::make_error_code(std::errc::timed_out) : std::error_code(),
+                     .problem = pair->idled ? std::string_view() : std::string_view(pair->failure),
+                     .counts = byte_counts(pair->up.bytes, pair->down.bytes)});
+}
+
+// -i: ends `pair` once no byte has moved either way for its limit.
+asio::awaitable<void> watch_idle(std::shared_ptr<ForwardPair> pair) {
+  const bool expired = co_await pair->idle->expired();  // (not inside the condition: g++ 12 miscompiles that)
+  if (!expired || pair->ended) co_return;
+  pair->idled = true;
+  end(*pair, {});
+}
+
+// Serves one client: connects to the target, then starts the two directions.
+asio::awaitable<void> forward_client(std::unique_ptr<Connection> client, const Options& dial, const Transport& transport,
+                                     std::chrono::milliseconds idle) {
+  auto pair = std::make_shared<ForwardPair>();
+  pair->peer = client->peer();
+  diag::info(1, "connection from " + pair->peer);
+  std::string refusal;
+  try {
+    pair->target = co_await transport.dial(dial);
+  } catch (const std::exception& failure) {
+    refusal = failure.what();
+  }
+  if (!pair->target) {
+    client->close();
+    report_client_end({.peer = pair->peer, .problem = refusal});
+    co_return;
+  }
+  pair->client = std::move(client);
+  pair->target->send_small_writes_at_once();
+  pair->target_name = pair->target->peer();
+  auto executor = co_await asio::this_coro::executor;
+  if (idle.count() > 0) {
+    pair->idle.emplace(executor, idle);
+    asio::co_spawn(executor, watch_idle(pair), asio::detached);
+  }
+  asio::co_spawn(executor, forward_one_way(pair, *pair->target, *pair->client, pair->down), asio::detached);
+  co_await forward_one_way(pair, *pair->client, *pair->target, pair->up);
+}
+
+}  // namespace
+
+Options forward_dial_options(const Options& listening) {
+  const ForwardTarget& forward = *listening.forward;
+  Options dial;
+  dial.role = Role::connect;
+  dial.udp = listening.udp;
+  dial.family = listening.family;
+  dial.numeric_only = listening.numeric_only;
+  dial.verbosity = listening.verbosity;
+  dial.connect_timeout = forward_connect_timeout;
+  dial.host = forward.host;
+  dial.port = forward.port;
+  if (forward.unix_address) {
+    dial.unix_socket = true;
+    dial.unix_address = *forward.unix_address;
+  }
+  dial.tls = forward.tls;
+  if (dial.tls.enabled) dial.tls.handshake_timeout = forward_connect_timeout;
+  return dial;
+}
+
+void check_forward_target(const Options& listening) {
+  if (!listening.forward->tls.enabled) return;
+  const Options dial = forward_dial_options(listening);
+  TlsContext context(dial);  // throws std::runtime_error: the line names the file and what is wrong
+}
+
+asio::awaitable<void> serve_forward(Listener& listener, const Options& dial, ServerLimits limits) {
+  const Transport& transport = choose_transport(dial);
+  const std::chrono::milliseconds idle = limits.idle_timeout;
+  Session session = [&dial, &transport, idle](std::unique_ptr<Connection> client) {
+    return forward_client(std::move(client), dial, transport, idle);
+  };
+  co_await accept_clients(listener, limits, session);
+}
+
+}  // namespace sockcat
