@@ -149,6 +149,7 @@ Options forward_dial_options(const Options& listening) {
     dial.unix_address = *forward.unix_address;
   }
   dial.tls = forward.tls;
+  dial.proxy = listening.proxy;
   if (dial.tls.enabled) dial.tls.handshake_timeout = forward_connect_timeout;
   return dial;
 }

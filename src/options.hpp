@@ -66,6 +66,23 @@ struct TlsOptions {
   bool operator==(const TlsOptions&) const = default;
 };
 
+// The protocol spoken to a proxy (--proxy-type).
+enum class ProxyType { socks4, socks4a, socks5, http };
+
+// connect --proxy (and --forward's outgoing connections): the proxy a connection goes through.
+struct ProxyOptions {
+  std::string host;                // the proxy's HOST of --proxy HOST[:PORT]
+  Port port;                       // its port (default 1080 for SOCKS, 3128 for HTTP, as ncat)
+  ProxyType type = ProxyType::http;  // --proxy-type (default http, as ncat)
+  bool authenticate = false;       // --proxy-auth or SOCKCAT_PROXY_AUTH was given
+  std::string user;                // USER of USER:PASS (SOCKS4: the user id)
+  std::string password;            // PASS of USER:PASS
+  bool remote_dns = true;          // --proxy-dns: the proxy resolves the target (not with socks4)
+};
+
+// How long a proxy may take to answer its handshake when -w does not say.
+inline constexpr std::chrono::milliseconds default_proxy_handshake_timeout{10000};
+
 // listen --forward: where every client is relayed to, resolved from the command line.
 struct ForwardTarget {
   std::string host;                          // HOST of HOST:PORT, as written (a name is resolved per client)
@@ -125,6 +142,7 @@ struct Options {
   std::vector<std::string> deny_files;   // listen --denyfile: files of deny entries
   TlsOptions tls;                        // --ssl and its options
   std::optional<ForwardTarget> forward;  // listen --forward: relay every client to this target
+  std::optional<ProxyOptions> proxy;     // connect --proxy (listen --forward --proxy: the target's way out)
 };
 
 }  // namespace sockcat

@@ -24,6 +24,10 @@ constexpr NcSpelling nc_spellings[] = {
     {'N', "", ""},                   // OpenBSD nc: half-close at stdin EOF, which sockcat always does
 };
 
+// OpenBSD nc: with -X (the proxy's protocol), -x HOST:PORT is the proxy; without it, -x stays
+// sockcat's hex dump.
+constexpr NcSpelling nc_proxy_spelling = {'x', "--proxy", "--proxy"};
+
 // ncat's port for `-l` with no port (`ncat -l`, `ncat -l ADDR`); `sockcat listen` has none.
 constexpr std::string_view ncat_default_port = "31337";
 
@@ -48,11 +52,12 @@ struct NcWord {
   bool takes_next = false;         // its last option needs the next argument as its value
   bool unknown = false;            // it holds an option no subcommand declares
   bool names_local = false;        // it holds -p/--port or -U/--unixsock: a listener's address
+  bool proxy_type = false;         // it holds -X: -x names the proxy
 };
 
 // Rewrites one option argument (not a positional one) for mode `listen`, using `known` to
 // tell which options take a value.
-NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions& known) {
+NcWord rewrite_nc_option(const std::string& arg, bool listen, bool x_is_proxy, const KnownOptions& known) {
   auto in = [](const std::vector<std::string>& list, const std::string& spelling) {
     return std::find(list.begin(), list.end(), spelling) != list.end();
   };
@@ -76,8 +81,9 @@ NcWord rewrite_nc_option(const std::string& arg, bool listen, const KnownOptions
     char letter = arg[at];
     bool valued_letter = takes_value(std::string("-") + letter);
     std::string rest = arg.substr(at + 1);
-    const NcSpelling* spelling = find_nc_spelling(letter);
+    const NcSpelling* spelling = letter == 'x' && x_is_proxy ? &nc_proxy_spelling : find_nc_spelling(letter);
     if (letter == 'l') word.listen = true;
+    if (letter == 'X') word.proxy_type = true;
     if (letter == 'p' || letter == 'U') word.names_local = true;
     if (!valued_letter && !in(known.flags, std::string("-") + letter)) word.unknown = true;
     if (!spelling) {
@@ -109,7 +115,7 @@ std::vector<OptionWord> option_words(const std::vector<std::string>& args) {
   std::vector<OptionWord> words;
   for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
     if (args[i].size() < 2 || args[i][0] != '-') continue;
-    bool takes_next = rewrite_nc_option(args[i], false, known).takes_next;
+    bool takes_next = rewrite_nc_option(args[i], false, false, known).takes_next;
     words.push_back({i, takes_next});
     if (takes_next) ++i;
   }
@@ -138,6 +144,7 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
   const KnownOptions known = known_options();
   // Pass 1 finds the mode; pass 2 spells every argument for it.
   bool listen = false;
+  bool x_is_proxy = false;  // -X was given: -x names the proxy
   bool unknown = false;  // then which arguments are values is uncertain: bind nothing
   bool names_local = false;  // -p or -U gave the listener's address: no default port
   bool value_missing = false;  // the last option lacks its value: the parser will say so
@@ -157,8 +164,9 @@ std::vector<std::string> nc_to_subcommand_argv(const std::vector<std::string>& a
         out.push_back(arg);
         continue;
       }
-      NcWord word = rewrite_nc_option(arg, listen, known);
+      NcWord word = rewrite_nc_option(arg, listen, x_is_proxy, known);
       if (pass == 1 && word.listen) listen = true;
+      if (pass == 1 && word.proxy_type) x_is_proxy = true;
       unknown = unknown || word.unknown;
       names_local = names_local || word.names_local;
       out.insert(out.end(), word.words.begin(), word.words.end());

@@ -1,6 +1,7 @@
 // The rule functions of the rule table (rules.cpp), defined by topic: addresses and ports
 // (address_rules.cpp), the listener's modes (listen_rules.cpp), what shapes a session
-// (session_rules.cpp), TLS (tls_rules.cpp) and --forward (forward_rules.cpp). Each is a RuleFunction; see rules.cpp for the
+// (session_rules.cpp), TLS (tls_rules.cpp), --forward (forward_rules.cpp) and
+// --proxy (proxy_rules.cpp). Each is a RuleFunction; see rules.cpp for the
 // order they run in.
 #pragma once
 
@@ -49,5 +50,9 @@ Problem tls_rule(const CommandLine& line, Options& options);
 // --- forward_rules.cpp ---
 
 Problem forward_rule(const CommandLine& line, Options& options);
+
+// --- proxy_rules.cpp ---
+
+Problem proxy_rule(const CommandLine& line, Options& options);
 
 }  // namespace sockcat::cli

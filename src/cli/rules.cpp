@@ -131,6 +131,7 @@ constexpr Rule table[] = {
     {"-w", RuleScope::connect, wait_rule},
     {"--ssl and its options", RuleScope::both, tls_rule},
     {"--forward and its options", RuleScope::listen, forward_rule},
+    {"--proxy and its options", RuleScope::both, proxy_rule},
     {"--framing and --max-message", RuleScope::both, framing_rule},
     {"-e and -c", RuleScope::both, command_rule},
     {"relay option values", RuleScope::both, relay_values_rule},

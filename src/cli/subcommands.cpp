@@ -53,6 +53,14 @@ void declare_common(cxxopts::Options& spec) {
        "VERSION")
       ("ssl-handshake-timeout", "give up a TLS handshake not finished within DURATION (default 10s)",
        cxxopts::value<std::string>(), "DURATION")
+      ("proxy", "connect through the proxy at HOST[:PORT] (listen: --forward's connections)",
+       cxxopts::value<std::string>(), "HOST[:PORT]")
+      ("X,proxy-type", "the proxy's protocol: socks4, socks4a, socks5 or http (default; nc: 4, 5, connect)",
+       cxxopts::value<std::string>(), "TYPE")
+      ("proxy-auth", "USER:PASS for the proxy (SOCKS5, HTTP Basic; SOCKS4: USER); or set SOCKCAT_PROXY_AUTH",
+       cxxopts::value<std::string>(), "USER:PASS")
+      ("proxy-dns", "who resolves the target through a proxy: remote (default; socks4: local) or local",
+       cxxopts::value<std::string>(), "WHERE")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
       ("h,help", "print this help and exit")
       ("positional", "", cxxopts::value<std::vector<std::string>>());

@@ -15,8 +15,11 @@
 namespace sockcat {
 namespace {
 
-// The row that carries the TLS records: unix under -U, tcp otherwise.
-const Transport& carrier_row(const Options& options) { return options.unix_socket ? unix_transport : tcp_transport; }
+// The row that carries the TLS records: unix under -U, the proxy's tunnel under --proxy, tcp otherwise.
+const Transport& carrier_row(const Options& options) {
+  if (options.unix_socket) return unix_transport;
+  return options.role == Role::connect && options.proxy ? proxy_transport : tcp_transport;
+}
 
 std::unique_ptr<Listener> listen_tls(const asio::any_io_executor& executor, const Options& options) {
   auto context = std::make_shared<const TlsContext>(options);  // a bad file ends the run before it listens
@@ -112,7 +115,7 @@ asio::awaitable<int> check_tls(const Options& options) {
     PortState state = PortState::failed;
     std::string reason;
     try {
-      std::unique_ptr<Connection> carrier = co_await tcp_transport.dial(one);
+      std::unique_ptr<Connection> carrier = co_await carrier_row(one).dial(one);
       std::unique_ptr<Connection> connection = co_await start_tls(std::move(carrier), context, one);
       connection->close();
       state = PortState::open;
@@ -122,6 +125,8 @@ asio::awaitable<int> check_tls(const Options& options) {
     } catch (const std::system_error& failure) {  // the TCP connect's
       if (failure.code() == asio::error::connection_refused) state = PortState::closed;
       reason = failure.code() == std::errc::timed_out ? "timed out" : failure.code().message();
+    } catch (const std::runtime_error& failure) {  // a proxy's refusal (--proxy)
+      reason = failure.what();
     }
     diag::info(1, describe_probe(options.host, port, false, state, reason));
   }

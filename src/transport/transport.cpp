@@ -3,8 +3,9 @@
 namespace sockcat {
 namespace {
 
-// --ssl picks TLS (over -U's socket or TCP); -U the Unix row; TCP serves everything else, so it comes last.
-constexpr const Transport* table[] = {&tls_transport, &unix_transport, &tcp_transport};
+// --ssl picks TLS (over -U's socket, a proxy's tunnel or TCP); --proxy the proxy row (over TCP);
+// -U the Unix row; TCP serves everything else, so it comes last.
+constexpr const Transport* table[] = {&tls_transport, &proxy_transport, &unix_transport, &tcp_transport};
 
 }  // namespace
 

@@ -35,8 +35,10 @@ std::span<const Transport* const> transports();
 const Transport& choose_transport(const Options& options);
 
 // The rows, each defined in its own file (tcp_transport.cpp, unix_transport.cpp,
-// tls_transport.cpp) and constant-initialised, so the table may be read at any time.
+// tls_transport.cpp, proxy_transport.cpp) and constant-initialised, so the table may be read
+// at any time.
 extern const Transport tcp_transport;
+extern const Transport proxy_transport;
 extern const Transport unix_transport;
 extern const Transport tls_transport;
 
