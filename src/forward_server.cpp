@@ -102,24 +102,34 @@ asio::awaitable<void> watch_idle(std::shared_ptr<ForwardPair> pair) {
   end(*pair, {});
 }
 
-// Serves one client: connects to the target, then starts the two directions.
+// Serves one client: connects to the target, then relays the two.
 asio::awaitable<void> forward_client(std::unique_ptr<Connection> client, const Options& dial, const Transport& transport,
                                      std::chrono::milliseconds idle) {
-  auto pair = std::make_shared<ForwardPair>();
-  pair->peer = client->peer();
-  diag::info(1, "connection from " + pair->peer);
+  const std::string peer = client->peer();
+  diag::info(1, "connection from " + peer);
+  std::unique_ptr<Connection> target;
   std::string refusal;
   try {
-    pair->target = co_await transport.dial(dial);
+    target = co_await transport.dial(dial);
   } catch (const std::exception& failure) {
     refusal = failure.what();
   }
-  if (!pair->target) {
+  if (!target) {
     client->close();
-    report_client_end({.peer = pair->peer, .problem = refusal});
+    report_client_end({.peer = peer, .problem = refusal});
     co_return;
   }
+  co_await relay_pair(std::move(client), std::move(target), idle);
+}
+
+}  // namespace
+
+asio::awaitable<void> relay_pair(std::unique_ptr<Connection> client, std::unique_ptr<Connection> target,
+                                 std::chrono::milliseconds idle) {
+  auto pair = std::make_shared<ForwardPair>();
+  pair->peer = client->peer();
   pair->client = std::move(client);
+  pair->target = std::move(target);
   pair->target->send_small_writes_at_once();
   pair->target_name = pair->target->peer();
   auto executor = co_await asio::this_coro::executor;
@@ -130,8 +140,6 @@ asio::awaitable<void> forward_client(std::unique_ptr<Connection> client, const O
   asio::co_spawn(executor, forward_one_way(pair, *pair->target, *pair->client, pair->down), asio::detached);
   co_await forward_one_way(pair, *pair->client, *pair->target, pair->up);
 }
-
-}  // namespace
 
 Options forward_dial_options(const Options& listening) {
   const ForwardTarget& forward = *listening.forward;

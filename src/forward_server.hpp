@@ -17,6 +17,15 @@ Options forward_dial_options(const Options& listening);
 // (the TLS files are read): throws std::runtime_error with the one error line otherwise.
 void check_forward_target(const Options& listening);
 
+// Relays `client` and `target` both ways until both directions have ended (each source's EOF
+// passed on as a half-close) or either side failed (then both are closed), and then says how
+// it ended under -v ("connection from PEER closed (received N bytes, sent M)", received being
+// what the client sent). `idle` (non-zero: -i) ends it once no byte moved for that long. A
+// quiet pair holds no buffer. Returns when the client's direction is over; the target's may
+// finish later on its own.
+asio::awaitable<void> relay_pair(std::unique_ptr<Connection> client, std::unique_ptr<Connection> target,
+                                 std::chrono::milliseconds idle);
+
 // Relays every client of `listener` to the target `dial` names (made by forward_dial_options)
 // until the listener is closed. Each client is connected to the target when it arrives; one
 // whose target refuses or cannot be reached is closed with one -v line, and the server goes
