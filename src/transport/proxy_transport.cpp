@@ -53,7 +53,9 @@ T value_or_refuse(Parsed<T> parsed, const std::string& proxy) {
   return std::get<T>(std::move(parsed));
 }
 
-// One proxy handshake on `connection`, within one time limit.
+// One proxy handshake on `connection`, within one time limit. (Callers pass named values to
+// send(): g++ 12 destroys a temporary in a co_await expression twice if the coroutine is
+// destroyed while suspended there.)
 class Handshake {
  public:
   Handshake(Connection& connection, std::string proxy, std::chrono::milliseconds limit)
@@ -114,13 +116,15 @@ ProxyTarget target_of(const Options& options) {
 asio::awaitable<void> ask_socks4(Handshake& handshake, const ProxyOptions& proxy, const ProxyTarget& target) {
   Parsed<Wire> request = proxy.type == ProxyType::socks4 ? encode_socks4_connect(target, proxy.user)
                                                          : encode_socks4a_connect(target, proxy.user);
-  co_await handshake.send(value_or_refuse(std::move(request), handshake.proxy()).bytes);
+  const Wire wire = value_or_refuse(std::move(request), handshake.proxy());
+  co_await handshake.send(wire.bytes);
   std::string reply = co_await handshake.receive(frame_socks4_reply);
   value_or_refuse(decode_socks4_reply(reply), handshake.proxy());
 }
 
 asio::awaitable<void> ask_socks5(Handshake& handshake, const ProxyOptions& proxy, const ProxyTarget& target) {
-  co_await handshake.send(encode_socks5_greeting(proxy.authenticate));
+  const std::string greeting = encode_socks5_greeting(proxy.authenticate);
+  co_await handshake.send(greeting);
   std::string choice_bytes = co_await handshake.receive(frame_socks5_choice);
   std::uint8_t method = value_or_refuse(decode_socks5_choice(choice_bytes, proxy.authenticate), handshake.proxy());
   if (method == socks5_password_auth) {
