@@ -1,6 +1,7 @@
 // proxy/http_connect.hpp: the CONNECT request and the response head (client side), the request
 // head, its authority and Basic credentials, and the responses (server side).
 #include <catch2/catch.hpp>
+#include "proxy_codec_checks.hpp"
 #include <string>
 #include <variant>
 
@@ -12,26 +13,9 @@ namespace {
 
 using Status = Frame::Status;
 
-std::string wire(const Parsed<Wire>& encoded) {
-  if (auto* problem = std::get_if<std::string>(&encoded)) FAIL("unexpected problem: " << *problem);
-  return std::get<Wire>(encoded).bytes;
-}
-
-// The problem of a failed step; it must be one line.
-template <typename T>
-std::string problem(const Parsed<T>& result) {
-  REQUIRE(std::holds_alternative<std::string>(result));
-  const std::string& text = std::get<std::string>(result);
-  CHECK(!text.empty());
-  CHECK(text.find('\n') == std::string::npos);
-  return text;
-}
-
-template <typename T>
-T value(const Parsed<T>& result) {
-  if (auto* problem = std::get_if<std::string>(&result)) FAIL("unexpected problem: " << *problem);
-  return std::get<T>(result);
-}
+using proxy_checks::problem;
+using proxy_checks::value;
+using proxy_checks::wire;
 
 // Feeds `head` and then `after` (the tunnel's bytes) to frame_http_head one byte at a time:
 // until the head is whole, every answer asks for at least 1 byte and no more than the head

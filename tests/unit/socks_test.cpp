@@ -1,6 +1,7 @@
 // proxy/socks.hpp: SOCKS4, SOCKS4a and SOCKS5 requests and replies, byte for byte as RFC 1928,
 // RFC 1929 and the SOCKS4/4a papers lay them out, framed a byte at a time.
 #include <catch2/catch.hpp>
+#include "proxy_codec_checks.hpp"
 #include <initializer_list>
 #include <string>
 #include <variant>
@@ -20,27 +21,9 @@ std::string bytes(std::initializer_list<int> values) {
   return out;
 }
 
-// The bytes of a successful encoding.
-std::string wire(const Parsed<Wire>& encoded) {
-  if (auto* problem = std::get_if<std::string>(&encoded)) FAIL("unexpected problem: " << *problem);
-  return std::get<Wire>(encoded).bytes;
-}
-
-// The problem of a failed step; it must be one line.
-template <typename T>
-std::string problem(const Parsed<T>& result) {
-  REQUIRE(std::holds_alternative<std::string>(result));
-  const std::string& text = std::get<std::string>(result);
-  CHECK(!text.empty());
-  CHECK(text.find('\n') == std::string::npos);
-  return text;
-}
-
-template <typename T>
-T value(const Parsed<T>& result) {
-  if (auto* problem = std::get_if<std::string>(&result)) FAIL("unexpected problem: " << *problem);
-  return std::get<T>(result);
-}
+using proxy_checks::problem;
+using proxy_checks::value;
+using proxy_checks::wire;
 
 using FrameFunction = Frame (*)(std::string_view);
 
