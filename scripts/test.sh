@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs the whole test suite against the builds scripts/setup.sh prepared:
 #   1. fuzzing: each libFuzzer target replays its committed corpus, then fuzzes for
-#      FUZZ_SECONDS (default 60); any crash fails the run and leaves its input in build-fuzz/;
+#      FUZZ_SECONDS (default 45); any crash fails the run and leaves its input in build-fuzz/;
 #   2. unit and end-to-end tests (CTest) on the Release build in build/;
 #   3. the Debian package (scripts/package.sh), linted, installed, used and removed again;
 #   4. a seconds-long smoke run of the benchmark harness (bench/), which only checks it works;
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 4096 2>/dev/null || true
-fuzz_seconds=${FUZZ_SECONDS:-60}
+fuzz_seconds=${FUZZ_SECONDS:-45}
 
 echo "== fuzzing (clang, libFuzzer + ASan + UBSan), ${fuzz_seconds}s per target"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKCAT_FUZZ=ON >/dev/null
