@@ -6,7 +6,7 @@
 # An option that takes a value is listed with a trailing '=' (it is offered without it).
 
 _sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= --ssl --ssl-cert= --ssl-key= --ssl-trustfile= --ssl-verify --ssl-alpn= --ssl-ciphers= --ssl-min-version= --ssl-handshake-timeout= -v --verbose -h --help'
-_sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file='
+_sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file= --forward= --forward-ssl --forward-ssl-trustfile= --forward-ssl-servername= --forward-ssl-pin= --forward-ssl-insecure'
 _sockcat_connect_options='-s= --source= --source-port= -w= --wait= -z --zero-io --ssl-servername= --ssl-pin= --ssl-insecure'
 # The nc-style command line (no subcommand; "nc-style command lines" in sockcat(1)): -l or
 # --listen anywhere means listen, else it connects. With -l, -s is the address to bind;
@@ -151,7 +151,7 @@ _sockcat() {
 
     # The value of an option that takes one.
     case $subcommand:$prev in
-        listen:--send-file)
+        listen:--send-file | listen:--forward-ssl-trustfile)
             COMPREPLY=($(compgen -P "$prefix" -f -- "$cur"))
             return 0
             ;;
@@ -182,7 +182,7 @@ _sockcat() {
             ;;
     esac
     if [[ $prev == -?* ]] && _sockcat_takes_next "$prev"; then
-        return 0 # ports, numbers, durations, addresses and commands are typed
+        return 0 # ports, numbers, durations, addresses, commands and --forward's TARGET are typed
     fi
 
     if [[ $cur == -* ]]; then

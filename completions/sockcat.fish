@@ -145,6 +145,12 @@ complete -c sockcat -n $listen -l broker -d 'Relay what each client sends to eve
 complete -c sockcat -n $listen -l chat -d 'Like --broker, by lines labelled <userN>, controls stripped'
 complete -c sockcat -n $listen -l send-file -r -F -d 'Give each client the whole of FILE, then close'
 complete -c sockcat -n $listen -l ssl-verify -d 'Require a client certificate signed by --ssl-trustfile'
+complete -c sockcat -n $listen -l forward -x -d 'Relay every client to TARGET: HOST:PORT, [IPV6]:PORT or unix:PATH'
+complete -c sockcat -n $listen -l forward-ssl -d 'Speak TLS to the --forward target, verified as connect --ssl'
+complete -c sockcat -n $listen -l forward-ssl-trustfile -r -F -d 'Verify the --forward target against the CAs in FILE'
+complete -c sockcat -n $listen -l forward-ssl-servername -x -d 'The name sent as SNI to the --forward target and verified'
+complete -c sockcat -n $listen -l forward-ssl-pin -x -d 'Trust exactly the --forward target certificate with this SHA-256'
+complete -c sockcat -n $listen -l forward-ssl-insecure -d 'Verify nothing about the TLS of the --forward target'
 
 # Options of connect.
 set -l connect '__sockcat_reads connect'

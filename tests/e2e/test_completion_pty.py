@@ -257,3 +257,58 @@ def test_tls_listen_does_not_offer_connect_only_options(terminal):
 def test_tls_certificate_is_completed_as_a_file_name(terminal, tmp_path):
     (tmp_path / "server-cert.pem").touch()
     assert_completes(terminal, "sockcat listen --ssl-cert server-c", "sockcat listen --ssl-cert server-cert.pem")
+
+
+# Forwarding (sockcat(1), FORWARDING): --forward and the --forward-ssl options, on listen only.
+
+FORWARD_OPTIONS = {"--forward", "--forward-ssl", "--forward-ssl-trustfile", "--forward-ssl-servername",
+                   "--forward-ssl-pin", "--forward-ssl-insecure"}
+
+
+def assert_tab_leaves_the_line(terminal, line):
+    """Types `line`, presses Tab as assert_lists does, and asserts that nothing was inserted and
+    nothing listed. A key typed after the Tabs shows when the shell has dealt with them (every
+    shell handles keys in order); what a shell inserts does not depend on its lists being
+    drawn, so the check does not rest on timing."""
+    type_line(terminal, line)
+    terminal.press("Tab", "Tab") if terminal.shell == "bash" else terminal.press("Tab")
+    terminal.type("Z")
+    terminal.wait_for(lambda lines: lines and lines[0].startswith(PROMPT) and lines[0].endswith("Z"),
+                      f"the key typed after Tab on {line!r}")
+    lines = terminal.screen()
+    assert lines[0] == PROMPT + line + "Z", f"{terminal.shell} completed {line!r}:\n" + "\n".join(lines)
+    assert not offered(lines), f"{terminal.shell} offered something for {line!r}:\n" + "\n".join(lines)
+    assert_no_errors(terminal)
+
+
+def test_forward_option_completes_on_listen(terminal):
+    assert_completes(terminal, "sockcat listen --forw", "sockcat listen --forward")
+
+
+def test_forward_options_are_listed_on_listen(terminal):
+    assert_lists(terminal, "sockcat listen --forward", FORWARD_OPTIONS)
+
+
+def test_forward_options_are_listed_in_the_nc_style_listen(terminal):
+    assert_lists(terminal, "sockcat -lp 8080 --forward", FORWARD_OPTIONS)
+
+
+def test_connect_offers_no_forward_option(terminal):
+    assert_tab_leaves_the_line(terminal, "sockcat connect --forw")
+    terminal.press("C-u")
+    terminal.wait_for_empty_prompt()
+    # --f is --framing alone on connect (on listen it is shared with the --forward options)
+    assert_completes(terminal, "sockcat connect --f", "sockcat connect --framing")
+
+
+def test_forward_trustfile_is_completed_as_a_file_name(terminal, tmp_path):
+    (tmp_path / "target-ca.pem").touch()
+    assert_completes(terminal, "sockcat listen --forward localhost:8443 --forward-ssl-trustfile target-c",
+                     "sockcat listen --forward localhost:8443 --forward-ssl-trustfile target-ca.pem")
+
+
+def test_forward_target_is_not_completed_as_a_file_name(terminal, tmp_path):
+    """TARGET is HOST:PORT, [IPV6]:PORT or unix:PATH, typed: a file whose name starts with
+    what was typed is not offered."""
+    (tmp_path / "target-host.txt").touch()
+    assert_tab_leaves_the_line(terminal, "sockcat listen --forward targ")

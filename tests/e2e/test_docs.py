@@ -315,6 +315,27 @@ def test_bash_does_not_offer_listen_options_to_connect():
     assert bash_complete(["sockcat", "connect", "--tr"]) == []
 
 
+# listen --forward (sockcat(1), FORWARDING): its options on listen only; the TARGET is typed,
+# the trust file is a file name.
+FORWARD_OPTIONS = ["--forward", "--forward-ssl", "--forward-ssl-insecure", "--forward-ssl-pin",
+                   "--forward-ssl-servername", "--forward-ssl-trustfile"]
+
+
+def test_bash_completes_forward_options_on_listen_only(tmp_path):
+    assert sorted(bash_complete(["sockcat", "listen", "--forw"])) == FORWARD_OPTIONS
+    assert sorted(bash_complete(["sockcat", "-lp", "80", "--forw"])) == FORWARD_OPTIONS
+    assert bash_complete(["sockcat", "connect", "--forw"]) == []
+    assert bash_complete(["sockcat", "--forw"]) == []  # nc style without -l: connect
+    (tmp_path / "target-ca.pem").touch()
+    typed = str(tmp_path / "target-c")
+    for option in (["--forward-ssl-trustfile"], ["--forward-ssl-trustfile", "="]):
+        assert bash_complete(["sockcat", "listen", *option, typed]) == [str(tmp_path / "target-ca.pem")]
+    for option in ("--forward", "--forward-ssl-servername", "--forward-ssl-pin"):
+        assert bash_complete(["sockcat", "listen", option, typed]) == [], option
+    # the word after a value is an option again
+    assert bash_complete(["sockcat", "listen", "--forward", "host:80", "--forward-ssl-t"]) == ["--forward-ssl-trustfile"]
+
+
 def fish_complete(line, path_dir=None):
     """The candidates fish offers for `line` (text before the cursor)."""
     if not shutil.which("fish"):
@@ -354,6 +375,18 @@ def test_fish_offers_nc_style_options(options):
     assert set(fish_complete("sockcat -lv -")) == options["listen"] | NC_LISTEN_EXTRA
     assert fish_complete("sockcat -lvp 80 --tr") == ["--transform"]
     assert fish_complete("sockcat -V ") == []
+
+
+def test_fish_completes_forward_options_on_listen_only(tmp_path):
+    assert sorted(fish_complete("sockcat listen --forw")) == FORWARD_OPTIONS
+    assert sorted(fish_complete("sockcat -lp 80 --forw")) == FORWARD_OPTIONS
+    assert fish_complete("sockcat connect --forw") == []
+    assert fish_complete("sockcat --forw") == []
+    (tmp_path / "target-ca.pem").touch()
+    typed = str(tmp_path / "target-c")
+    assert fish_complete(f"sockcat listen --forward-ssl-trustfile {typed}") == [str(tmp_path / "target-ca.pem")]
+    for option in ("--forward", "--forward-ssl-servername", "--forward-ssl-pin"):
+        assert fish_complete(f"sockcat listen {option} {typed}") == [], option
 
 
 def test_fish_completes_service_names_at_connects_port():
@@ -429,6 +462,21 @@ def test_zsh_completion(tmp_path, options, transforms, subcommands):
     assert set(found["sockcat -v -"]) == options["connect"] | NC_CONNECT_EXTRA
     assert set(found["sockcat -lv -"]) == options["listen"] | NC_LISTEN_EXTRA
     assert found["sockcat -V "] == []
+
+
+def test_zsh_completes_forward_options_on_listen_only(tmp_path):
+    (tmp_path / "target-ca.pem").touch()
+    typed = str(tmp_path / "target-c")
+    lines = ["sockcat listen --forw", "sockcat -lp 80 --forw", "sockcat connect --forw",
+             f"sockcat listen --forward-ssl-trustfile {typed}", f"sockcat listen --forward {typed}",
+             "sockcat listen --forward host:80 --forward-ssl-t"]
+    found = zsh_complete(lines, sockcat_dir(), tmp_path)
+    assert sorted(found["sockcat listen --forw"]) == FORWARD_OPTIONS
+    assert sorted(found["sockcat -lp 80 --forw"]) == FORWARD_OPTIONS
+    assert found["sockcat connect --forw"] == []
+    assert "target-ca.pem" in found[f"sockcat listen --forward-ssl-trustfile {typed}"]
+    assert found[f"sockcat listen --forward {typed}"] == []
+    assert found["sockcat listen --forward host:80 --forward-ssl-t"] == ["--forward-ssl-trustfile"]
 
 
 def test_zsh_asks_the_binary_being_completed(tmp_path, fake_sockcat):
