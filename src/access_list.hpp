@@ -134,4 +134,9 @@ class AccessList {
 // std::system_error for a name that does not resolve, and for a name in a file under -n. Defined in access_list_setup.cpp (it resolves through Asio).
 AccessList make_access_list(const Options& options);
 
+// The destinations a proxy server may reach: options.proxy_server's --proxy-allow and
+// --proxy-deny, read as make_access_list reads --allow and --deny (names resolved now, each
+// noted under -v) and failing the same way. options.proxy_server must be set.
+AccessList make_destination_list(const Options& options);
+
 }  // namespace sockcat

@@ -26,15 +26,26 @@ void check_no_names(const std::vector<AccessEntry>& entries, const Options& opti
     throw std::runtime_error(name->origin + ": " + quote(name->name) + " is a host name, and -n forbids name lookups");
 }
 
-}  // namespace
+// Where one address list's entries were written, and under which option names.
+struct ListSource {
+  const std::vector<std::string>& allow;        // lists of entries to admit, one per use
+  const std::vector<std::string>& allow_files;  // files of them
+  const std::vector<std::string>& deny;         // lists of entries to refuse
+  const std::vector<std::string>& deny_files;   // files of them
+  std::string_view allow_option;                // "--allow", "--proxy-allow"
+  std::string_view deny_option;
+};
 
-AccessList make_access_list(const Options& options) {
+// The list `source` describes, names resolved now in the family of -4/-6 (see make_access_list).
+AccessList make_list(const ListSource& source, const Options& options) {
+  const std::string allow_option(source.allow_option);
+  const std::string deny_option(source.deny_option);
   std::vector<AccessEntry> allowed;
   std::vector<AccessEntry> denied;
-  for (const std::string& spec : options.allow) parse_entry_list(spec, "--allow", allowed);
-  for (const std::string& path : options.allow_files) load_entry_file(path, "--allowfile", allowed);
-  for (const std::string& spec : options.deny) parse_entry_list(spec, "--deny", denied);
-  for (const std::string& path : options.deny_files) load_entry_file(path, "--denyfile", denied);
+  for (const std::string& spec : source.allow) parse_entry_list(spec, allow_option, allowed);
+  for (const std::string& path : source.allow_files) load_entry_file(path, "--allowfile", allowed);
+  for (const std::string& spec : source.deny) parse_entry_list(spec, deny_option, denied);
+  for (const std::string& path : source.deny_files) load_entry_file(path, "--denyfile", denied);
   check_no_names(allowed, options);
   check_no_names(denied, options);
 
@@ -59,10 +70,23 @@ AccessList make_access_list(const Options& options) {
   };
   AccessList list;
   AddressSet allowed_addresses = resolve_entries(allowed, resolve);
-  if (!options.allow.empty() || !options.allow_files.empty()) list.allow(allowed_addresses);
+  if (!source.allow.empty() || !source.allow_files.empty()) list.allow(allowed_addresses);
   AddressSet denied_addresses = resolve_entries(denied, resolve);
   if (!denied.empty()) list.deny(denied_addresses);
   return list;
+}
+
+}  // namespace
+
+AccessList make_access_list(const Options& options) {
+  return make_list({options.allow, options.allow_files, options.deny, options.deny_files, "--allow", "--deny"},
+                   options);
+}
+
+AccessList make_destination_list(const Options& options) {
+  static const std::vector<std::string> none;
+  const ProxyServerOptions& server = *options.proxy_server;
+  return make_list({server.allow, none, server.deny, none, "--proxy-allow", "--proxy-deny"}, options);
 }
 
 }  // namespace sockcat

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "diag.hpp"
+#include "sender_gate.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
 #include "line_shaping.hpp"
@@ -33,23 +34,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr std::size_t receive_size = 64 * 1024;
 // The most one read of a program's output may take: the largest UDP payload over IPv4.
 constexpr std::size_t largest_datagram = 65507;
-
-// Says something about a sender under -v at most once while it is among the last
-// `remembered` senders noted, so that a sender whose datagrams are all dropped costs one line.
-class NoteOnce {
- public:
-  // Prints `text` under -v unless `sender` was noted recently.
-  void note(const Endpoint& sender, const std::string& text) {
-    if (diag::verbosity() < 1 || std::find(noted_.begin(), noted_.end(), sender) != noted_.end()) return;
-    noted_[next_++ % remembered] = sender;
-    diag::info(1, text);
-  }
-
- private:
-  static constexpr std::size_t remembered = 64;
-  std::array<Endpoint, remembered> noted_{};
-  std::size_t next_ = 0;
-};
 
 // `endpoint` as a UDP one (it must be AF_INET or AF_INET6).
 asio::ip::udp::endpoint as_udp(const Endpoint& endpoint) {

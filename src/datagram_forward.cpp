@@ -89,7 +89,8 @@ class DatagramForward {
   std::shared_ptr<ForwardSession> open(const Endpoint& sender) {
     const std::string name = format_endpoint(sender);
     if (options_.max_conns > 0 && sessions_.size() >= options_.max_conns) {
-      diag::info(1, "datagrams from " + name + " dropped: -m " + std::to_string(options_.max_conns) + " sessions open");
+      dropped_.note(sender, "datagrams from " + name + " dropped: -m " + std::to_string(options_.max_conns) +
+                                " sessions open");
       return nullptr;
     }
     auto session = std::make_shared<ForwardSession>(executor_, idle_);
@@ -149,6 +150,7 @@ class DatagramForward {
   DatagramSocket& socket_;
   const Options& options_;
   SenderGate gate_;
+  NoteOnce dropped_;  // senders whose datagrams -m dropped, each said once
   std::chrono::milliseconds idle_;
   asio::any_io_executor executor_;
   udp::endpoint target_;

@@ -10,6 +10,7 @@
 #include "diag.hpp"
 #include "session_end.hpp"
 #include "tls_context.hpp"
+#include "unix_endpoint.hpp"
 #include "transport/transport.hpp"
 #include "idle_watch.hpp"
 
@@ -170,6 +171,11 @@ void check_forward_target(const Options& listening) {
 
 asio::awaitable<void> serve_forward(Listener& listener, const Options& dial, ServerLimits limits) {
   const Transport& transport = choose_transport(dial);
+  diag::info(1, "forwarding each client to " + (dial.unix_socket ? format_unix_address(reinterpret_cast<const sockaddr*>(&dial.unix_address.address),
+                                                                        dial.unix_address.length)
+                                                    : dial.host + " port " +
+                                                                                                dial.port.text) +
+                    (dial.proxy ? " through proxy " + dial.proxy->host + ":" + dial.proxy->port.text : ""));
   const std::chrono::milliseconds idle = limits.idle_timeout;
   Session session = [&dial, &transport, idle](std::unique_ptr<Connection> client) {
     return forward_client(std::move(client), dial, transport, idle);

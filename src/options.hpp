@@ -94,6 +94,22 @@ struct ForwardTarget {
 // How long the connection to a --forward target may take before that client is closed.
 inline constexpr std::chrono::milliseconds forward_connect_timeout{10000};
 
+// listen --proxy-type socks5|http without --proxy or --forward: sockcat is a proxy server.
+struct ProxyServerOptions {
+  ProxyType type = ProxyType::socks5;  // --proxy-type: what clients speak, socks5 or http (nc: 5, connect)
+  bool authenticate = false;           // --proxy-auth or SOCKCAT_PROXY_AUTH: clients must send USER:PASS
+  std::string user;                    // USER of USER:PASS
+  std::string password;                // PASS of USER:PASS
+  std::vector<std::string> allow;      // --proxy-allow: destinations served (as --allow), one list per use
+  std::vector<std::string> deny;       // --proxy-deny: destinations refused (as --deny), one list per use
+  std::vector<std::uint16_t> ports;    // --proxy-ports: the destination ports served, ascending (empty = all)
+};
+
+// How long a proxy server's client may take to send its whole request (greeting, login and
+// CONNECT), and how long reaching its destination may take (name lookup and every connect).
+inline constexpr std::chrono::milliseconds proxy_server_handshake_timeout{10000};
+inline constexpr std::chrono::milliseconds proxy_server_connect_timeout{10000};
+
 // The complete, validated configuration of one run.
 struct Options {
   Role role = Role::connect;
@@ -143,6 +159,7 @@ struct Options {
   TlsOptions tls;                        // --ssl and its options
   std::optional<ForwardTarget> forward;  // listen --forward: relay every client to this target
   std::optional<ProxyOptions> proxy;     // connect --proxy (listen --forward --proxy: the target's way out)
+  std::optional<ProxyServerOptions> proxy_server;  // listen --proxy-type without --proxy: serve as a proxy
 };
 
 }  // namespace sockcat

@@ -1,5 +1,5 @@
-// The --allow/--deny check of the datagram servers (listen -u): refused senders' datagrams
-// are dropped unread, each refused sender noted once under -v.
+// What the datagram servers (listen -u) share about senders: the --allow/--deny check, which
+// drops refused senders' datagrams unread, and notes said once per sender under -v.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "datagram_batch.hpp"
 #include "diag.hpp"
 #include "endpoint.hpp"
+#include "socket_types.hpp"
 
 namespace sockcat {
 
@@ -45,6 +46,23 @@ class SenderGate {
 
   const AccessList& access_;
   std::array<asio::ip::udp::endpoint, remembered> noted_{};
+  std::size_t next_ = 0;
+};
+
+// Says something about a sender under -v at most once while it is among the last
+// `remembered` senders noted, so that a sender whose datagrams are all dropped costs one line.
+class NoteOnce {
+ public:
+  // Prints `text` under -v unless `sender` was noted recently.
+  void note(const DatagramSocket::endpoint_type& sender, const std::string& text) {
+    if (diag::verbosity() < 1 || std::find(noted_.begin(), noted_.end(), sender) != noted_.end()) return;
+    noted_[next_++ % remembered] = sender;
+    diag::info(1, text);
+  }
+
+ private:
+  static constexpr std::size_t remembered = 64;
+  std::array<DatagramSocket::endpoint_type, remembered> noted_{};
   std::size_t next_ = 0;
 };
 

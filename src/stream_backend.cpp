@@ -16,6 +16,7 @@
 #include "framed_server.hpp"
 #include "parse.hpp"
 #include "progress.hpp"
+#include "proxy_server.hpp"
 #include "relay.hpp"
 #include "relay_tap.hpp"
 #include "send_shaper.hpp"
@@ -155,6 +156,19 @@ asio::awaitable<int> serve_forward_mode(ServerContext& server) {
   co_return exit_ok;
 }
 
+// listen --proxy-type socks5|http: a proxy server. Names in --proxy-allow/--proxy-deny are
+// resolved here, before the first client is taken.
+asio::awaitable<int> serve_proxy_mode(ServerContext& server) {
+  const ProxyService service = make_proxy_service(server.options);
+  co_await serve_proxy(server.listener, service, server.limits);
+  co_return exit_ok;
+}
+
+// Before a proxy server listens: an open one is announced, whatever the verbosity.
+void check_proxy_server(const Options& options) {
+  if (is_open_proxy(options)) diag::error(open_proxy_warning());
+}
+
 // -e/-c with -k: one child per client.
 asio::awaitable<int> serve_commands_mode(ServerContext& server) {
   co_await serve_commands(server.listener, *server.command, server.limits);
@@ -188,6 +202,7 @@ struct ServerMode {
 
 // The modes, the first wanted one used; the last is wanted always.
 constexpr ServerMode server_modes[] = {
+    {[](const Options& o) { return o.proxy_server.has_value(); }, check_proxy_server, serve_proxy_mode},
     {[](const Options& o) { return o.forward.has_value(); }, check_forward_target, serve_forward_mode},
     {[](const Options& o) { return !o.send_file.empty(); }, [](const Options& o) { check_file_to_send(o.send_file); },
      serve_file_mode},

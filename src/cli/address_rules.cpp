@@ -30,12 +30,6 @@ Problem check_family(const std::string& address, Family family, std::string_view
          (family == Family::v4 ? "IPv4 but -4" : "IPv6 but -6") + " was given";
 }
 
-// Checks that -n leaves nothing to look up: `address` must be a numeric IPv4 or IPv6 address.
-Problem check_numeric_address(const std::string& address, std::string_view what, const Options& options) {
-  if (!options.numeric_only || literal_family(address)) return std::nullopt;
-  return std::string(what) + " " + quote(address) + " is not a numeric address, and -n forbids name lookups";
-}
-
 // Checks a -b or -s address: not empty, of -4/-6's family, numeric under -n.
 Problem check_local_address(const std::string& address, std::string_view option, const Options& options) {
   if (address.empty()) return "empty address for " + std::string(option);
@@ -175,6 +169,11 @@ Problem with_swallowed_hint(Problem problem, const CommandLine& line) {
 }
 
 }  // namespace
+
+Problem check_numeric_address(const std::string& address, std::string_view what, const Options& options) {
+  if (!options.numeric_only || literal_family(address)) return std::nullopt;
+  return std::string(what) + " " + quote(address) + " is not a numeric address, and -n forbids name lookups";
+}
 
 Problem listen_address_rule(const CommandLine& line, Options& options) {
   if (!options.unix_socket) return with_swallowed_hint(apply_listen_address(line, options), line);

@@ -25,7 +25,8 @@ constexpr std::initializer_list<const char*> stdio_names = {
     "append-output", "progress", "stats", "crlf", "delay", "send-only", "recv-only", "quit-after", "no-shutdown"};
 
 // Reads TARGET: unix:PATH (or unix:@NAME), HOST:PORT or [IPV6]:PORT.
-Problem read_target(const std::string& text, bool udp, ForwardTarget& target) {
+Problem read_target(const std::string& text, const Options& options, ForwardTarget& target) {
+  const bool udp = options.udp;
   if (text.rfind("unix:", 0) == 0) {
     Parsed<UnixAddress> address = parse_unix_address(text.substr(5));
     if (Problem problem = problem_of(address)) return "--forward " + quote(text) + ": " + *problem;
@@ -36,6 +37,8 @@ Problem read_target(const std::string& text, bool udp, ForwardTarget& target) {
   if (Problem problem = problem_of(parsed)) return "--forward " + *problem;
   const HostPort& host_port = std::get<HostPort>(parsed);
   target.host = host_port.host;
+  if (options.numeric_only && host_port.port_text.find_first_not_of("0123456789") != std::string::npos)
+    return "--forward " + quote(text) + ": the port is not numeric, and -n forbids service name lookups";
   target.port = Port{host_port.port_text, host_port.port};
   return std::nullopt;
 }
@@ -67,6 +70,13 @@ Problem read_target_tls(const CommandLine& line, ForwardTarget& target) {
 
 }  // namespace
 
+const char* first_stdio_option(const CommandLine& line) {
+  for (const char* name : stdio_names) {
+    if (line.parsed.count(name)) return name;
+  }
+  return nullptr;
+}
+
 Problem forward_rule(const CommandLine& line, Options& options) {
   bool tls_asked = false;
   for (const char* name : forward_tls_names) tls_asked = tls_asked || line.parsed.count(name) > 0;
@@ -74,17 +84,18 @@ Problem forward_rule(const CommandLine& line, Options& options) {
     if (tls_asked) return std::string("--forward-ssl and its options need --forward TARGET");
     return std::nullopt;
   }
-  for (const char* name : stdio_names) {
-    if (line.parsed.count(name))
-      return "--" + std::string(name) + " has no meaning with --forward (each client is relayed to the target; "
-             "stdin and stdout are not used)";
-  }
+  if (const char* name = first_stdio_option(line))
+    return "--" + std::string(name) + " has no meaning with --forward (each client is relayed to the target; "
+           "stdin and stdout are not used)";
   if (options.transform->reply)
     return "--forward relays each client to its target: --transform " + quote(options.transform->name) +
            " would answer it instead";
   if (options.udp && tls_asked) return std::string("--forward-ssl needs a stream: TLS over UDP is not supported (drop -u)");
   ForwardTarget target;
-  if (Problem problem = read_target(value_of(line, "forward"), options.udp, target)) return problem;
+  if (Problem problem = read_target(value_of(line, "forward"), options, target)) return problem;
+  if (!target.unix_address) {
+    if (Problem problem = check_numeric_address(target.host, "--forward host", options)) return problem;
+  }
   if (options.udp && target.unix_address) return std::string("listen -u --forward needs a UDP target, HOST:PORT");
   if (options.udp && options.unix_socket)
     return std::string("listen -U -u --forward is not supported: a Unix datagram sender may have no address to answer");

@@ -26,19 +26,22 @@ Problem read_proxy_type(const std::string& text, ProxyType& type) {
 
 // Reads USER:PASS from --proxy-auth, or else from SOCKCAT_PROXY_AUTH if set.
 void read_proxy_auth(const CommandLine& line, ProxyOptions& proxy) {
-  std::string text = value_of(line, "proxy-auth");
-  if (!line.parsed.count("proxy-auth")) {
-    const char* from_environment = std::getenv("SOCKCAT_PROXY_AUTH");
-    if (!from_environment || !*from_environment) return;
-    text = from_environment;
-  }
+  std::optional<std::string> text = proxy_auth_text(line);
+  if (!text) return;
   proxy.authenticate = true;
-  std::size_t colon = text.find(':');
-  proxy.user = text.substr(0, colon);
-  if (colon != std::string::npos) proxy.password = text.substr(colon + 1);
+  std::size_t colon = text->find(':');
+  proxy.user = text->substr(0, colon);
+  if (colon != std::string::npos) proxy.password = text->substr(colon + 1);
 }
 
 }  // namespace
+
+std::optional<std::string> proxy_auth_text(const CommandLine& line) {
+  if (line.parsed.count("proxy-auth")) return value_of(line, "proxy-auth");
+  const char* from_environment = std::getenv("SOCKCAT_PROXY_AUTH");
+  if (!from_environment || !*from_environment) return std::nullopt;
+  return std::string(from_environment);
+}
 
 Problem proxy_rule(const CommandLine& line, Options& options) {
   if (!line.parsed.count("proxy")) {
@@ -63,6 +66,7 @@ Problem proxy_rule(const CommandLine& line, Options& options) {
   Parsed<HostPort> address = parse_host_port(value_of(line, "proxy"), default_port, false);
   if (Problem problem = problem_of(address)) return "--proxy " + *problem;
   proxy.host = std::get<HostPort>(address).host;
+  if (Problem problem = check_numeric_address(proxy.host, "--proxy host", options)) return problem;
   proxy.port = Port{std::get<HostPort>(address).port_text, std::get<HostPort>(address).port};
   if (proxy.port.text.empty()) proxy.port.text = std::to_string(proxy.port.number);
   read_proxy_auth(line, proxy);

@@ -1,8 +1,8 @@
 // The rule functions of the rule table (rules.cpp), defined by topic: addresses and ports
 // (address_rules.cpp), the listener's modes (listen_rules.cpp), what shapes a session
-// (session_rules.cpp), TLS (tls_rules.cpp), --forward (forward_rules.cpp) and
-// --proxy (proxy_rules.cpp). Each is a RuleFunction; see rules.cpp for the
-// order they run in.
+// (session_rules.cpp), TLS (tls_rules.cpp), --forward (forward_rules.cpp), --proxy
+// (proxy_rules.cpp) and the proxy server (proxy_server_rules.cpp). Each is a RuleFunction;
+// see rules.cpp for the order they run in.
 #pragma once
 
 #include "cli/rules.hpp"
@@ -10,6 +10,10 @@
 namespace sockcat::cli {
 
 // --- address_rules.cpp ---
+// Checks that -n leaves nothing to look up: `address` must be a numeric IPv4 or IPv6 address
+// ("WHAT 'name' is not a numeric address, and -n forbids name lookups" otherwise).
+Problem check_numeric_address(const std::string& address, std::string_view what, const Options& options);
+
 // listen: PORT (argument or -p) and -b, or -U's PATH; "missing PORT" names a swallowed word.
 Problem listen_address_rule(const CommandLine& line, Options& options);
 // connect: HOST PORT (or -z's port list), -s and --source-port; or -U's PATH and -s LOCAL.
@@ -50,9 +54,20 @@ Problem tls_rule(const CommandLine& line, Options& options);
 // --- forward_rules.cpp ---
 
 Problem forward_rule(const CommandLine& line, Options& options);
+// The first option given that shapes the relay with stdin/stdout or picks another server mode
+// (--broker, -e, -o, -C, ...: what a server without stdin and stdout refuses), or null.
+const char* first_stdio_option(const CommandLine& line);
 
 // --- proxy_rules.cpp ---
 
 Problem proxy_rule(const CommandLine& line, Options& options);
+// USER:PASS from --proxy-auth, or else from SOCKCAT_PROXY_AUTH when it is set and not empty;
+// nothing when neither says.
+std::optional<std::string> proxy_auth_text(const CommandLine& line);
+
+// --- proxy_server_rules.cpp ---
+// listen --proxy-type socks5|http without --proxy or --forward: a proxy server, with
+// --proxy-auth, --proxy-allow, --proxy-deny and --proxy-ports; those three need one.
+Problem proxy_server_rule(const CommandLine& line, Options& options);
 
 }  // namespace sockcat::cli

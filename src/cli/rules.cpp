@@ -132,6 +132,7 @@ constexpr Rule table[] = {
     {"--ssl and its options", RuleScope::both, tls_rule},
     {"--forward and its options", RuleScope::listen, forward_rule},
     {"--proxy and its options", RuleScope::both, proxy_rule},
+    {"the proxy server and its options", RuleScope::listen, proxy_server_rule},
     {"--framing and --max-message", RuleScope::both, framing_rule},
     {"-e and -c", RuleScope::both, command_rule},
     {"relay option values", RuleScope::both, relay_values_rule},

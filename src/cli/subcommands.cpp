@@ -55,10 +55,10 @@ void declare_common(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "DURATION")
       ("proxy", "connect through the proxy at HOST[:PORT] (listen: --forward's connections)",
        cxxopts::value<std::string>(), "HOST[:PORT]")
-      ("X,proxy-type", "the proxy's protocol: socks4, socks4a, socks5 or http (default; nc: 4, 5, connect)",
-       cxxopts::value<std::string>(), "TYPE")
-      ("proxy-auth", "USER:PASS for the proxy (SOCKS5, HTTP Basic; SOCKS4: USER); or set SOCKCAT_PROXY_AUTH",
-       cxxopts::value<std::string>(), "USER:PASS")
+      ("X,proxy-type", "the proxy's protocol: socks4, socks4a, socks5 or http (default; nc: 4, 5, connect); "
+       "listen without --proxy: be a socks5 or http proxy server", cxxopts::value<std::string>(), "TYPE")
+      ("proxy-auth", "USER:PASS for the proxy (SOCKS5, HTTP Basic; SOCKS4: USER), or that a proxy server's clients "
+       "must send; or set SOCKCAT_PROXY_AUTH", cxxopts::value<std::string>(), "USER:PASS")
       ("proxy-dns", "who resolves the target through a proxy: remote (default; socks4: local) or local",
        cxxopts::value<std::string>(), "WHERE")
       ("v,verbose", "print addresses, connections and byte counts on stderr (repeatable)")
@@ -101,7 +101,13 @@ void declare_listen(cxxopts::Options& spec) {
        cxxopts::value<std::string>(), "NAME")
       ("forward-ssl-pin", "trust exactly the --forward target certificate whose SHA-256 is SHA256",
        cxxopts::value<std::string>(), "SHA256")
-      ("forward-ssl-insecure", "verify nothing about the --forward target's TLS (an explicit opt-out)");
+      ("forward-ssl-insecure", "verify nothing about the --forward target's TLS (an explicit opt-out)")
+      ("proxy-allow", "proxy server: reach only destinations in ADDRS: addresses, ranges, host names, "
+       "comma-separated (repeatable)", cxxopts::value<std::vector<std::string>>(), "ADDRS")
+      ("proxy-deny", "proxy server: refuse destinations in ADDRS: addresses, ranges, host names, "
+       "comma-separated (repeatable)", cxxopts::value<std::vector<std::string>>(), "ADDRS")
+      ("proxy-ports", "proxy server: reach only destination PORTS, e.g. 80,443,8000-8100",
+       cxxopts::value<std::string>(), "PORTS");
 }
 
 // The options of connect.
