@@ -89,6 +89,7 @@ asio::awaitable<void> forward_one_way(std::shared_ptr<ForwardPair> pair, Connect
   leg.done = true;
   if (!pair->up.done || !pair->down.done) co_return;
   end(*pair, pair->failure);  // both directions are over: close both sides
+  if (diag::verbosity() < 1) co_return;
   report_client_end({.peer = pair->peer,
                      .failure = pair->idled ? std::make_error_code(std::errc::timed_out) : std::error_code(),
                      .problem = pair->idled ? std::string_view() : std::string_view(pair->failure),
@@ -107,7 +108,7 @@ asio::awaitable<void> watch_idle(std::shared_ptr<ForwardPair> pair) {
 asio::awaitable<void> forward_client(std::unique_ptr<Connection> client, const Options& dial, const Transport& transport,
                                      std::chrono::milliseconds idle) {
   const std::string peer = client->peer();
-  diag::info(1, "connection from " + peer);
+  if (diag::verbosity() >= 1) diag::info(1, "connection from " + peer);
   std::unique_ptr<Connection> target;
   std::string refusal;
   try {

@@ -44,7 +44,8 @@ asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
   if (failure) throw std::system_error(failure, "connect to " + options.host + " port " + options.port.text);
   std::unique_ptr<Connection> connection = connected_socket(StreamSocket(std::move(socket)));
   std::error_code ec;
-  diag::info(1, "connected to " + connection->peer() + " from " + format_endpoint(connection->local_endpoint(ec)));
+  if (diag::verbosity() >= 1)  // (getsockname and the formatting cost a forwarder's every client)
+    diag::info(1, "connected to " + connection->peer() + " from " + format_endpoint(connection->local_endpoint(ec)));
   co_return connection;
 }
 
