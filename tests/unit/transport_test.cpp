@@ -141,12 +141,19 @@ void run_tls_exchange(const Options& listen, const Options& dial, Exchange& seen
   REQUIRE(server_done);
 }
 
-TEST_CASE("transport table: --ssl picks the tls row (over either), -U the unix row, anything else the tcp row") {
+TEST_CASE("transport table: --ssl picks the tls row (over either), --proxy the proxy row, -U the unix row, anything else the tcp row") {
   CHECK(choose_transport(unix_options(Role::connect, "x")).name == "unix");
   CHECK(choose_transport(tcp_options(Role::connect, 1)).name == "tcp");
   CHECK(choose_transport(with_tls(unix_options(Role::connect, "x"))).name == "tls");
   CHECK(choose_transport(with_tls(tcp_options(Role::listen, 1))).name == "tls");
-  CHECK(transports().size() == 3);
+  Options proxied = tcp_options(Role::connect, 1);
+  proxied.proxy = ProxyOptions{};
+  CHECK(choose_transport(proxied).name == "proxy");
+  CHECK(choose_transport(with_tls(proxied)).name == "tls");  // TLS runs through the proxy's tunnel
+  Options listening = tcp_options(Role::listen, 1);
+  listening.proxy = ProxyOptions{};  // listen --forward --proxy: the listener itself is plain tcp
+  CHECK(choose_transport(listening).name == "tcp");
+  CHECK(transports().size() == 4);
 }
 
 TEST_CASE("transport table: the tls row over tcp and over unix; bytes both ways, close_notify each way, no descriptor") {
