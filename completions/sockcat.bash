@@ -3,10 +3,12 @@
 # Installed as share/bash-completion/completions/sockcat. Keep the option lists in step with
 # `sockcat listen --help` and `sockcat connect --help` (tests/e2e/test_docs.py checks them).
 # Transform names are not listed here: they come from the binary at completion time.
+# --proxy, -X/--proxy-type, --proxy-auth and --proxy-dns are in both lists, as in --help: on
+# listen they shape --forward's connections, or (-X without --proxy) make a proxy server.
 # An option that takes a value is listed with a trailing '=' (it is offered without it).
 
-_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= --ssl --ssl-cert= --ssl-key= --ssl-trustfile= --ssl-verify --ssl-alpn= --ssl-ciphers= --ssl-min-version= --ssl-handshake-timeout= -v --verbose -h --help'
-_sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file= --forward= --forward-ssl --forward-ssl-trustfile= --forward-ssl-servername= --forward-ssl-pin= --forward-ssl-insecure'
+_sockcat_common_options='-u --udp -4 -6 -U --unixsock -n --nodns --no-shutdown -q= --quit-after= --framing= --max-message= -e= --exec= -c= --sh-exec= -C --crlf -d= --delay= --send-only --recv-only -o= --output= -x= --hex-dump= --append-output --progress --stats -i= --idle-timeout= --ssl --ssl-cert= --ssl-key= --ssl-trustfile= --ssl-verify --ssl-alpn= --ssl-ciphers= --ssl-min-version= --ssl-handshake-timeout= --proxy= -X= --proxy-type= --proxy-auth= --proxy-dns= -v --verbose -h --help'
+_sockcat_listen_options='-p= --port= -b= --bind= --transform= --list-transforms -k --keep-open -m= --max-conns= --allow= --deny= --allowfile= --denyfile= --broker --chat --send-file= --forward= --forward-ssl --forward-ssl-trustfile= --forward-ssl-servername= --forward-ssl-pin= --forward-ssl-insecure --proxy-allow= --proxy-deny= --proxy-ports='
 _sockcat_connect_options='-s= --source= --source-port= -w= --wait= -z --zero-io --ssl-servername= --ssl-pin= --ssl-insecure'
 # The nc-style command line (no subcommand; "nc-style command lines" in sockcat(1)): -l or
 # --listen anywhere means listen, else it connects. With -l, -s is the address to bind;
@@ -58,8 +60,9 @@ _sockcat_holds_flag() {
 }
 
 # Reads COMP_WORDS from index $1 up to the word being completed and sets the caller's
-# `listen` (-l/--listen given), `udp` (-u), `unix` (-U) to 1 when seen, and `positionals` to
-# the number of positional arguments (option values are skipped).
+# `listen` (-l/--listen given), `udp` (-u), `unix` (-U), `proxy` (--proxy) and `proxy_letter`
+# (-X, which makes nc's -x the proxy) to 1 when seen, and `positionals` to the number of
+# positional arguments (option values are skipped).
 _sockcat_scan_words() {
     local i word options_ended=
     for ((i = $1; i < COMP_CWORD; i++)); do
@@ -72,6 +75,8 @@ _sockcat_scan_words() {
             _sockcat_holds_flag "$word" l listen && listen=1
             _sockcat_holds_flag "$word" u udp && udp=1
             _sockcat_holds_flag "$word" U unixsock && unix=1
+            [[ $word == --proxy || $word == --proxy=* ]] && proxy=1
+            _sockcat_holds_flag "$word" X "" && proxy_letter=1 # the letter only, as nc has it
             if _sockcat_takes_next "$word"; then
                 [[ ${COMP_WORDS[i + 1]} == "=" ]] && ((i++))
                 ((i++))
@@ -114,7 +119,7 @@ _sockcat() {
     fi
 
     # The words typed so far: after the subcommand, or all of them in the nc style.
-    local listen= udp= unix= positionals=0 nc=
+    local listen= udp= unix= proxy= proxy_letter= positionals=0 nc=
     case $first in
         listen)
             listen=1
@@ -147,6 +152,8 @@ _sockcat() {
             listen:-s) prev=--bind ;;
             connect:-p) prev=--source-port ;;
         esac
+        # OpenBSD nc's proxy: with -X, -x names the proxy (HOST:PORT, typed), not a file.
+        [[ -n $proxy_letter && $prev == -x ]] && prev=--proxy
     fi
 
     # The value of an option that takes one.
@@ -167,6 +174,17 @@ _sockcat() {
             COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W '1.2 1.3' -- "$cur"))
             return 0
             ;;
+        *:-X | *:--proxy-type)
+            # listen without --proxy: the type of the proxy server sockcat becomes
+            local types='socks4 socks4a socks5 http'
+            [[ $subcommand == listen && -z $proxy ]] && types='socks5 http'
+            COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W "$types" -- "$cur"))
+            return 0
+            ;;
+        *:--proxy-dns)
+            COMPREPLY=($(IFS=' ' compgen -P "$prefix" -W 'remote local' -- "$cur"))
+            return 0
+            ;;
         listen:-b | listen:--bind | connect:-s | connect:--source | connect:--ssl-servername)
             COMPREPLY=($(compgen -P "$prefix" -A hostname -- "$cur"))
             return 0
@@ -182,7 +200,8 @@ _sockcat() {
             ;;
     esac
     if [[ $prev == -?* ]] && _sockcat_takes_next "$prev"; then
-        return 0 # ports, numbers, durations, addresses, commands and --forward's TARGET are typed
+        return 0 # ports, numbers, durations, addresses, commands, --forward's TARGET, --proxy's
+                 # HOST[:PORT], credentials and the --proxy-allow/--proxy-deny/--proxy-ports lists are typed
     fi
 
     if [[ $cur == -* ]]; then

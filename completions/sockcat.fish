@@ -12,7 +12,28 @@ end
 
 # Prints the letters of the short options that take a value (a bundle like -vw ends there).
 function __sockcat_valued_letters
-    echo qdoxecpbmisw
+    echo qdoxecpbmiswX
+end
+
+# Succeeds if --proxy was given (sockcat is then a proxy's client, on listen too).
+function __sockcat_has_proxy
+    string match -q -r -- '^--proxy(=|$)' (commandline -opc)
+end
+
+# Prints "type<TAB>help" for each proxy type: the four a proxy client speaks, or on listen
+# without --proxy (a proxy server) the two sockcat serves.
+function __sockcat_proxy_types
+    if __sockcat_reads listen; and not __sockcat_has_proxy
+        printf '%s\t%s\n' socks5 'Be a SOCKS5 proxy server (CONNECT)' http 'Be an HTTP CONNECT proxy server'
+    else
+        printf '%s\t%s\n' socks4 'SOCKS4 (the target resolved here)' socks4a 'SOCKS4a (the proxy resolves the target)' \
+            socks5 'SOCKS5' http 'HTTP CONNECT (the default)'
+    end
+end
+
+# Succeeds if nc's -x names the proxy: in the nc style, with -X given (OpenBSD nc's spelling).
+function __sockcat_x_is_proxy
+    __sockcat_reads nc; and __fish_contains_opt -s X
 end
 
 # Prints how the words before the cursor read, one word a line: listen or connect (by the
@@ -66,7 +87,7 @@ function __sockcat_connect_wants
     for token in $tokens[$first..-1]
         if test $skip = 1
             set skip 0
-        else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout|ssl-cert|ssl-key|ssl-trustfile|ssl-alpn|ssl-ciphers|ssl-min-version|ssl-handshake-timeout|ssl-servername|ssl-pin)$' $token
+        else if string match -qr -- '^--(source|source-port|wait|quit-after|framing|max-message|exec|sh-exec|delay|output|hex-dump|idle-timeout|ssl-cert|ssl-key|ssl-trustfile|ssl-alpn|ssl-ciphers|ssl-min-version|ssl-handshake-timeout|ssl-servername|ssl-pin|proxy|proxy-type|proxy-auth|proxy-dns)$' $token
             set skip 1
         else if string match -qr -- "^-[^-$valued]*[$valued]\$" $token
             set skip 1
@@ -109,7 +130,9 @@ complete -c sockcat -n $both -s d -l delay -x -d 'Pause DURATION between the lin
 complete -c sockcat -n $both -l send-only -d 'Only send: discard what arrives, end once stdin has ended'
 complete -c sockcat -n $both -l recv-only -d 'Only receive: never read stdin, end when the peer closes'
 complete -c sockcat -n $both -s o -l output -r -F -d 'Write every byte sent and received to FILE'
-complete -c sockcat -n $both -s x -l hex-dump -r -F -d 'Write a hex dump of what is sent and received to FILE'
+complete -c sockcat -n "$both; and not __sockcat_x_is_proxy" -s x -l hex-dump -r -F -d 'Write a hex dump of what is sent and received to FILE'
+complete -c sockcat -n __sockcat_x_is_proxy -s x -x -d 'The proxy, HOST:PORT (nc style, with -X)'
+complete -c sockcat -n __sockcat_x_is_proxy -l hex-dump -r -F -d 'Write a hex dump of what is sent and received to FILE'
 complete -c sockcat -n $both -l append-output -d 'Append to the -o and -x files instead of truncating'
 complete -c sockcat -n $both -l progress -d 'Show bytes, rate, percent and ETA during the transfer'
 complete -c sockcat -n $both -l stats -d 'Print bytes sent and received and the duration at the end'
@@ -126,6 +149,10 @@ complete -c sockcat -n $both -l ssl-alpn -x -d 'ALPN protocols to offer (connect
 complete -c sockcat -n $both -l ssl-ciphers -x -d 'The ciphers allowed, an OpenSSL cipher list'
 complete -c sockcat -n $both -l ssl-min-version -x -a '1.2 1.3' -d 'The lowest TLS version accepted (default 1.2)'
 complete -c sockcat -n $both -l ssl-handshake-timeout -x -d 'Give up a TLS handshake not finished within DURATION'
+complete -c sockcat -n $both -l proxy -x -d 'Connect through the proxy at HOST[:PORT] (listen: --forward\'s connections)'
+complete -c sockcat -n $both -s X -l proxy-type -x -a '(__sockcat_proxy_types)' -d 'The proxy\'s protocol (listen without --proxy: be a proxy server)'
+complete -c sockcat -n $both -l proxy-auth -x -d 'USER:PASS for the proxy or its clients (or SOCKCAT_PROXY_AUTH)'
+complete -c sockcat -n $both -l proxy-dns -x -a 'remote local' -d 'Who resolves the target through a proxy (default remote)'
 complete -c sockcat -n $both -s v -l verbose -d 'Print addresses, connections and byte counts on stderr'
 complete -c sockcat -n $both -s h -l help -d 'Print the help of the subcommand and exit'
 
@@ -151,6 +178,9 @@ complete -c sockcat -n $listen -l forward-ssl-trustfile -r -F -d 'Verify the --f
 complete -c sockcat -n $listen -l forward-ssl-servername -x -d 'The name sent as SNI to the --forward target and verified'
 complete -c sockcat -n $listen -l forward-ssl-pin -x -d 'Trust exactly the --forward target certificate with this SHA-256'
 complete -c sockcat -n $listen -l forward-ssl-insecure -d 'Verify nothing about the TLS of the --forward target'
+complete -c sockcat -n $listen -l proxy-allow -x -d 'Proxy server: reach only these destinations (addresses, ranges, names)'
+complete -c sockcat -n $listen -l proxy-deny -x -d 'Proxy server: refuse these destinations (addresses, ranges, names)'
+complete -c sockcat -n $listen -l proxy-ports -x -d 'Proxy server: reach only these ports (80,443,8000-8100)'
 
 # Options of connect.
 set -l connect '__sockcat_reads connect'

@@ -312,3 +312,54 @@ def test_forward_target_is_not_completed_as_a_file_name(terminal, tmp_path):
     what was typed is not offered."""
     (tmp_path / "target-host.txt").touch()
     assert_tab_leaves_the_line(terminal, "sockcat listen --forward targ")
+
+
+# Proxies (sockcat(1), PROXIES): the --proxy options and their values; a proxy server on listen
+# speaks socks5 or http, a client (connect, or listen --forward --proxy) any of the four.
+
+CLIENT_TYPES = {"socks4", "socks4a", "socks5", "http"}
+
+
+def test_proxy_type_option_completes_on_connect(terminal):
+    assert_completes(terminal, "sockcat connect --proxy-t", "sockcat connect --proxy-type")
+
+
+def test_connect_proxy_type_offers_the_four_types(terminal):
+    assert_lists(terminal, "sockcat connect --proxy-type ", CLIENT_TYPES)
+
+
+def test_listen_proxy_type_offers_the_server_types(terminal):
+    assert_lists(terminal, "sockcat listen -p 1080 --proxy-type ", {"socks5", "http"})
+    assert not {"socks4", "socks4a"} & offered(terminal.screen())
+
+
+def test_listen_forward_through_a_proxy_offers_the_client_types(terminal):
+    assert_lists(terminal, "sockcat listen -p 8080 --forward db:5432 --proxy gw:1080 --proxy-type socks",
+                 {"socks4", "socks4a", "socks5"})
+
+
+def test_proxy_dns_offers_local_and_remote(terminal):
+    assert_lists(terminal, "sockcat connect --proxy-dns ", {"local", "remote"})
+
+
+def test_connect_offers_no_proxy_server_option(terminal):
+    """--proxy-allow, --proxy-deny and --proxy-ports are listen's: on connect, --proxy-a is
+    --proxy-auth alone."""
+    assert_completes(terminal, "sockcat connect --proxy-a", "sockcat connect --proxy-auth")
+    terminal.press("C-u")
+    terminal.wait_for_empty_prompt()
+    assert_lists(terminal, "sockcat listen --proxy-", {"--proxy-allow", "--proxy-deny", "--proxy-ports",
+                                                        "--proxy-auth", "--proxy-type", "--proxy-dns"})
+
+
+def test_proxy_host_is_typed_not_a_file_name(terminal, tmp_path):
+    """--proxy HOST[:PORT], and nc's -x after -X, are typed: a file whose name starts with what
+    was typed is not offered (without -X, nc's -x is the hex dump file, completed)."""
+    (tmp_path / "target-host.txt").touch()
+    assert_tab_leaves_the_line(terminal, "sockcat connect --proxy targ")
+    terminal.press("C-u")
+    terminal.wait_for_empty_prompt()
+    assert_tab_leaves_the_line(terminal, "sockcat -X 5 -x targ")
+    terminal.press("C-u")
+    terminal.wait_for_empty_prompt()
+    assert_completes(terminal, "sockcat -x targ", "sockcat -x target-host.txt")

@@ -336,6 +336,51 @@ def test_bash_completes_forward_options_on_listen_only(tmp_path):
     assert bash_complete(["sockcat", "listen", "--forward", "host:80", "--forward-ssl-t"]) == ["--forward-ssl-trustfile"]
 
 
+# Proxies (sockcat(1), PROXIES): --proxy, -X/--proxy-type, --proxy-auth and --proxy-dns on both
+# subcommands (as --help has them), the destination limits of a proxy server on listen only.
+# The types offered: the four a client speaks, or the two a proxy server speaks on listen
+# without --proxy. HOST[:PORT], USER:PASS and the destination lists are typed.
+PROXY_OPTIONS = ["--proxy", "--proxy-auth", "--proxy-dns", "--proxy-type"]
+PROXY_SERVER_OPTIONS = ["--proxy-allow", "--proxy-deny", "--proxy-ports"]
+CLIENT_TYPES = ["http", "socks4", "socks4a", "socks5"]
+SERVER_TYPES = ["http", "socks5"]
+
+
+def test_bash_completes_proxy_options_and_their_values(tmp_path):
+    assert bash_complete(["sockcat", "connect", "--proxy-t"]) == ["--proxy-type"]
+    assert sorted(bash_complete(["sockcat", "connect", "--proxy"])) == PROXY_OPTIONS
+    assert sorted(bash_complete(["sockcat", "listen", "--proxy"])) == sorted(PROXY_OPTIONS + PROXY_SERVER_OPTIONS)
+    assert sorted(bash_complete(["sockcat", "--proxy"])) == PROXY_OPTIONS  # nc style without -l: connect
+    for option in (["--proxy-type"], ["-X"], ["--proxy-type", "="]):
+        assert sorted(bash_complete(["sockcat", "connect", *option, ""])) == CLIENT_TYPES, option
+        assert sorted(bash_complete(["sockcat", "listen", *option, ""])) == SERVER_TYPES, option
+    assert bash_complete(["sockcat", "connect", "-X", "socks4"]) == ["socks4", "socks4a"]
+    assert sorted(bash_complete(["sockcat", "-lp", "1080", "-X", ""])) == SERVER_TYPES
+    assert sorted(bash_complete(["sockcat", "-vX", ""])) == CLIENT_TYPES
+    # listen --forward --proxy: sockcat is the proxy's client
+    assert sorted(bash_complete(["sockcat", "listen", "--forward", "h:80", "--proxy", "p", "--proxy-type", ""])) == CLIENT_TYPES
+    assert sorted(bash_complete(["sockcat", "listen", "--proxy", "=", "p", "-X", ""])) == CLIENT_TYPES
+    assert sorted(bash_complete(["sockcat", "connect", "--proxy-dns", ""])) == ["local", "remote"]
+    (tmp_path / "target-host.txt").touch()
+    typed = str(tmp_path / "target-h")
+    for option in ("--proxy", "--proxy-auth"):
+        assert bash_complete(["sockcat", "connect", option, typed]) == [], option
+    for option in ("--proxy", "--proxy-allow", "--proxy-deny", "--proxy-ports"):
+        assert bash_complete(["sockcat", "listen", option, typed]) == [], option
+    # the values are skipped: the port is still the second positional argument
+    assert bash_complete(["sockcat", "connect", "--proxy", "p:1080", "-X", "5", "--proxy-dns", "local",
+                          "localhost", "http"]) == ["http", "https", "http-alt"]
+
+
+def test_bash_completes_nc_proxy_spelling():
+    """OpenBSD nc: with -X, -x names the proxy (typed); without it, -x is the hex dump file."""
+    assert bash_complete(["sockcat", "-X", "5", "-x", "/tm"]) == []
+    assert bash_complete(["sockcat", "-vX", "connect", "-vx", "/tm"]) == []
+    assert bash_complete(["sockcat", "-x", "/tm"]) == ["/tmp"]
+    assert bash_complete(["sockcat", "connect", "-x", "/tm"]) == ["/tmp"]  # no nc form, no proxy
+    assert bash_complete(["sockcat", "-X", "5", "-x", "p:1080", "localhost", "http"]) == ["http", "https", "http-alt"]
+
+
 def fish_complete(line, path_dir=None):
     """The candidates fish offers for `line` (text before the cursor)."""
     if not shutil.which("fish"):
@@ -387,6 +432,36 @@ def test_fish_completes_forward_options_on_listen_only(tmp_path):
     assert fish_complete(f"sockcat listen --forward-ssl-trustfile {typed}") == [str(tmp_path / "target-ca.pem")]
     for option in ("--forward", "--forward-ssl-servername", "--forward-ssl-pin"):
         assert fish_complete(f"sockcat listen {option} {typed}") == [], option
+
+
+def test_fish_completes_proxy_options_and_their_values(tmp_path):
+    assert fish_complete("sockcat connect --proxy-t") == ["--proxy-type"]
+    assert sorted(fish_complete("sockcat connect --proxy")) == PROXY_OPTIONS
+    assert sorted(fish_complete("sockcat listen --proxy")) == sorted(PROXY_OPTIONS + PROXY_SERVER_OPTIONS)
+    assert sorted(fish_complete("sockcat --proxy")) == PROXY_OPTIONS
+    for option in ("--proxy-type ", "-X ", "--proxy-type="):
+        prefix = option if option.endswith("=") else ""
+        assert sorted(fish_complete(f"sockcat connect {option}")) == [prefix + t for t in CLIENT_TYPES], option
+        assert sorted(fish_complete(f"sockcat listen {option}")) == [prefix + t for t in SERVER_TYPES], option
+    assert sorted(fish_complete("sockcat -lp 1080 -X ")) == SERVER_TYPES
+    assert sorted(fish_complete("sockcat listen --forward h:80 --proxy p --proxy-type ")) == CLIENT_TYPES
+    assert sorted(fish_complete("sockcat listen --proxy=p -X ")) == CLIENT_TYPES
+    assert sorted(fish_complete("sockcat connect --proxy-dns ")) == ["local", "remote"]
+    (tmp_path / "target-host.txt").touch()
+    typed = str(tmp_path / "target-h")
+    for option in ("--proxy", "--proxy-auth"):
+        assert fish_complete(f"sockcat connect {option} {typed}") == [], option
+    for option in ("--proxy", "--proxy-allow", "--proxy-deny", "--proxy-ports"):
+        assert fish_complete(f"sockcat listen {option} {typed}") == [], option
+    assert sorted(fish_complete("sockcat connect --proxy p:1080 -X 5 --proxy-dns local localhost http")) == \
+        ["http", "http-alt", "https"]
+
+
+def test_fish_completes_nc_proxy_spelling():
+    assert fish_complete("sockcat -X 5 -x /tm") == []
+    assert fish_complete("sockcat -x /tm") == ["/tmp/"]
+    assert fish_complete("sockcat connect -x /tm") == ["/tmp/"]
+    assert sorted(fish_complete("sockcat -X 5 -x p:1080 localhost http")) == ["http", "http-alt", "https"]
 
 
 def test_fish_completes_service_names_at_connects_port():
@@ -477,6 +552,38 @@ def test_zsh_completes_forward_options_on_listen_only(tmp_path):
     assert "target-ca.pem" in found[f"sockcat listen --forward-ssl-trustfile {typed}"]
     assert found[f"sockcat listen --forward {typed}"] == []
     assert found["sockcat listen --forward host:80 --forward-ssl-t"] == ["--forward-ssl-trustfile"]
+
+
+def test_zsh_completes_proxy_options_and_their_values(tmp_path):
+    (tmp_path / "target-host.txt").touch()
+    typed = str(tmp_path / "target-h")
+    typed_lines = [f"sockcat connect --proxy {typed}", f"sockcat connect --proxy-auth {typed}",
+                   f"sockcat listen --proxy-allow {typed}", f"sockcat listen --proxy-deny {typed}",
+                   f"sockcat listen --proxy-ports {typed}", "sockcat -X 5 -x /tm", "sockcat -X 5 -vx /tm"]
+    lines = ["sockcat connect --proxy-t", "sockcat connect --proxy", "sockcat listen --proxy",
+             "sockcat connect --proxy-type ", "sockcat connect -X ", "sockcat connect --proxy-type=s",
+             "sockcat listen --proxy-type ", "sockcat listen -X ", "sockcat -lp 1080 -X ",
+             "sockcat listen --forward h:80 --proxy p --proxy-type ", "sockcat listen --proxy=p -X ",
+             "sockcat connect --proxy-dns ", "sockcat -x /tm", "sockcat connect -x /tm",
+             "sockcat connect --proxy p:1080 -X 5 --proxy-dns local localhost http",
+             "sockcat -X 5 -x p:1080 localhost http"] + typed_lines
+    found = zsh_complete(lines, sockcat_dir(), tmp_path)
+    assert found["sockcat connect --proxy-t"] == ["--proxy-type"]
+    assert sorted(found["sockcat connect --proxy"]) == PROXY_OPTIONS
+    assert sorted(found["sockcat listen --proxy"]) == sorted(PROXY_OPTIONS + PROXY_SERVER_OPTIONS)
+    for line in ("sockcat connect --proxy-type ", "sockcat connect -X ",
+                 "sockcat listen --forward h:80 --proxy p --proxy-type ", "sockcat listen --proxy=p -X "):
+        assert sorted(found[line]) == CLIENT_TYPES, line
+    assert sorted(found["sockcat connect --proxy-type=s"]) == ["socks4", "socks4a", "socks5"]
+    for line in ("sockcat listen --proxy-type ", "sockcat listen -X ", "sockcat -lp 1080 -X "):
+        assert sorted(found[line]) == SERVER_TYPES, line
+    assert sorted(found["sockcat connect --proxy-dns "]) == ["local", "remote"]
+    assert found["sockcat -x /tm"] == ["tmp"] and found["sockcat connect -x /tm"] == ["tmp"]
+    for line in ("sockcat connect --proxy p:1080 -X 5 --proxy-dns local localhost http",
+                 "sockcat -X 5 -x p:1080 localhost http"):
+        assert sorted(found[line]) == ["http", "http-alt", "https"], line
+    for line in typed_lines:
+        assert found[line] == [], line
 
 
 def test_zsh_asks_the_binary_being_completed(tmp_path, fake_sockcat):
