@@ -122,7 +122,8 @@ asio::awaitable<std::variant<std::vector<asio::ip::address>, Reached>> addresses
     co_return failure(DestinationFailure::not_resolved, quote(target.host) + " is a name, and -n forbids lookups");
   } else {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    LookupResult found = co_await look_up(target.host, lookup.family, std::max(left, std::chrono::milliseconds(1)));
+    const std::chrono::milliseconds limit = std::max(left, std::chrono::milliseconds(1));
+    LookupResult found = co_await look_up(target.host, lookup.family, limit);
     if (found.error == std::errc::timed_out)
       co_return failure(DestinationFailure::timed_out, "no answer in time looking " + quote(target.host) + " up");
     if (found.error)
@@ -145,6 +146,7 @@ asio::awaitable<Reached> connect_first(const std::vector<asio::ip::address>& add
   auto executor = co_await asio::this_coro::executor;
   Options dial;  // connect_tcp's -w: the time left; no -s, no --source-port
   dial.role = Role::connect;
+  const std::vector<asio::ip::address> no_sources;  // named: no temporary in the co_await below
   Reached last = failure(DestinationFailure::timed_out, "no time left to connect");
   for (const asio::ip::address& address : addresses) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -152,7 +154,7 @@ asio::awaitable<Reached> connect_first(const std::vector<asio::ip::address>& add
     dial.connect_timeout = left;
     tcp::socket socket(executor);
     const tcp::endpoint endpoint(address, port);
-    std::error_code ec = co_await connect_tcp(socket, endpoint, {}, dial);
+    std::error_code ec = co_await connect_tcp(socket, endpoint, no_sources, dial);
     if (!ec) {
       try {
         Reached reached;

@@ -38,8 +38,10 @@ class ClientHandshake {
   explicit ClientHandshake(Connection& client)
       : client_(client), deadline_(Clock::now() + proxy_server_handshake_timeout) {}
 
-  // Reads one message, as `frame` delimits it; `what` names it in the problem.
-  asio::awaitable<Received> receive(Frame (*frame)(std::string_view), const std::string& what) {
+  // Reads one message, as `frame` delimits it; `what` names it in the problem. (A plain
+  // pointer: g++ 12 destroys a temporary of a co_await expression twice when the suspended
+  // coroutine is destroyed, and a std::string argument would be one.)
+  asio::awaitable<Received> receive(Frame (*frame)(std::string_view), const char* what) {
     Received got;
     for (;;) {
       Frame next = frame(got.bytes);
@@ -72,10 +74,10 @@ class ClientHandshake {
     return std::max(left, std::chrono::milliseconds(1));
   }
 
-  static std::string describe(const std::error_code& ec, const std::string& what) {
-    if (ec == asio::error::eof) return "closed the connection before its " + what + " was complete";
+  static std::string describe(const std::error_code& ec, const char* what) {
+    if (ec == asio::error::eof) return std::string("closed the connection before its ") + what + " was complete";
     if (ec == std::errc::timed_out)
-      return "no complete " + what + " within " + format_duration(proxy_server_handshake_timeout);
+      return std::string("no complete ") + what + " within " + format_duration(proxy_server_handshake_timeout);
     return ec.message() + " while reading its " + what;
   }
 
