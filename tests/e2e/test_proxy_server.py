@@ -13,9 +13,9 @@ for GET (with Allow: CONNECT), 400 for a malformed head, 431 for a head too larg
 destination outside --proxy-allow or inside --proxy-deny -> reply 2 / 403 and the target never
 sees a connection (also a name that resolves only to forbidden addresses, and 0.0.0.0);
 --proxy-ports; a refused target -> 5 / 502; a stalled handshake closed after 10 s while another
-client is served; the bound address in the SOCKS5 reply; an IPv6 destination; --deny on clients;
-TLS around the proxy (listen --ssl); the open-proxy warning at start (without -v too) and its
-absence with --proxy-allow; usage errors.
+client is served; -i closing a quiet tunnel; -m counting tunnels; the bound address in the
+SOCKS5 reply; an IPv6 destination; --deny on clients; TLS around the proxy (listen --ssl); the
+open-proxy warning at start (without -v too) and its absence when restricted; usage errors.
 
 Every port is ephemeral (-p 0, or bound by the test), every wait has a deadline and every loop
 a bound, and sockcat servers are ended by PID (conftest's start_server)."""
@@ -510,6 +510,30 @@ def test_stalled_handshake_is_closed_after_the_limit_while_another_is_served(sta
     assert HANDSHAKE_LIMIT - 0.5 <= waited <= HANDSHAKE_LIMIT + 5, waited
     line = closed_line(server, stalled_port)
     assert "no complete SOCKS5 greeting within 10s" in line, line
+
+
+def test_idle_timeout_closes_a_quiet_tunnel(start_server, echo_target):
+    server = proxy(start_server, "socks5", "-i", "500ms")
+    sock, rep, _, _ = socks5_connect(server.port, LOOP4, echo_target.port)
+    with sock:
+        assert rep == 0
+        echo_round(sock, b"then silence")
+        assert recv_until_eof(sock, timeout=10) == b""
+        client_port = sock.getsockname()[1]
+    assert "idle too long (-i)" in closed_line(server, client_port)
+
+
+def test_max_conns_counts_tunnels(start_server, echo_target):
+    server = proxy(start_server, "socks5", "-m", "1")
+    first, rep, _, _ = socks5_connect(server.port, LOOP4, echo_target.port)
+    with first:
+        assert rep == 0
+        with connect(LOOP4, server.port) as second:
+            assert recv_until_eof(second) == b""  # closed at once, unread
+            second_port = second.getsockname()[1]
+        wait_log(server, r"connection from 127\.0\.0\.1:%d refused: 1 client already \(-m\)"
+                 % second_port)
+        echo_round(first, b"the first is still served")
 
 
 def test_denied_client_is_closed_unread(start_server):
