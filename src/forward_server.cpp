@@ -13,6 +13,8 @@
 #include "unix_endpoint.hpp"
 #include "transport/transport.hpp"
 #include "idle_watch.hpp"
+#include "pump.hpp"
+#include "zero_copy.hpp"
 
 namespace sockcat {
 namespace {
@@ -57,6 +59,24 @@ std::string failure_text(const ForwardPair& pair, const Connection& side, const 
   return "target " + pair.target_name + ": " + ec.message();
 }
 
+// Moves the rest of a bulk direction from `from` to `to` by splice through a private pipe, when
+// both have kernel sockets: false (nothing moved) when either has none or no pipe can be had.
+// Otherwise true once the direction is over: `read_error` is its source's end (eof) or
+// failure; a sink's failure has ended the pair. The pipe lives only as long as the bulk does.
+asio::awaitable<bool> splice_rest(ForwardPair& pair, Connection& from, Connection& to, Leg& leg,
+                                  std::error_code& read_error) {
+  if (from.descriptor() < 0 || to.descriptor() < 0) co_return false;
+  ZeroCopy copier(from.descriptor(), to.descriptor(), Calls::non_blocking, true);
+  if (copier.path() != CopyPath::splice_via_pipe) co_return false;
+  PumpHooks hooks;
+  if (pair.idle) hooks.last_traffic = pair.idle->stamp();
+  PumpResult moved = co_await pump_zero_copy(from, to, copier, &pair.ended, hooks);
+  leg.bytes += moved.bytes;
+  if (moved.write_error) end(pair, failure_text(pair, to, moved.write_error));
+  read_error = moved.write_error ? std::error_code() : moved.read_error;
+  co_return true;
+}
+
 // Moves bytes from `from` to `to` until `from` ends (then ends `to`'s sending side) or either
 // fails (then ends the pair).
 asio::awaitable<void> forward_one_way(std::shared_ptr<ForwardPair> pair, Connection& from, Connection& to, Leg& leg) {
@@ -79,6 +99,10 @@ asio::awaitable<void> forward_one_way(std::shared_ptr<ForwardPair> pair, Connect
     if (write_error) {
       end(*pair, failure_text(*pair, to, write_error));
       break;
+    }
+    if (n == server_scratch().size()) {  // a full read: bulk, which goes by splice where it can
+      const bool spliced = co_await splice_rest(*pair, from, to, leg, read_error);
+      if (spliced) break;
     }
   }
   if (read_error == asio::error::eof && !pair->ended) {

@@ -67,11 +67,12 @@ const char* copy_path_name(CopyPath path) {
   return "?";
 }
 
-ZeroCopy::ZeroCopy(int source_fd, int sink_fd, Calls calls)
+ZeroCopy::ZeroCopy(int source_fd, int sink_fd, Calls calls, bool sockets_too)
     : source_(source_fd),
       sink_(sink_fd),
       source_is_socket_(kind_of(source_fd) == Kind::socket),
-      path_(choose_copy_path(source_fd, sink_fd)),
+      path_(sockets_too && source_is_socket_ && kind_of(sink_fd) == Kind::socket ? CopyPath::splice_via_pipe
+                                                                                  : choose_copy_path(source_fd, sink_fd)),
       splice_flags_(calls == Calls::blocking ? SPLICE_F_MOVE : SPLICE_F_MOVE | SPLICE_F_NONBLOCK) {
   if (path_ == CopyPath::splice) {
     // A bigger pipe means fewer, larger splices; the pipe's size is ours to ask for either way.

@@ -47,8 +47,9 @@ struct CopyStep {
 class ZeroCopy {
  public:
   // Picks the path for `source_fd` -> `sink_fd`; for splice_via_pipe opens the private pipe,
-  // and falls back to buffered if it cannot.
-  ZeroCopy(int source_fd, int sink_fd, Calls calls = Calls::non_blocking);
+  // and falls back to buffered if it cannot. With `sockets_too`, a socket to a socket goes
+  // through the private pipe as well (a forwarder's bulk; choose_copy_path copies it).
+  ZeroCopy(int source_fd, int sink_fd, Calls calls = Calls::non_blocking, bool sockets_too = false);
   ~ZeroCopy();
   ZeroCopy(const ZeroCopy&) = delete;
   ZeroCopy& operator=(const ZeroCopy&) = delete;
