@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "diag.hpp"
+#include "parse.hpp"
 #include "session_end.hpp"
 #include "tls_context.hpp"
 #include "unix_endpoint.hpp"
@@ -200,7 +201,7 @@ asio::awaitable<void> serve_forward(Listener& listener, const Options& dial, Ser
                                                                         dial.unix_address.length)
                                                     : dial.host + " port " +
                                                                                                 dial.port.text) +
-                    (dial.proxy ? " through proxy " + dial.proxy->host + ":" + dial.proxy->port.text : ""));
+                    (dial.proxy ? " through proxy " + format_host_port(dial.proxy->host, dial.proxy->port.text) : ""));
   const std::chrono::milliseconds idle = limits.idle_timeout;
   Session session = [&dial, &transport, idle](std::unique_ptr<Connection> client) {
     return forward_client(std::move(client), dial, transport, idle);

@@ -77,6 +77,10 @@ Parsed<std::uint16_t> parse_port(std::string_view text, bool udp) {
   return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(entry->s_port)));
 }
 
+std::string format_host_port(const std::string& host, const std::string& port) {
+  return host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port;
+}
+
 Parsed<HostPort> parse_host_port(std::string_view text, std::optional<std::uint16_t> default_port, bool udp) {
   const std::string shape = default_port ? "HOST[:PORT]" : "HOST:PORT";
   HostPort parsed;

@@ -34,6 +34,9 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
+// HOST:PORT as parse_host_port reads it back: an IPv6 address in brackets ("[::1]:1080").
+std::string format_host_port(const std::string& host, const std::string& port);
+
 // Parses HOST:PORT, [IPV6]:PORT, or HOST alone when `default_port` is given (then [IPV6] needs
 // its brackets only with a port). The port is read as parse_port reads it; port 0 is refused.
 // A host with a colon outside brackets, an empty host and an empty port are errors.

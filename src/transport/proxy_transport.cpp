@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "diag.hpp"
+#include "parse.hpp"
 #include "endpoint.hpp"
 #include "exit_status.hpp"
 #include "port_check.hpp"
@@ -31,10 +32,7 @@ class ProxyRefusal : public std::runtime_error {
 };
 
 // The proxy's name in messages: "127.0.0.1:1080", "[::1]:3128".
-std::string proxy_name(const ProxyOptions& proxy) {
-  return proxy.host.find(':') != std::string::npos ? "[" + proxy.host + "]:" + proxy.port.text
-                                                   : proxy.host + ":" + proxy.port.text;
-}
+std::string proxy_name(const ProxyOptions& proxy) { return format_host_port(proxy.host, proxy.port.text); }
 
 const char* type_name(ProxyType type) {
   switch (type) {
