@@ -426,11 +426,14 @@ NO_FD_EXHAUSTION_UNDER_UBSAN = (
 
 # The peak RSS a sockcat process may reach in these tests. A Release sockcat idles at about
 # 4 MiB and holds at most two 64 KiB relay buffers, or one 64 KiB chunk per client of a server;
-# under AddressSanitizer the runtime alone is about 28 MiB (shadow memory, allocator metadata)
-# and freed chunks sit in its quarantine for a while. The bounds leave room for that, and are
-# far below what buffering a client's unread data (tens or hundreds of MiB here) would take.
+# under AddressSanitizer the runtime alone is about 28 MiB (shadow memory, allocator metadata),
+# freed chunks sit in its quarantine for a while, and the instrumented binary (150 MiB) has about
+# 54 MiB of its own code and relocated data resident once its paths have run (measured with the
+# forward and proxy code in, 2026-12-02: 74 MiB peak for a relay of 128 MiB that never grew). The
+# bounds leave room for that, and are below what buffering a client's unread data (128 MiB and
+# more here) would take.
 def rss_bound_kib():
-    return (64 if sanitized() else 32) * 1024
+    return (96 if sanitized() else 32) * 1024
 
 
 # Server log ------------------------------------------------------------------------------------

@@ -13,12 +13,19 @@ import time
 import pytest
 
 from conftest import run_sockcat, wait_until
+from helpers_faults import sanitized
 from helpers_tcp import (LOOP4, LOOP6, accept, background, connect, connection_log,
                          procs,  # noqa: F401
                          push_without_reading, random_bytes, recv_exact, recv_until_eof, reset_close,
                          rss_kib, tcp_listener)
 
 CLOSED_LINE = re.compile(r"connection from (\S+):(\d+) closed \(received (\d+) bytes, sent (\d+)\)")
+
+
+def server_rss_bound_kib():
+    """The RSS a many-client server stays under while clients push data it does not read: 64 MiB
+    (Release idles near 4 MiB), 96 MiB for an AddressSanitizer build (see helpers_faults)."""
+    return (96 if sanitized() else 64) * 1024
 
 
 def start_upper(start_server, *extra):
@@ -240,7 +247,7 @@ def test_reset_and_stalled_clients_do_not_disturb_a_healthy_one(start_server):
         except BlockingIOError:
             continue
     rss = rss_kib(pid)
-    assert rss < 64 * 1024, f"server RSS {rss} KiB after a client sent {sent} bytes it never read"
+    assert rss < server_rss_bound_kib(), f"server RSS {rss} KiB after a client sent {sent} bytes it never read"
 
     # The resetting client: pushes data without reading, then RST mid-transfer.
     resetter = connect(LOOP4, server.port)
@@ -274,7 +281,7 @@ def test_reset_and_stalled_clients_do_not_disturb_a_healthy_one(start_server):
         connection_log(server, stalled_port)
     assert server.proc.poll() is None
     rss = rss_kib(pid)
-    assert rss < 64 * 1024, f"server RSS {rss} KiB"
+    assert rss < server_rss_bound_kib(), f"server RSS {rss} KiB"
     stalled.close()
 
 

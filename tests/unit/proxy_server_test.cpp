@@ -31,9 +31,10 @@ DestinationRules rules_of(std::vector<std::string> allow, std::vector<std::strin
 
 asio::ip::address ip(const char* text) { return asio::ip::make_address(text); }
 
-// Runs reach_destination on an io_context of its own, to its end.
-Reached reach(const ProxyTarget& target, const DestinationRules& rules, LookupRules lookup = {}) {
-  asio::io_context ctx;
+// Runs reach_destination on `ctx` to its end. The connection it may return belongs to `ctx`,
+// which must outlive it.
+Reached reach(asio::io_context& ctx, const ProxyTarget& target, const DestinationRules& rules, LookupRules lookup = {}) {
+  ctx.restart();
   std::optional<Reached> reached;
   in_process::spawn_into(ctx, reach_destination(target, rules, lookup, std::chrono::seconds(5)), &reached);
   REQUIRE(in_process::run_until(ctx, [&] { return reached.has_value(); }));
@@ -218,32 +219,32 @@ TEST_CASE("reaching a destination in process", "[proxy_server]") {
   }
   DestinationRules open = rules_of({}, {});
 
-  Reached reached = reach({"127.0.0.1", open_port}, open);
+  Reached reached = reach(ctx, {"127.0.0.1", open_port}, open);
   REQUIRE(reached.connection);
   CHECK(reached.address == ip("127.0.0.1"));
   const ProxyTarget bound = bound_address(*reached.connection);
   CHECK(bound.host == "127.0.0.1");
   CHECK(bound.port != 0);
 
-  Reached refused = reach({"127.0.0.1", closed_port}, open);
+  Reached refused = reach(ctx, {"127.0.0.1", closed_port}, open);
   CHECK_FALSE(refused.connection);
   CHECK(refused.failure == DestinationFailure::connection_refused);
   CHECK_THAT(refused.reason, Contains(std::to_string(closed_port)));
 
-  Reached port = reach({"127.0.0.1", open_port}, rules_of({}, {}, {1}));
+  Reached port = reach(ctx, {"127.0.0.1", open_port}, rules_of({}, {}, {1}));
   CHECK(port.failure == DestinationFailure::not_allowed);
   CHECK_THAT(port.reason, Contains("--proxy-ports"));
 
-  Reached denied = reach({"127.0.0.1", open_port}, rules_of({}, {"127.0.0.0/8"}));
+  Reached denied = reach(ctx, {"127.0.0.1", open_port}, rules_of({}, {"127.0.0.0/8"}));
   CHECK(denied.failure == DestinationFailure::not_allowed);
-  Reached by_name = reach({"localhost", open_port}, rules_of({}, {"127.0.0.0/8,::1"}));  // a name smuggles nothing
+  Reached by_name = reach(ctx, {"localhost", open_port}, rules_of({}, {"127.0.0.0/8,::1"}));  // a name smuggles nothing
   CHECK(by_name.failure == DestinationFailure::not_allowed);
-  Reached unspecified = reach({"0.0.0.0", open_port}, open);
+  Reached unspecified = reach(ctx, {"0.0.0.0", open_port}, open);
   CHECK(unspecified.failure == DestinationFailure::not_allowed);
 
-  Reached numeric = reach({"localhost", open_port}, open, LookupRules{Family::any, true});
+  Reached numeric = reach(ctx, {"localhost", open_port}, open, LookupRules{Family::any, true});
   CHECK(numeric.failure == DestinationFailure::not_resolved);
   CHECK_THAT(numeric.reason, Contains("-n"));
-  Reached family = reach({"127.0.0.1", open_port}, open, LookupRules{Family::v6, false});
+  Reached family = reach(ctx, {"127.0.0.1", open_port}, open, LookupRules{Family::v6, false});
   CHECK(family.failure == DestinationFailure::not_resolved);
 }
