@@ -10,11 +10,6 @@
 namespace sockcat::cli {
 namespace {
 
-// The value of option `name`, or "" when it was not given.
-std::string value_of(const CommandLine& line, const char* name) {
-  return line.parsed.count(name) ? line.parsed[name].as<std::string>() : std::string();
-}
-
 // The TLS options of the target, each of which implies --forward-ssl.
 constexpr std::initializer_list<const char*> forward_tls_names = {
     "forward-ssl", "forward-ssl-trustfile", "forward-ssl-servername", "forward-ssl-pin", "forward-ssl-insecure"};

@@ -9,11 +9,6 @@
 namespace sockcat::cli {
 namespace {
 
-// The value of option `name`, or "" when it was not given.
-std::string value_of(const CommandLine& line, const char* name) {
-  return line.parsed.count(name) ? line.parsed[name].as<std::string>() : std::string();
-}
-
 // Reads --proxy-type: the names, and OpenBSD nc's -X values (4, 5, connect).
 Problem read_proxy_type(const std::string& text, ProxyType& type) {
   if (text == "socks4" || text == "4") type = ProxyType::socks4;

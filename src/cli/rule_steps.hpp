@@ -9,6 +9,11 @@
 
 namespace sockcat::cli {
 
+// The value of string option `name`, or "" when it was not given.
+inline std::string value_of(const CommandLine& line, const char* name) {
+  return line.parsed.count(name) ? line.parsed[name].as<std::string>() : std::string();
+}
+
 // --- address_rules.cpp ---
 // Checks that -n leaves nothing to look up: `address` must be a numeric IPv4 or IPv6 address
 // ("WHAT 'name' is not a numeric address, and -n forbids name lookups" otherwise).

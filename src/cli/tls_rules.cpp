@@ -9,11 +9,6 @@
 namespace sockcat::cli {
 namespace {
 
-// The value of option `name`, or "" when it was not given.
-std::string value_of(const CommandLine& line, const char* name) {
-  return line.parsed.count(name) ? line.parsed[name].as<std::string>() : std::string();
-}
-
 // Whether any TLS option was given: each implies --ssl.
 bool any_tls_option(const CommandLine& line) {
   for (const char* name : {"ssl", "ssl-cert", "ssl-key", "ssl-trustfile", "ssl-verify", "ssl-alpn", "ssl-ciphers",
