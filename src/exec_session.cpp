@@ -16,6 +16,7 @@
 
 #include "child_process.hpp"
 #include "diag.hpp"
+#include "options.hpp"
 #include "parse.hpp"
 #include "pump.hpp"
 #include "relay_tap.hpp"
@@ -162,6 +163,7 @@ std::vector<std::string> child_environment(const ConnectionEnds& ends) {
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string_view variable(*entry);
     std::string_view name = variable.substr(0, variable.find('='));
+    if (name == proxy_auth_variable) continue;
     bool replaced = std::any_of(ours.begin(), ours.end(), [&](const std::string& own) {
       return own.size() > name.size() && own.compare(0, name.size(), name) == 0 && own[name.size()] == '=';
     });

@@ -78,7 +78,7 @@ ConnectionEnds connection_ends(const Connection& connection, std::error_code& ec
 ConnectionEnds datagram_ends(const DatagramSocket::endpoint_type& remote, const DatagramSocket::endpoint_type& local);
 
 // Our environment with the SOCKCAT_* and NCAT_* variables of `ends` in place of any
-// inherited ones.
+// inherited ones, and without SOCKCAT_PROXY_AUTH (proxy_auth_variable), a secret for sockcat.
 std::vector<std::string> child_environment(const ConnectionEnds& ends);
 
 // A running child whose stdin and stdout are pipes; sockcat holds the other ends.

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framing.hpp"
@@ -68,6 +69,10 @@ struct TlsOptions {
 
 // The protocol spoken to a proxy (--proxy-type).
 enum class ProxyType { socks4, socks4a, socks5, http };
+
+// The environment variable that carries --proxy-auth's USER:PASS (it stays out of `ps`). It
+// is for sockcat alone: an -e/-c child, which the far side may be talking to, never gets it.
+inline constexpr std::string_view proxy_auth_variable = "SOCKCAT_PROXY_AUTH";
 
 // connect --proxy (and --forward's outgoing connections): the proxy a connection goes through.
 struct ProxyOptions {

@@ -33,7 +33,7 @@ void read_proxy_auth(const CommandLine& line, ProxyOptions& proxy) {
 
 std::optional<std::string> proxy_auth_text(const CommandLine& line) {
   if (line.parsed.count("proxy-auth")) return value_of(line, "proxy-auth");
-  const char* from_environment = std::getenv("SOCKCAT_PROXY_AUTH");
+  const char* from_environment = std::getenv(proxy_auth_variable.data());
   if (!from_environment || !*from_environment) return std::nullopt;
   return std::string(from_environment);
 }

@@ -53,7 +53,7 @@ bool has_control_bytes(std::string_view text) {
 Problem read_server_credentials(const CommandLine& line, ProxyServerOptions& server) {
   std::optional<std::string> text = proxy_auth_text(line);
   if (!text) return std::nullopt;
-  const char* source = line.parsed.count("proxy-auth") ? "--proxy-auth" : "SOCKCAT_PROXY_AUTH";
+  const char* source = line.parsed.count("proxy-auth") ? "--proxy-auth" : proxy_auth_variable.data();
   std::size_t colon = text->find(':');
   if (colon == std::string::npos) return std::string(source) + " needs USER:PASS for a proxy server (no colon found)";
   server.user = text->substr(0, colon);

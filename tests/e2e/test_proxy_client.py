@@ -489,6 +489,19 @@ def test_password_from_the_environment_through_microsocks(microsocks, echo_targe
     log_after(microsocks, mark, f"connected to {LOOP4}:{echo_target.port}")
 
 
+def test_an_exec_child_through_the_proxy_is_not_given_the_password(microsocks, one_shot):
+    """SOCKCAT_PROXY_AUTH is for sockcat: `-e env` through the proxy shows the far side every
+    variable of the child's but that one (the far side may be who the password keeps out)."""
+    port, handle = one_shot(read_to_eof)
+    env = env_with(SOCKCAT_PROXY_AUTH=f"{microsocks.user}:{microsocks.password}")
+    result = sockcat("connect", "--proxy", microsocks.address, "-X", "5", "-e", "/usr/bin/env",
+                     LOOP4, port, input=b"", env=env)
+    assert result.returncode == 0, result
+    seen = handle.join(20)
+    assert b"\nSOCKCAT_PROTO=tcp\n" in seen, seen  # the child's environment arrived
+    assert b"SOCKCAT_PROXY_AUTH" not in seen and microsocks.password.encode() not in seen, seen
+
+
 def test_wrong_password_is_one_line(microsocks, echo_target):
     before = echo_target.connections
     result = sockcat("connect", "--proxy", microsocks.address, "--proxy-type", "socks5",

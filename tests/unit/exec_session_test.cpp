@@ -62,6 +62,17 @@ TEST_CASE("exec: the child is told its ends under SOCKCAT_* and NCAT_* names, on
   }
 }
 
+TEST_CASE("exec: the child never gets the proxy password of SOCKCAT_PROXY_AUTH") {
+  ::setenv("SOCKCAT_PROXY_AUTH", "user:secret", 1);
+  ::setenv("SOCKCAT_PROXY_AUTHOR", "kept", 1);  // only the exact name is withheld
+  std::vector<std::string> environment = child_environment(connection_ends(ipv6_loopback(5000), ipv6_loopback(80)));
+  ::unsetenv("SOCKCAT_PROXY_AUTH");
+  ::unsetenv("SOCKCAT_PROXY_AUTHOR");
+  CHECK(lookup(environment, "SOCKCAT_PROXY_AUTH").second == 0);
+  CHECK(lookup(environment, "SOCKCAT_PROXY_AUTHOR") == std::pair<std::string, int>{"kept", 1});
+  for (const std::string& entry : environment) CHECK(entry.find("secret") == std::string::npos);
+}
+
 TEST_CASE("exec: NCAT_PROTO is TCP for a stream, as ncat says it") {
   std::vector<std::string> environment = child_environment(connection_ends(ipv6_loopback(5000), ipv6_loopback(80)));
   CHECK(lookup(environment, "SOCKCAT_PROTO").first == "tcp");
