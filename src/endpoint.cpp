@@ -12,15 +12,24 @@
 
 namespace sockcat {
 
+std::system_error no_address_of_family(const std::string& host) {
+  return std::system_error(std::make_error_code(std::errc::address_family_not_supported),
+                           "no address of the requested family for " + quote(host));
+}
+
+bool is_address_literal(const std::string& host) {
+  std::error_code literal_error;
+  asio::ip::make_address(host, literal_error);
+  return !literal_error && host.find('%') == std::string::npos;
+}
+
 std::vector<asio::ip::address> resolve_host(const std::string& host, Family family, bool passive) {
   // A numeric address needs no resolver (scripts run port checks in loops: start-up counts).
-  std::error_code literal_error;
-  asio::ip::address literal = asio::ip::make_address(host, literal_error);
-  if (!literal_error && host.find('%') == std::string::npos) {
+  if (is_address_literal(host)) {
+    asio::ip::address literal = asio::ip::make_address(host);
     bool fits = family == Family::any || (family == Family::v4) == literal.is_v4();
     if (!fits)
-      throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
-                              "no address of the requested family for " + quote(host));
+      throw no_address_of_family(host);
     return {literal};
   }
   asio::io_context context;
@@ -39,8 +48,7 @@ std::vector<asio::ip::address> resolve_host(const std::string& host, Family fami
     if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
   }
   if (addresses.empty())
-    throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
-                            "no address of the requested family for " + quote(host));
+    throw no_address_of_family(host);
   return addresses;
 }
 

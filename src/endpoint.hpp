@@ -16,6 +16,12 @@
 
 namespace sockcat {
 
+// True when `host` is an IP address without a %scope: resolve_host needs no resolver for it.
+bool is_address_literal(const std::string& host);
+
+// The error resolve_host throws when `host` has no address of the family asked for.
+std::system_error no_address_of_family(const std::string& host);
+
 // Resolves `host` to its addresses in resolver order, keeping only `family`.
 // `passive` asks for addresses fit to bind. Throws std::system_error naming the host.
 std::vector<asio::ip::address> resolve_host(const std::string& host, Family family, bool passive);

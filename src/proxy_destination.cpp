@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <variant>
 
 #include "dial.hpp"
 #include "endpoint.hpp"
+#include "name_lookup.hpp"
 #include "parse.hpp"
 #include "system_error.hpp"
 #include "transport/socket_connection.hpp"
-#include "with_error.hpp"
 
 namespace sockcat {
 namespace {
@@ -64,50 +63,6 @@ Reached failure(DestinationFailure why, std::string reason, asio::ip::address ad
   return reached;
 }
 
-// The addresses a lookup found, or why it found none (timed_out when it took too long).
-struct LookupResult {
-  std::error_code error;
-  std::vector<asio::ip::address> addresses;  // in the resolver's order, no duplicates
-};
-
-// A lookup in progress. Asio's resolver runs getaddrinfo on a thread of its own, which cannot
-// be interrupted; so the waiting coroutine owns this and sleeps on `wake` until the lookup ends
-// (the handler cancels the timer) or the limit passes. The handler holds only a weak pointer:
-// a coroutine that stopped waiting destroys the lookup, and a late answer finds nobody.
-struct Lookup {
-  explicit Lookup(const asio::any_io_executor& executor) : resolver(executor), wake(executor) {}
-  tcp::resolver resolver;
-  asio::steady_timer wake;
-  bool done = false;
-  LookupResult result;
-};
-
-// Looks `host` up in `family` within `limit`, without blocking the thread.
-asio::awaitable<LookupResult> look_up(const std::string& host, Family family, std::chrono::milliseconds limit) {
-  auto executor = co_await asio::this_coro::executor;
-  auto lookup = std::make_shared<Lookup>(executor);
-  lookup->wake.expires_after(limit);
-  auto on_answer = [weak = std::weak_ptr<Lookup>(lookup)](const std::error_code& ec, tcp::resolver::results_type found) {
-    std::shared_ptr<Lookup> waiting = weak.lock();
-    if (!waiting) return;
-    waiting->done = true;
-    waiting->result.error = ec;
-    std::vector<asio::ip::address>& addresses = waiting->result.addresses;
-    for (const auto& entry : found) {
-      asio::ip::address address = entry.endpoint().address();
-      if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
-    }
-    waiting->wake.cancel();
-  };
-  const auto flags = asio::ip::resolver_base::numeric_service;
-  if (family == Family::v4) lookup->resolver.async_resolve(tcp::v4(), host, "0", flags, on_answer);
-  else if (family == Family::v6) lookup->resolver.async_resolve(tcp::v6(), host, "0", flags, on_answer);
-  else lookup->resolver.async_resolve(host, "0", flags, on_answer);
-  co_await lookup->wake.async_wait(with_error);  // ends early when the answer comes
-  if (!lookup->done) co_return LookupResult{std::make_error_code(std::errc::timed_out), {}};
-  co_return std::move(lookup->result);
-}
-
 // The addresses `target.host` stands for, in `lookup`'s family: an IP literal as it is, a name
 // looked up (unless -n); or the failure.
 asio::awaitable<std::variant<std::vector<asio::ip::address>, Reached>> addresses_of(const ProxyTarget& target,
@@ -123,13 +78,14 @@ asio::awaitable<std::variant<std::vector<asio::ip::address>, Reached>> addresses
   } else {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     const std::chrono::milliseconds limit = std::max(left, std::chrono::milliseconds(1));
-    LookupResult found = co_await look_up(target.host, lookup.family, limit);
-    if (found.error == std::errc::timed_out)
-      co_return failure(DestinationFailure::timed_out, "no answer in time looking " + quote(target.host) + " up");
-    if (found.error)
-      co_return failure(DestinationFailure::not_resolved, "cannot resolve " + quote(target.host) + ": " +
-                                                              found.error.message());
-    addresses = std::move(found.addresses);
+    std::optional<Reached> refused;
+    try {
+      addresses = co_await resolve_host_async(target.host, lookup.family, limit);
+    } catch (const std::system_error& error) {
+      const bool too_late = error.code() == std::errc::timed_out;
+      refused = failure(too_late ? DestinationFailure::timed_out : DestinationFailure::not_resolved, error.what());
+    }
+    if (refused) co_return std::move(*refused);
   }
   std::erase_if(addresses, [&](const asio::ip::address& address) {
     return (lookup.family == Family::v4 && !address.is_v4()) || (lookup.family == Family::v6 && !address.is_v6());

@@ -7,6 +7,7 @@
 #include "dial.hpp"
 #include "endpoint.hpp"
 #include "listen_socket.hpp"
+#include "name_lookup.hpp"
 #include "port_check.hpp"
 #include "transport/socket_connection.hpp"
 #include "transport/transport.hpp"
@@ -24,11 +25,12 @@ std::unique_ptr<Listener> listen_tcp(const asio::any_io_executor& executor, cons
   return std::make_unique<SocketListener>(StreamAcceptor(std::move(acceptor)));
 }
 
-// Connects to each address of options.host in turn until one accepts. Throws "connect to HOST
-// port PORT: reason" with the last failure; the earlier ones are -v lines.
+// Looks options.host up (off the thread, within -w), then connects to each of its addresses in
+// turn until one accepts. Throws "connect to HOST port PORT: reason" with the last failure;
+// the earlier ones are -v lines.
 asio::awaitable<std::unique_ptr<Connection>> dial_tcp(const Options& options) {
   auto executor = co_await asio::this_coro::executor;
-  std::vector<asio::ip::address> targets = resolve_host(options.host, options.family, false);
+  std::vector<asio::ip::address> targets = co_await resolve_host_async(options.host, options.family, options.connect_timeout);
   std::vector<asio::ip::address> sources = source_addresses(options);
   std::uint16_t port = options.port.number;
   tcp::socket socket(executor);

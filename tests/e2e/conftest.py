@@ -17,10 +17,12 @@ LISTENING = re.compile(rb"listening on (\S+):(\d+) \((tcp|udp)\)")
 
 
 class Server:
-    """A sockcat process started with -v; `port` is the port it reported as bound."""
+    """A sockcat process started with -v; `port` is the port it reported as bound. `wrapper`
+    is an argv prefix that execs sockcat in the same process (unshare, for one)."""
 
-    def __init__(self, args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=10):
-        self.args = [SOCKCAT] + list(args)
+    def __init__(self, args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=10,
+                 wrapper=()):
+        self.args = list(wrapper) + [SOCKCAT] + list(args)
         self.proc = subprocess.Popen(self.args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
         self.stderr_lines = []
         self._bound = threading.Event()

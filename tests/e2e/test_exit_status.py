@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import SOCKCAT, run_sockcat
+from helpers_dns import RESOLVER_TIMEOUT, held_dns  # noqa: F401 (held_dns is a fixture)
 from helpers_tcp import (LOOP4, LOOP6, accept, assert_one_error_line, background, procs,  # noqa: F401
                          recv_exact, reset_close, stderr_lines, tcp_listener,
                          unused_port, wait_exit)
@@ -187,6 +188,20 @@ def test_exit_1_connect_timeout_against_full_backlog(procs):
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def test_exit_1_connect_timeout_bounds_the_name_lookup_too(held_dns):
+    """A DNS server that never answers within the resolver's own 5 s: -w 1s gives up on the
+    lookup at 1 s with one line, rather than when the resolver does."""
+    dns = held_dns({"target.sockcat.test": LOOP4}, gate=1000, patience=60)
+    started = time.monotonic()
+    result = subprocess.run([*dns.wrapper, SOCKCAT, "connect", "-w", "1s", "target.sockcat.test", "9"],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1 and result.stdout == b"", result
+    assert_one_error_line(result.stderr, "sockcat: no answer in time looking 'target.sockcat.test' up")
+    assert dns.queries >= 1
+    assert 0.9 < elapsed < RESOLVER_TIMEOUT - 1, elapsed
 
 
 # 2: usage errors -----------------------------------------------------------------------------

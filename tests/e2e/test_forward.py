@@ -34,6 +34,7 @@ import time
 import pytest
 
 from conftest import run_sockcat, wait_log, wait_until
+from helpers_dns import held_dns  # noqa: F401 (a fixture)
 from helpers_peers import NC_OPENBSD, SOCAT, finish, start_foreign_server, stop_process
 from helpers_proxy import descendants, end_leftovers, have_ipv6_loopback
 import helpers_tls
@@ -449,6 +450,43 @@ def test_target_half_closes_first_and_the_client_goes_on_sending(start_server, p
 
 
 # === 4, 5. a refused target, a target that dies ================================================
+
+def test_a_target_name_is_looked_up_without_holding_up_other_clients(start_server, py_target,
+                                                                     held_dns):
+    """The target is a name, and the DNS server answers no query until three lookups wait at
+    once. Three clients arrive together: all three are served, and the DNS server saw their
+    three lookups waiting together. A forwarder that looked a name up on its one thread would
+    send the second query only after the first answer; the server would give up holding (10 s)
+    and the last assertion would fail."""
+    target = py_target(echo)
+    dns = held_dns({"target.sockcat.test": LOOP4}, gate=3)
+    server = start_server("listen", "-4", "-b", LOOP4, "-p", "0", "-v",
+                          "--forward", f"target.sockcat.test:{target.port}", wrapper=dns.wrapper)
+    clients = [connect(LOOP4, server.port, timeout=20) for _ in range(3)]
+    try:
+        with explained(server):
+            for number, client in enumerate(clients):
+                echo_round(client, b"client %d\n" % number, timeout=20)
+    finally:
+        for client in clients:
+            client.close()
+    assert dns.most_held == 3, (dns.most_held, server.stderr())
+    assert len(target.wait_seen(3)) == 3
+
+
+def test_a_target_name_that_does_not_resolve_closes_that_client_only(start_server, py_target,
+                                                                     held_dns):
+    target = py_target(echo)
+    dns = held_dns({"target.sockcat.test": LOOP4}, gate=1)
+    server = start_server("listen", "-4", "-b", LOOP4, "-p", "0", "-v",
+                          "--forward", f"nowhere.sockcat.test:{target.port}", wrapper=dns.wrapper)
+    with connect(LOOP4, server.port) as client:
+        closed_unread(client)
+        client_port = client.getsockname()[1]
+    line = closed_line(server, client_port)
+    assert "cannot resolve 'nowhere.sockcat.test'" in line, line
+    assert server.proc.poll() is None and target.seen == []
+
 
 def test_refused_target_closes_the_client_and_the_server_goes_on(start_server, py_target):
     """A port bound but not listening refuses: the client is closed without one byte, one -v

@@ -35,10 +35,11 @@ import pytest
 
 from conftest import SOCKCAT, run_sockcat, run_sockcat_offline, wait_log
 import helpers_proxy
+from helpers_dns import held_dns  # noqa: F401 (a fixture)
 from helpers_peers import stop_process
 from helpers_proxy import (LOOP4, LOOP6, clean_env, have_ipv6_loopback, nc_exchange,
                            nc_proxy_command, run_curl, run_ssh)
-from helpers_tcp import (assert_one_error_line, connect, recv_exact, recv_until_eof,
+from helpers_tcp import (assert_one_error_line, background, connect, recv_exact, recv_until_eof,
                          tcp_listener, unused_port)
 
 # The fixtures, bound in this module so that pytest finds them (an assignment, unlike an
@@ -489,6 +490,28 @@ def test_unresolvable_name_gets_4_or_502(start_server, kind):
         assert status in (502, 504), head
     wait_log(server, r"(cannot resolve|no answer in time looking) 'no-such-host\.invalid'",
              timeout=HANDSHAKE_LIMIT + 5)
+
+
+def test_destination_names_are_looked_up_side_by_side(start_server, echo_target, held_dns):
+    """Three SOCKS5 clients name a destination at once, and the DNS server answers no query
+    until it holds three lookups together: a proxy whose lookups waited for each other (one
+    resolver thread, or the event loop's) would leave it holding one, and fail here."""
+    dns = held_dns({"target.sockcat.test": LOOP4}, gate=3)
+    server = start_server("listen", "-4", "-b", LOOP4, "-p", "0", "-v", "--proxy-type", "socks5",
+                          wrapper=dns.wrapper)
+    asks = [background(socks5_connect, server.port, "target.sockcat.test", echo_target.port)
+            for _ in range(3)]
+    tunnels = [ask.join(HANDSHAKE_LIMIT + 10) for ask in asks]
+    try:
+        assert [rep for _, rep, _, _ in tunnels] == [0, 0, 0], server.stderr()
+        for number, (sock, _, _, _) in enumerate(tunnels):
+            message = b"tunnel %d\n" % number
+            sock.sendall(message)
+            assert recv_exact(sock, len(message)) == message
+    finally:
+        for sock, _, _, _ in tunnels:
+            sock.close()
+    assert dns.most_held == 3, (dns.most_held, server.stderr())
 
 
 # === 4. clients ==================================================================================
