@@ -60,6 +60,13 @@ def session_lines(server, sender_port):
                       server.stderr())
 
 
+def wait_session_lines(server, sender_port, count=1):
+    """The -v lines that open a session for `sender_port`, once `count` have arrived (stderr is
+    read on a thread of the test's: a reply can come before the line that preceded it)."""
+    wait_log(server, r"datagrams from 127\.0\.0\.1:%d: session to " % sender_port, count=count)
+    return session_lines(server, sender_port)
+
+
 def closed_lines(server, sender_port):
     return re.findall(r"datagrams from 127\.0\.0\.1:%d: session closed [^\n]*" % sender_port,
                       server.stderr())
@@ -318,7 +325,7 @@ def test_eight_senders_at_once_each_get_only_their_own_answers(start_server, udp
     for sender, batch in zip(group, batches):
         sender.drain()
         check_answers(sender, server, {message: reverse(message) for message in batch})
-        assert len(session_lines(server, sender.port)) == 1, server.stderr()
+        assert len(wait_session_lines(server, sender.port)) == 1, server.stderr()
     # One source port per sender at the target, each carrying that sender's messages only.
     assert len(seen_ports) == len(group), f"target saw source ports {seen_ports}"
     assert server.port not in seen_ports
@@ -383,7 +390,7 @@ def test_an_idle_session_closes_and_the_next_datagram_opens_a_new_one(start_serv
     server = forward(start_server, target.port, "-i", "300ms")
     (sender,) = senders(1)
     sender.ask(server, b"first", [b"tsrif"])
-    assert session_lines(server, sender.port) == [
+    assert wait_session_lines(server, sender.port) == [
         f"datagrams from 127.0.0.1:{sender.port}: session to 127.0.0.1:{target.port}"]
     (idle, sent, answered), = wait_closed(server, sender.port)
     assert (idle, sent, answered) == (300, 1, 1), server.stderr()
@@ -443,7 +450,7 @@ def test_m1_drops_a_second_sender_until_the_first_session_closes(start_server, u
     second.ask(server, b"second 2", [b"2 dnoces"])
     assert target.payloads_in_order() == [b"first 1", b"first 2", b"second 2"]
     assert len(target.ports()) == 2
-    assert len(session_lines(server, second.port)) == 1
+    assert len(wait_session_lines(server, second.port)) == 1
     first.drain()
     second.drain()
     check_answers(first, server, {b"first 1": [b"1 tsrif"], b"first 2": [b"2 tsrif"]})
@@ -495,9 +502,9 @@ def test_a_refusing_target_keeps_the_session_until_it_listens(start_server, udp_
 
     target = udp_target(reverse, port=port)  # a port taken meanwhile fails here, as it should
     sender.ask(server, b"now listening", [b"gninetsil won"])
-    assert [data for _, data in target.seen] == [b"now listening"]
+    assert target.payloads_in_order() == [b"now listening"]
     assert target.ports()[0] != server.port
-    assert len(session_lines(server, sender.port)) == 1, server.stderr()
+    assert len(wait_session_lines(server, sender.port)) == 1, server.stderr()
     assert closed_lines(server, sender.port) == []
     sender.drain()
     check_answers(sender, server, {b"now listening": [b"gninetsil won"]})
@@ -529,7 +536,7 @@ def test_socat_and_nc_as_senders(start_server, udp_target, client):
     assert [data for _, data in target.seen] == [line]
     (port,) = target.ports()
     assert port != server.port
-    (opened,) = re.findall(r"datagrams from 127\.0\.0\.1:(\d+): session to ", server.stderr())
+    (opened,) = wait_log(server, r"datagrams from 127\.0\.0\.1:(\d+): session to ")
     assert int(opened) != port
 
 
@@ -554,7 +561,7 @@ def test_nc_through_sockcat_to_a_socat_target(start_server):
         assert got == b"".join(b"line %d through two foreign peers\n" % n for n in range(3)), \
             (got, server.stderr())
         assert socat.poll() is None, "socat ended early"
-        assert len(re.findall(r"session to ", server.stderr())) == 1
+        assert len(wait_log(server, r"session to ")) == 1
     finally:
         if nc is not None:
             stop_process(nc)
