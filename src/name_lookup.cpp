@@ -66,11 +66,12 @@ asio::awaitable<std::vector<asio::ip::address>> resolve_host_async(const std::st
                                                                     std::chrono::milliseconds limit) {
   if (is_address_literal(host)) co_return resolve_host(host, family, false);
   auto executor = co_await asio::this_coro::executor;
+  const std::string looking_up = "looking " + quote(host) + " up";
   const int ready = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (ready < 0) throw std::system_error(last_system_error(), "eventfd for looking " + quote(host) + " up");
+  if (ready < 0) throw std::system_error(last_system_error(), "eventfd for " + looking_up);
   auto pending = std::make_shared<Pending>(ready);
   const int watched = ::fcntl(ready, F_DUPFD_CLOEXEC, 0);  // the waiter's own: `ready` lives as long as the thread needs it
-  if (watched < 0) throw std::system_error(last_system_error(), "eventfd for looking " + quote(host) + " up");
+  if (watched < 0) throw std::system_error(last_system_error(), "eventfd for " + looking_up);
   asio::posix::stream_descriptor answered(executor, watched);
   std::thread(look_up_now, pending, host, family).detach();
 
@@ -78,8 +79,7 @@ asio::awaitable<std::vector<asio::ip::address>> resolve_host_async(const std::st
   auto outcome = co_await (answered.async_wait(asio::posix::stream_descriptor::wait_read, with_error) ||
                            deadline.async_wait(with_error));
   if (outcome.index() == 1)
-    throw std::system_error(std::make_error_code(std::errc::timed_out),
-                            "no answer in time looking " + quote(host) + " up");
+    throw std::system_error(std::make_error_code(std::errc::timed_out), "no answer in time " + looking_up);
   std::lock_guard<std::mutex> hold(pending->mutex);
   if (pending->failure) std::rethrow_exception(pending->failure);
   co_return std::move(pending->addresses);

@@ -103,13 +103,13 @@ class Handshake {
 };
 
 // The target the proxy is asked for: the host as given (the proxy resolves it), or with
-// --proxy-dns local an address looked up here, off the thread (IPv4 for SOCKS4, which has no
-// other).
-asio::awaitable<ProxyTarget> target_of(const Options& options, std::chrono::milliseconds limit) {
+// --proxy-dns local an address looked up here, off the thread and within -w (IPv4 for SOCKS4,
+// which has no other).
+asio::awaitable<ProxyTarget> target_of(const Options& options) {
   const ProxyOptions& proxy = *options.proxy;
   if (proxy.remote_dns) co_return ProxyTarget{options.host, options.port.number};
   Family family = proxy.type == ProxyType::socks4 ? Family::v4 : options.family;
-  std::vector<asio::ip::address> addresses = co_await resolve_host_async(options.host, family, limit);
+  std::vector<asio::ip::address> addresses = co_await resolve_host_async(options.host, family, options.connect_timeout);
   co_return ProxyTarget{addresses.front().to_string(), options.port.number};
 }
 
@@ -153,7 +153,7 @@ asio::awaitable<void> ask_http(Handshake& handshake, const ProxyOptions& proxy, 
 asio::awaitable<std::unique_ptr<Connection>> dial_proxy(const Options& options) {
   const ProxyOptions& proxy = *options.proxy;
   const std::string name = proxy_name(proxy);
-  const ProxyTarget target = co_await target_of(options, options.connect_timeout);  // first: a bad name costs nothing
+  const ProxyTarget target = co_await target_of(options);  // before the proxy's connection: a bad name costs nothing
   Options to_proxy = options;
   to_proxy.host = proxy.host;
   to_proxy.port = proxy.port;
